@@ -1,0 +1,134 @@
+"""VAE family on Fashion-MNIST (offline default: Debian's dataset-fashion-mnist).
+
+Launch:
+  python -m experiments.train --config=experiments/configs/vae.py --workdir=/tmp/vae
+  python -m experiments.train --config=experiments/configs/vae.py:conv --workdir=/tmp/vae_conv
+
+Variants (`:variant`):
+  default   MLP Bernoulli VAE (784-512-512-z32), dynamically binarised data.
+            Reaches test NLL (IWAE, K=1000) of about 230 nats within 10 min on
+            a 2-core CPU; see the README results table.
+  conv      DCGAN-style conv encoder / sub-pixel conv decoder, same budget.
+  iwae      IWAE bound with K=5 as the training objective.
+  beta      beta-VAE, beta=4 with a 2000-step linear KL warm-up.
+  gaussian  Gaussian decoder with learned per-pixel scale on uniformly
+            dequantised [0, 1] data; bits/dim on the 8-bit data.
+  latent2d  z=2, writes the 20x20 manifold plot of standard-normal quantiles.
+  uva       the UvA practical: MLP 784-500-z20, static binarisation (> 0.5),
+            Adam 1e-3, batch 128, 80 epochs; reports ELBO bits/dim.
+  smoke     a few steps on a small model, for tests (seconds).
+"""
+
+import ml_collections
+
+# Training examples after the 5000-example validation split.
+_TRAIN_EXAMPLES = 55000
+
+
+def _epochs(n, batch_size):
+  return n * (_TRAIN_EXAMPLES // batch_size)
+
+
+def get_config(variant: str = "default") -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = "fashion_mnist"
+  c.data.data_dir = ""            # "" = $TFDS_DATA_DIR or ~/tensorflow_datasets
+  c.data.download = False         # never touch the network unless asked
+  c.data.validation_size = 5000
+  c.data.split_seed = 0
+  c.data.image_size = 0           # 0 = native size
+  c.data.binarization = "dynamic"   # dynamic | static | none
+  c.data.dequantization = "none"    # none | uniform
+  c.data.value_range = "0_1"        # 0_1 | -1_1
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = "vae"
+  c.model.architecture = "mlp"
+  c.model.hidden = (512, 512)
+  c.model.conv_channels = (32, 64)
+  c.model.conv_hidden = 512
+  c.model.latent_dim = 32
+  c.model.likelihood = "bernoulli"
+  c.model.learn_scale = True
+  c.model.fixed_scale = 0.1
+  c.model.beta = 1.0
+  c.model.kl_warmup_steps = 0
+  c.model.objective = "elbo"
+  c.model.num_samples = 1
+  c.model.eval_num_samples = 1000
+  c.model.eval_chunk_size = 100
+
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = "adam"
+  c.optimizer.learning_rate = 1e-3
+  c.optimizer.schedule = "cosine"
+  c.optimizer.warmup_steps = 100
+  c.optimizer.b1 = 0.9
+  c.optimizer.b2 = 0.999
+  c.optimizer.eps = 1e-8
+  c.optimizer.weight_decay = 0.0
+  c.optimizer.grad_clip_norm = 0.0
+
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_size = 128
+  c.train.num_steps = _epochs(30, 128)
+  c.train.log_every = 200
+  c.train.eval_every = 2000
+  c.train.checkpoint_every = 2000
+  c.train.keep_checkpoints = 3
+  c.train.eval_batch_size = 500
+  c.train.eval_examples = 0         # 0 = the whole validation split
+  c.train.final_eval_split = "test"
+  c.train.final_eval_examples = 0   # 0 = the whole split
+  c.train.final_eval_batch_size = 100
+
+  if variant == "default":
+    pass
+  elif variant == "conv":
+    c.model.architecture = "conv"
+    c.train.num_steps = _epochs(12, 128)
+  elif variant == "iwae":
+    c.model.objective = "iwae"
+    c.model.num_samples = 5
+    c.train.num_steps = _epochs(15, 128)
+  elif variant == "beta":
+    c.model.beta = 4.0
+    c.model.kl_warmup_steps = 2000
+  elif variant == "gaussian":
+    c.data.binarization = "none"
+    c.data.dequantization = "uniform"
+    c.model.likelihood = "gaussian"
+  elif variant == "latent2d":
+    c.model.latent_dim = 2
+    c.train.num_steps = _epochs(10, 128)
+  elif variant == "uva":
+    c.data.binarization = "static"
+    c.model.hidden = (500,)
+    c.model.latent_dim = 20
+    c.optimizer.schedule = "constant"
+    c.optimizer.warmup_steps = 0
+    c.train.num_steps = _epochs(80, 128)
+  elif variant == "smoke":
+    c.model.hidden = (64,)
+    c.model.conv_channels = (8, 16)
+    c.model.conv_hidden = 32
+    c.model.latent_dim = 4
+    c.model.eval_num_samples = 20
+    c.model.eval_chunk_size = 10
+    c.optimizer.warmup_steps = 0
+    c.train.batch_size = 32
+    c.train.num_steps = 20
+    c.train.log_every = 5
+    c.train.eval_every = 10
+    c.train.checkpoint_every = 10
+    c.train.eval_batch_size = 100
+    c.train.eval_examples = 200
+    c.train.final_eval_examples = 200
+    c.train.final_eval_batch_size = 100
+  else:
+    raise ValueError(f"unknown variant '{variant}' of vae.py; choose one of "
+                     "default, conv, iwae, beta, gaussian, latent2d, uva, smoke.")
+  return c

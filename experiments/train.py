@@ -1,0 +1,66 @@
+r"""Trains and evaluates one experiment config.
+
+  python -m experiments.train --config=experiments/configs/vae.py[:variant] \
+      --workdir=DIR [--config.FIELD=VALUE ...]
+
+Starting again in a workdir that has checkpoints resumes the run. A bad flag
+or config value prints one line starting with 'error:' and exits with
+status 2; a non-finite loss exits with status 3; missing data with status 4.
+"""
+
+import logging as py_logging
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file, e.g. experiments/configs/vae.py:conv.",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output folder; resumes if it "
+                               "holds checkpoints.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+class _DropLibraryInfo(py_logging.Filter):
+  """Keeps orbax's and TFDS's per-save INFO chatter out of the run's log."""
+
+  def filter(self, record):
+    noisy = ("orbax" in record.pathname or "tensorflow_datasets" in record.pathname)
+    return record.levelno >= py_logging.WARNING or not noisy
+
+
+def quiet_library_logs():
+  logging.get_absl_handler().addFilter(_DropLibraryInfo())
+
+
+def main(argv):
+  if len(argv) > 1:
+    print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
+    return 2
+  # Imported here so that --help and flag errors are fast.
+  from gdm_jax.data import DataError  # pylint: disable=g-import-not-at-top
+  from gdm_jax.train.loop import NonFiniteError  # pylint: disable=g-import-not-at-top
+  from gdm_jax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
+  quiet_library_logs()
+  try:
+    train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except ValueError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  except NonFiniteError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 3
+  except DataError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 4
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(lambda argv: sys.exit(main(argv)))

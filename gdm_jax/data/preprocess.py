@@ -1,0 +1,105 @@
+"""Preprocessing of uint8 images inside the jitted step, keyed by JAX PRNG keys.
+
+Modes (config `data.binarization`, `data.dequantization`, `data.value_range`):
+  dynamic binarisation   x ~ Bernoulli(pixel / 255), a fresh draw every step
+                          (Salakhutdinov and Murray 2008);
+  static binarisation    x = [pixel / 255 > 0.5] (the UvA practical);
+  uniform dequantisation  x = (pixel + u) / 256, u ~ U[0, 1)^D (Theis et al.
+                          2016), so a continuous density on [0, 1)^D is a lower
+                          bound on the 8-bit discrete likelihood;
+  scaling                 to [0, 1] or [-1, 1].
+
+Bits/dim of a continuous model on dequantised data counts the Jacobian of the
+map from the 8-bit grid [0, 256)^D to model space: if x = a * y + b with y the
+dequantised pixel value in [0, 256), then
+  -log P(y) = -log p(x) - D log a,
+and `Preprocessing.nats_offset_per_dim` = -log a (log 256 for [0, 1],
+log 128 for [-1, 1]). For binary data the offset is 0.
+"""
+
+import math
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+BINARIZATIONS = ("dynamic", "static", "none")
+DEQUANTIZATIONS = ("none", "uniform")
+VALUE_RANGES = ("0_1", "-1_1")
+
+
+def binarize_dynamic(rng: jax.Array, image: jax.Array) -> jax.Array:
+  """uint8 [B, H, W, C] -> float32 {0, 1}, x ~ Bernoulli(pixel / 255)."""
+  p = image.astype(jnp.float32) / 255.0
+  return jax.random.bernoulli(rng, p).astype(jnp.float32)
+
+
+def binarize_static(image: jax.Array) -> jax.Array:
+  """uint8 [B, H, W, C] -> float32 {0, 1}, x = [pixel / 255 > 0.5]."""
+  return (image.astype(jnp.float32) / 255.0 > 0.5).astype(jnp.float32)
+
+
+def dequantize_uniform(rng: jax.Array, image: jax.Array) -> jax.Array:
+  """uint8 [B, H, W, C] -> float32 in [0, 1): (pixel + u) / 256."""
+  u = jax.random.uniform(rng, image.shape, jnp.float32)
+  return (image.astype(jnp.float32) + u) / 256.0
+
+
+class Preprocessing(NamedTuple):
+  """A preprocessing chosen by config.
+
+  Attributes:
+    apply: (rng, uint8 [B, H, W, C]) -> float32 [B, H, W, C] in model space.
+    to_unit: model space -> [0, 1] for display.
+    binary: True when the output is {0, 1} (a discrete likelihood).
+    nats_offset_per_dim: add D times this to a continuous NLL in nats to get
+      the NLL of the 8-bit data (see module docstring).
+    description: a short string for the metrics' protocol.
+  """
+  apply: Callable[[jax.Array, jax.Array], jax.Array]
+  to_unit: Callable[[jax.Array], jax.Array]
+  binary: bool
+  nats_offset_per_dim: float
+  description: str
+
+
+def make_preprocessing(binarization: str = "dynamic",
+                       dequantization: str = "none",
+                       value_range: str = "0_1") -> Preprocessing:
+  """Builds the preprocessing from config strings.
+
+  Raises:
+    ValueError: an unknown mode, or binarisation combined with
+      dequantisation or the [-1, 1] range.
+  """
+  if binarization not in BINARIZATIONS:
+    raise ValueError(f"data.binarization must be one of {BINARIZATIONS}; got "
+                     f"'{binarization}'.")
+  if dequantization not in DEQUANTIZATIONS:
+    raise ValueError(f"data.dequantization must be one of {DEQUANTIZATIONS}; "
+                     f"got '{dequantization}'.")
+  if value_range not in VALUE_RANGES:
+    raise ValueError(f"data.value_range must be one of {VALUE_RANGES}; got "
+                     f"'{value_range}'.")
+  if binarization != "none":
+    if dequantization != "none" or value_range != "0_1":
+      raise ValueError("binarised data takes dequantization='none' and "
+                       "value_range='0_1'.")
+    if binarization == "dynamic":
+      fn = binarize_dynamic
+    else:
+      fn = lambda rng, image: binarize_static(image)
+    return Preprocessing(fn, lambda x: x, True, 0.0, f"{binarization} binarisation")
+
+  lo = 0.0 if value_range == "0_1" else -1.0
+  width = 1.0 - lo
+  if dequantization == "uniform":
+    scale = width / 256.0
+    base = lambda rng, image: dequantize_uniform(rng, image) * 256.0
+  else:
+    scale = width / 255.0
+    base = lambda rng, image: image.astype(jnp.float32)
+  apply = lambda rng, image: lo + scale * base(rng, image)
+  to_unit = lambda x: jnp.clip((x - lo) / width, 0.0, 1.0)
+  desc = f"{dequantization} dequantisation, range [{lo:g}, 1]"
+  return Preprocessing(apply, to_unit, False, -math.log(scale), desc)

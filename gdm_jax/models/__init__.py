@@ -1,0 +1,17 @@
+"""Model families, each exposing the interface of models/base.py."""
+
+import importlib
+
+FAMILIES = {"vae": "gdm_jax.models.vae"}
+
+
+def make(config, dataset_info: dict):
+  """The model named by `config.model.name`.
+
+  Raises:
+    ValueError: unknown family name, or an invalid setting of that family.
+  """
+  name = config.model.name
+  if name not in FAMILIES:
+    raise ValueError(f"model.name must be one of {sorted(FAMILIES)}; got '{name}'.")
+  return importlib.import_module(FAMILIES[name]).make(config, dataset_info)

@@ -1,0 +1,234 @@
+"""The generic sharded train loop, for every model of the interface.
+
+train_and_evaluate(config, workdir):
+  1. loads the data and builds the model named by the config;
+  2. initialises the TrainState, or restores the newest checkpoint in
+     WORKDIR/checkpoints (params, optimizer state, step, RNG; the data
+     position follows from the step), so a restarted run resumes exactly;
+  3. runs the jit-compiled step over a device Mesh (batch sharded on 'data',
+     state replicated and donated), step t using fold_in(state.rng, t);
+  4. logs train metrics, evaluates on validation (writing PNG grids), and
+     checkpoints at the configured intervals;
+  5. stops with NonFiniteError, naming the step and metric, as soon as a
+     non-finite metric is seen; no checkpoint is written after it, so the
+     last good one stays the newest;
+  6. evaluates the final metrics on the test split and writes
+     WORKDIR/final_metrics.json: {"metrics": {...}, "protocol": {...}}.
+"""
+
+import json
+import math
+import os
+import time
+
+import jax
+import numpy as np
+from absl import logging
+
+from gdm_jax import data as data_lib
+from gdm_jax import models
+from gdm_jax.eval import evaluator
+from gdm_jax.train import sharding
+from gdm_jax.train.checkpoint import Checkpointer
+from gdm_jax.train.logging import MetricWriter
+from gdm_jax.train.logging import Progress
+
+
+class NonFiniteError(RuntimeError):
+  """A train metric became NaN or infinite."""
+
+
+def validate_config(config) -> None:
+  """Checks the trainer's own settings; raises ValueError naming the field."""
+  t = config.train
+  for field in ("batch_size", "num_steps", "log_every", "eval_every",
+                "checkpoint_every", "keep_checkpoints", "eval_batch_size",
+                "final_eval_batch_size"):
+    value = t[field]
+    if not isinstance(value, int) or value <= 0:
+      raise ValueError(f"train.{field} must be a positive integer; got {value!r}.")
+  for field in ("eval_examples", "final_eval_examples"):
+    if t[field] < 0:
+      raise ValueError(f"train.{field} must be >= 0 (0 = all); got {t[field]}.")
+  if t.final_eval_split not in ("train", "validation", "test"):
+    raise ValueError("train.final_eval_split must be train, validation or "
+                     f"test; got '{t.final_eval_split}'.")
+
+
+def _check_workdir(workdir: str) -> None:
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, ".write_test")
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise ValueError(f"workdir {workdir} is not writable: {e.strerror}.") from e
+
+
+def _first_non_finite(pending: list) -> tuple[int, str, float] | None:
+  """The first (step, metric, value) among pending device metrics that is
+  not finite, or None. Transfers the pending metrics to the host."""
+  for step, metrics in pending:
+    for name, value in sorted(jax.device_get(metrics).items()):
+      if not math.isfinite(float(value)):
+        return step, name, float(value)
+  return None
+
+
+def _mean_metrics(pending: list) -> dict[str, float]:
+  host = jax.device_get([m for _, m in pending])
+  return {k: float(np.mean([h[k] for h in host])) for k in host[0]}
+
+
+def train_and_evaluate(config, workdir: str, *,
+                       stop_at_step: int | None = None) -> dict:
+  """Trains `config` in `workdir`, resuming from its newest checkpoint.
+
+  Args:
+    config: experiment ConfigDict (see experiments/configs/).
+    workdir: output folder: checkpoints/, metrics.jsonl, tensorboard/,
+      images/, final_metrics.json.
+    stop_at_step: stop after this step (and its checkpoint), as a preempted
+      job would; the final evaluation is then skipped. For tests and for
+      splitting a run into pieces.
+
+  Returns:
+    {"metrics": {...}, "protocol": {...}} as written to final_metrics.json,
+    plus "train_step_compilations" (1 when nothing recompiled); when
+    stopped early, {"stopped_at": step}.
+
+  Raises:
+    ValueError: an invalid config value or unwritable workdir.
+    DataError: the data set is missing or corrupt.
+    NonFiniteError: a train metric became NaN/inf.
+  """
+  validate_config(config)
+  _check_workdir(workdir)
+  t = config.train
+  mesh = sharding.make_mesh()
+  sharding.check_batch_size(t.batch_size, mesh, "train.batch_size")
+  dataset = data_lib.load(config.data)
+  model = models.make(config, dataset.info)
+  dataset.steps_per_epoch(t.batch_size)  # Raises if the batch is too large.
+  repl, shard = sharding.replicated(mesh), sharding.batch_sharded(mesh)
+  pid, nproc = jax.process_index(), jax.process_count()
+
+  root = jax.random.PRNGKey(config.seed)
+  init_rng, eval_rng, image_rng, final_rng = jax.random.split(root, 4)
+  data_seed = int(config.seed)
+
+  def local_batch(step):
+    return dataset.train_batch(step, t.batch_size, data_seed, pid, nproc)
+
+  example = sharding.global_batch(local_batch(0), mesh)
+  state = jax.jit(model.init, out_shardings=repl)(init_rng, example)
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), t.keep_checkpoints)
+  if ckpt.latest_step() is not None:
+    state = ckpt.restore(state)
+    logging.info("resumed from the checkpoint of step %d in %s",
+                 ckpt.latest_step(), ckpt.directory)
+  start = int(jax.device_get(state.step))
+  param_count = sum(x.size for x in jax.tree.leaves(state.params))
+  logging.info("model %s, %d parameters, %d devices (%s), %d processes, "
+               "steps %d..%d", config.model.name, param_count,
+               mesh.devices.size, jax.default_backend(), nproc, start,
+               t.num_steps)
+
+  def step_fn(state, batch):
+    return model.train_step(state, batch, jax.random.fold_in(state.rng, state.step))
+
+  p_step = jax.jit(step_fn, in_shardings=(repl, shard),
+                   out_shardings=(repl, repl), donate_argnums=0)
+  p_eval = evaluator.make_eval_fn(model.evaluate, mesh)
+  p_images = jax.jit(model.images, in_shardings=(repl, repl, repl),
+                     out_shardings=repl)
+  writer = MetricWriter(workdir)
+  progress = Progress(start, t.num_steps)
+  # Sharded steps on simulated CPU devices can deadlock on small machines
+  # unless each step is awaited; on real accelerators this sync is skipped.
+  block_each_step = jax.default_backend() == "cpu" and mesh.devices.size > 1
+  pending, last_saved = [], ckpt.latest_step()
+
+  def check_pending():
+    bad = _first_non_finite(pending)
+    if bad is not None:
+      step, name, value = bad
+      kept = (f"the last good checkpoint (step {last_saved}) in "
+              f"{ckpt.directory} is untouched" if last_saved is not None
+              else "no checkpoint had been written yet")
+      raise NonFiniteError(
+          f"non-finite train metric '{name}' = {value} at step {step}; "
+          f"stopping: {kept}. Lower optimizer.learning_rate or set "
+          f"optimizer.grad_clip_norm, then rerun in this workdir to resume.")
+
+  try:
+    for step in range(start, t.num_steps):
+      batch = sharding.global_batch(local_batch(step), mesh)
+      state, metrics = p_step(state, batch)
+      if block_each_step:
+        jax.block_until_ready(metrics)
+      done = step + 1
+      pending.append((done, metrics))
+      last = done == t.num_steps or done == stop_at_step
+      if done % t.log_every == 0 or last:
+        check_pending()
+        means = _mean_metrics(pending)
+        writer.write_scalars(done, "train", means)
+        progress.log(done, means)
+        pending = []
+      if done % t.eval_every == 0 or last:
+        check_pending()
+        val = evaluator.evaluate_split(
+            p_eval, state.params, dataset, "validation", t.eval_batch_size,
+            eval_rng, mesh, t.eval_examples or None)
+        writer.write_scalars(done, "validation", val)
+        logging.info("validation at step %d: %s", done,
+                     " ".join(f"{k}={v:.4f}" for k, v in sorted(val.items())))
+        first = next(dataset.eval_batches("validation", 32))[0]
+        writer.write_images(done, jax.device_get(p_images(
+            state.params, first, jax.random.fold_in(image_rng, done))))
+        writer.flush()
+      if done % t.checkpoint_every == 0 or last:
+        check_pending()
+        last_saved = ckpt.save(state)
+      if done == stop_at_step:
+        ckpt.close()
+        writer.close()
+        return {"stopped_at": done}
+    check_pending()
+  except BaseException:
+    ckpt.close()
+    writer.close()
+    raise
+  ckpt.close()
+
+  compilations = p_step._cache_size()  # pylint: disable=protected-access
+  if compilations > 1:
+    logging.warning("the train step compiled %d times (expected 1)", compilations)
+  split = t.final_eval_split
+  logging.info("final evaluation on %s ...", split)
+  t0 = time.perf_counter()
+  p_final = evaluator.make_eval_fn(model.evaluate_final, mesh)
+  final = evaluator.evaluate_split(
+      p_final, state.params, dataset, split, t.final_eval_batch_size,
+      final_rng, mesh, t.final_eval_examples or None)
+  n = dataset.num_examples(split)
+  n = min(n, t.final_eval_examples) if t.final_eval_examples else n
+  result = {
+      "metrics": {f"{split}/{k}": v for k, v in sorted(final.items())},
+      "protocol": {"dataset": config.data.name, "split": split,
+                   "num_examples": n, "seed": config.seed,
+                   "train_steps": t.num_steps, "batch_size": t.batch_size,
+                   **model.protocol()},
+  }
+  logging.info("final metrics (%.0fs): %s", time.perf_counter() - t0,
+               json.dumps(result["metrics"]))
+  if pid == 0:
+    with open(os.path.join(workdir, "final_metrics.json"), "w") as f:
+      json.dump(result, f, indent=2)
+    writer.write_scalars(t.num_steps, split, final)
+    writer.write_images(t.num_steps, {"final_samples": jax.device_get(
+        jax.jit(model.sample, static_argnums=2)(state.params, image_rng, 100))})
+  writer.close()
+  return {**result, "train_step_compilations": compilations}

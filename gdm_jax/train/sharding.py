@@ -1,0 +1,44 @@
+"""Data parallelism: one device Mesh, batches sharded on 'data', state replicated.
+
+The same code runs on 1 CPU, N simulated CPU devices, a GPU, or many hosts:
+each process passes its local slice of the global batch and
+`jax.make_array_from_process_local_data` assembles the global array.
+"""
+
+import jax
+import numpy as np
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+DATA_AXIS = "data"
+
+
+def make_mesh(devices=None) -> Mesh:
+  """A 1-D mesh over all devices (of all processes), axis 'data'."""
+  devices = jax.devices() if devices is None else devices
+  return Mesh(np.asarray(devices), (DATA_AXIS,))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
+
+
+def batch_sharded(mesh: Mesh) -> NamedSharding:
+  """Leading (batch) axis split over 'data'."""
+  return NamedSharding(mesh, P(DATA_AXIS))
+
+
+def check_batch_size(batch_size: int, mesh: Mesh, name: str = "batch_size"):
+  """Raises ValueError unless the global batch divides over devices and processes."""
+  n, p = mesh.devices.size, jax.process_count()
+  if batch_size <= 0 or batch_size % n or batch_size % p:
+    raise ValueError(f"{name}={batch_size} must be positive and divisible by "
+                     f"the {n} devices and {p} processes.")
+
+
+def global_batch(local_batch: dict, mesh: Mesh) -> dict:
+  """Host-local numpy arrays -> global jax.Arrays sharded on the batch axis."""
+  sharding = batch_sharded(mesh)
+  return {k: jax.make_array_from_process_local_data(sharding, v)
+          for k, v in local_batch.items()}
