@@ -74,7 +74,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 128
-  c.train.num_steps = _epochs(30, 128)
+  c.train.num_steps = _epochs(50, 128)
   c.train.log_every = 200
   c.train.eval_every = 2000
   c.train.checkpoint_every = 2000

@@ -129,6 +129,14 @@ def train_and_evaluate(config, workdir: str, *,
     logging.info("resumed from the checkpoint of step %d in %s",
                  ckpt.latest_step(), ckpt.directory)
   start = int(jax.device_get(state.step))
+  final_path = os.path.join(workdir, "final_metrics.json")
+  if start >= t.num_steps and os.path.exists(final_path):
+    ckpt.close()
+    with open(final_path) as f:
+      result = json.load(f)
+    logging.info("run already finished at step %d; final metrics from %s: %s",
+                 start, final_path, json.dumps(result["metrics"]))
+    return result
   param_count = sum(x.size for x in jax.tree.leaves(state.params))
   logging.info("model %s, %d parameters, %d devices (%s), %d processes, "
                "steps %d..%d", config.model.name, param_count,
@@ -149,6 +157,7 @@ def train_and_evaluate(config, workdir: str, *,
   # unless each step is awaited; on real accelerators this sync is skipped.
   block_each_step = jax.default_backend() == "cpu" and mesh.devices.size > 1
   pending, last_saved = [], ckpt.latest_step()
+  run_t0 = time.perf_counter()  # Wall time of this process's training.
 
   def check_pending():
     bad = _first_non_finite(pending)
@@ -174,6 +183,7 @@ def train_and_evaluate(config, workdir: str, *,
       if done % t.log_every == 0 or last:
         check_pending()
         means = _mean_metrics(pending)
+        means["wall_time_s"] = time.perf_counter() - run_t0
         writer.write_scalars(done, "train", means)
         progress.log(done, means)
         pending = []
@@ -182,7 +192,8 @@ def train_and_evaluate(config, workdir: str, *,
         val = evaluator.evaluate_split(
             p_eval, state.params, dataset, "validation", t.eval_batch_size,
             eval_rng, mesh, t.eval_examples or None)
-        writer.write_scalars(done, "validation", val)
+        writer.write_scalars(done, "validation",
+                             {**val, "wall_time_s": time.perf_counter() - run_t0})
         logging.info("validation at step %d: %s", done,
                      " ".join(f"{k}={v:.4f}" for k, v in sorted(val.items())))
         first = next(dataset.eval_batches("validation", 32))[0]
@@ -225,7 +236,7 @@ def train_and_evaluate(config, workdir: str, *,
   logging.info("final metrics (%.0fs): %s", time.perf_counter() - t0,
                json.dumps(result["metrics"]))
   if pid == 0:
-    with open(os.path.join(workdir, "final_metrics.json"), "w") as f:
+    with open(final_path, "w") as f:
       json.dump(result, f, indent=2)
     writer.write_scalars(t.num_steps, split, final)
     writer.write_images(t.num_steps, {"final_samples": jax.device_get(
