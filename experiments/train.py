@@ -39,6 +39,37 @@ def quiet_library_logs():
   logging.get_absl_handler().addFilter(_DropLibraryInfo())
 
 
+def _one_line(error: Exception) -> str:
+  """absl embeds a formatted traceback in some errors: keep the cause."""
+  lines = [l.strip() for l in str(error).splitlines() if l.strip()]
+  if any(l.startswith("Traceback (most recent call last)") for l in lines):
+    return f"{lines[0]} {lines[-1]}"
+  return " ".join(lines)
+
+
+def _parse_flags(argv):
+  """absl's flag parsing with every flag or config error as one 'error:' line.
+
+  ml_collections raises AttributeError/KeyError for an unknown field (absl
+  does not catch them), wraps a variant's ValueError with its traceback, and
+  defers a config file's OSError until the config is first read.
+  """
+  try:
+    args = flags.FLAGS(argv)
+    _CONFIG.value.get("train")  # Surfaces a deferred config-file error.
+    return args
+  except flags.Error as e:
+    message = _one_line(e)
+  except (AttributeError, KeyError) as e:
+    field = str(e.args[0] if e.args else e).strip("'\"")
+    message = f"unknown config field {field!r} (see the config file's fields)"
+  except OSError as e:
+    message = f"cannot read the config file: {' '.join(str(e).split())}"
+  print(f"error: {message}\nPass --helpshort or --helpfull to see help on "
+        "flags.", file=sys.stderr)
+  sys.exit(2)
+
+
 def main(argv):
   if len(argv) > 1:
     print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
@@ -63,4 +94,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(lambda argv: sys.exit(main(argv)))
+  app.run(lambda argv: sys.exit(main(argv)), flags_parser=_parse_flags)

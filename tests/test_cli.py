@@ -185,11 +185,6 @@ def test_train_losses_match_on_1_and_8_devices(smoke_run, tmp_path):
   assert (workdir8 / "final_metrics.json").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the smoke config's train.eval_batch_size=100 and "
-    "final_eval_batch_size=100 do not divide over 8 devices, so the smoke run "
-    "with 8 (simulated) devices dies at its first validation (step 10) with "
-    "'error: eval batch size=100 must be ... divisible by the 8 devices'"))
 def test_smoke_config_batch_sizes_divide_over_8_devices():
   from experiments.configs import vae as vae_configs  # pylint: disable=g-import-not-at-top
   t = vae_configs.get_config("smoke").train
@@ -198,11 +193,6 @@ def test_smoke_config_batch_sizes_divide_over_8_devices():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: loop.train_and_evaluate checks only train.batch_size against the "
-    "device count up front; an eval batch size that does not divide over the "
-    "devices fails only at the first evaluation, after eval_every steps of "
-    "training (gdm_jax/train/loop.py, after the check_batch_size call)"))
 def test_eval_batch_size_checked_before_training(tmp_path):
   proc = run_cli(SMOKE, f"--workdir={tmp_path / 'run'}",
                  "--config.train.eval_batch_size=100",
@@ -247,11 +237,7 @@ _BAD_INPUTS = [
     pytest.param(
         lambda tmp: [SMOKE, f"--workdir={tmp / 'w'}",
                      "--config.train.no_such_field=1"],
-        None, ["no_such_field"], id="unknown_config_field",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "bug: ml_collections raises AttributeError from inside absl's flag "
-            "parsing, which absl does not catch: full Python traceback, exit "
-            "status 1 (experiments/train.py: no flags_parser)"))),
+        None, ["no_such_field"], id="unknown_config_field"),
     pytest.param(
         lambda tmp: [SMOKE, f"--workdir={tmp / 'w'}",
                      "--config.train.batch_size=abc"],
@@ -262,11 +248,7 @@ _BAD_INPUTS = [
         2, ["error: train.batch_size", "-4", "positive"], id="negative_batch"),
     pytest.param(
         lambda tmp: [f"--config={CONFIG}:nope", f"--workdir={tmp / 'w'}"],
-        None, ["unknown variant", "nope"], id="unknown_variant",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "bug: ml_collections embeds the config file's formatted traceback "
-            "('Traceback (most recent call last): ...') in the flag error that "
-            "absl prints (experiments/train.py: no flags_parser)"))),
+        None, ["unknown variant", "nope"], id="unknown_variant"),
     pytest.param(
         lambda tmp: [SMOKE, f"--workdir={_under_a_file(tmp)}"],
         2, ["error: workdir", "not writable"], id="unwritable_workdir"),
@@ -278,12 +260,7 @@ _BAD_INPUTS = [
     pytest.param(
         lambda tmp: ["--config=experiments/configs/no_such_file.py",
                      f"--workdir={tmp / 'w'}"],
-        None, ["no_such_file.py"], id="missing_config_file",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "bug: ml_collections defers a config-file IOError until the config "
-            "is first read, which is inside train_and_evaluate, where OSError "
-            "is not caught: full traceback, exit status 1 "
-            "(experiments/train.py)"))),
+        None, ["no_such_file.py"], id="missing_config_file"),
 ]
 
 

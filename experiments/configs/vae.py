@@ -79,11 +79,11 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.train.eval_every = 2000
   c.train.checkpoint_every = 2000
   c.train.keep_checkpoints = 3
-  c.train.eval_batch_size = 500
+  c.train.eval_batch_size = 400       # eval batches divide over 1..8 devices
   c.train.eval_examples = 0         # 0 = the whole validation split
   c.train.final_eval_split = "test"
   c.train.final_eval_examples = 0   # 0 = the whole split
-  c.train.final_eval_batch_size = 100
+  c.train.final_eval_batch_size = 200
 
   if variant == "default":
     pass
@@ -124,10 +124,10 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.train.log_every = 5
     c.train.eval_every = 10
     c.train.checkpoint_every = 10
-    c.train.eval_batch_size = 100
+    c.train.eval_batch_size = 200
     c.train.eval_examples = 200
     c.train.final_eval_examples = 200
-    c.train.final_eval_batch_size = 100
+    c.train.final_eval_batch_size = 200
   else:
     raise ValueError(f"unknown variant '{variant}' of vae.py; choose one of "
                      "default, conv, iwae, beta, gaussian, latent2d, uva, smoke.")

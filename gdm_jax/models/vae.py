@@ -326,7 +326,8 @@ def make(config, dataset_info: dict) -> VAE:
     return {"model": "vae", "architecture": mc.architecture,
             "likelihood": mc.likelihood, "objective": mc.objective,
             "latent_dim": mc.latent_dim, "preprocessing": pre.description,
-            "nll_estimator": f"importance sampling (IWAE bound), K={mc.eval_num_samples}",
+            "nll_estimator": "importance sampling (IWAE bound)",
+            "nll_num_samples": mc.eval_num_samples,
             "bits_per_dim": "nll / (D ln 2)" + (
                 "" if pre.binary else f" + {pre.nats_offset_per_dim:.4f}/ln 2 "
                 "(Jacobian to the 8-bit grid)")}

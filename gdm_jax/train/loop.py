@@ -95,8 +95,8 @@ def train_and_evaluate(config, workdir: str, *,
 
   Returns:
     {"metrics": {...}, "protocol": {...}} as written to final_metrics.json,
-    plus "train_step_compilations" (1 when nothing recompiled); when
-    stopped early, {"stopped_at": step}.
+    plus "train_step_compilations" (1 when nothing recompiled) when this
+    call trained to the end; when stopped early, {"stopped_at": step}.
 
   Raises:
     ValueError: an invalid config value or unwritable workdir.
@@ -107,7 +107,8 @@ def train_and_evaluate(config, workdir: str, *,
   _check_workdir(workdir)
   t = config.train
   mesh = sharding.make_mesh()
-  sharding.check_batch_size(t.batch_size, mesh, "train.batch_size")
+  for field in ("batch_size", "eval_batch_size", "final_eval_batch_size"):
+    sharding.check_batch_size(t[field], mesh, f"train.{field}")
   dataset = data_lib.load(config.data)
   model = models.make(config, dataset.info)
   dataset.steps_per_epoch(t.batch_size)  # Raises if the batch is too large.
