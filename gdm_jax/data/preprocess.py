@@ -14,7 +14,10 @@ map from the 8-bit grid [0, 256)^D to model space: if x = a * y + b with y the
 dequantised pixel value in [0, 256), then
   -log P(y) = -log p(x) - D log a,
 and `Preprocessing.nats_offset_per_dim` = -log a (log 256 for [0, 1],
-log 128 for [-1, 1]). For binary data the offset is 0.
+log 128 for [-1, 1]). For binary data the offset is 0. Without
+dequantisation the scaling is pixel / 255 and the offset log 255 (or log
+127.5), but a continuous density on undequantised data is no bound on the
+discrete likelihood: report bits/dim only with dequantisation.
 """
 
 import math
@@ -41,8 +44,11 @@ def binarize_static(image: jax.Array) -> jax.Array:
 
 def dequantize_uniform(rng: jax.Array, image: jax.Array) -> jax.Array:
   """uint8 [B, H, W, C] -> float32 in [0, 1): (pixel + u) / 256."""
+  y = image.astype(jnp.float32)
   u = jax.random.uniform(rng, image.shape, jnp.float32)
-  return (image.astype(jnp.float32) + u) / 256.0
+  # In float32, pixel + u rounds up to pixel + 1 for u within half an ulp of
+  # 1; clamp to the largest float below pixel + 1 so x stays in its bin.
+  return jnp.minimum(y + u, jnp.nextafter(y + 1.0, y)) / 256.0
 
 
 class Preprocessing(NamedTuple):

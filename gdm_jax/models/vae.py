@@ -7,7 +7,8 @@ Objectives (per example, nats; all shape [B]):
   ELBO      L(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z))
             (Kingma and Welling 2014, eq. 3; KL in closed form, appendix B);
   beta-VAE  E_q[log p(x|z)] - β KL (Higgins et al. 2017, eq. 4), with an
-            optional linear KL warm-up of β from 0 (Sønderby et al. 2016);
+            optional linear KL warm-up (Sønderby et al. 2016): step t (from 0)
+            uses β min(1, (t + 1) / kl_warmup_steps);
   IWAE      L_K(x) = E[log (1/K) Σ_k p(x, z_k) / q(z_k|x)]
             (Burda et al. 2016, eq. 8), trained with K samples;
   test NLL  -L_K with K = 1000 (Burda et al. 2016, section 5.1), computed in
@@ -153,7 +154,8 @@ def validate_config(mc) -> None:
         f"of model.eval_chunk_size ({mc.eval_chunk_size}).")
   check(mc.fixed_scale > 0, f"model.fixed_scale must be > 0; got {mc.fixed_scale}.")
   check(not (mc.objective == "iwae" and (mc.beta != 1.0 or mc.kl_warmup_steps)),
-        "the IWAE objective has no KL term: use beta=1 and kl_warmup_steps=0.")
+        "model.objective='iwae' has no separate KL term: set model.beta=1 and "
+        f"model.kl_warmup_steps=0 (got {mc.beta}, {mc.kl_warmup_steps}).")
 
 
 def make(config, dataset_info: dict) -> VAE:
@@ -220,6 +222,9 @@ def make(config, dataset_info: dict) -> VAE:
     With `chunk_size`, samples are drawn and decoded `chunk_size` at a time
     (a sequential `lax.map`), so memory is O(chunk_size * B) for any K.
     """
+    if chunk_size is not None and chunk_size < k and k % chunk_size:
+      raise ValueError(f"importance_log_weights: K={k} is not a multiple of "
+                       f"chunk_size={chunk_size}.")
     mean, log_scale = encode(params, x)
     if chunk_size is None or chunk_size >= k:
       return _log_weights_given_posterior(params, x, rng, mean, log_scale, k)

@@ -72,12 +72,6 @@ def test_dequantisation_is_uniform_within_each_bin():
   assert np.mean(np.asarray(x) == np.asarray(y)) < 1e-3
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: gdm_jax/data/preprocess.py dequantize_uniform computes "
-    "(pixel + u) / 256 in float32; for pixel >= 2 and u within half an ulp "
-    "of 1 the sum rounds up to pixel + 1, so x can equal 1.0 (pixel 255) and "
-    "floor(256 x) == pixel + 1, outside the documented [0, 1) and the pixel's "
-    "bin (~8e-6 per pixel >= 128)."))
 def test_dequantisation_stays_in_the_pixels_bin():
   # About 2 million draws: the rounding event has probability ~2**-17 each.
   images, x = _dequantised(8000)
