@@ -1,0 +1,155 @@
+"""The bijector interface, composition (`Chain`, `Invert`) and bounded scales.
+
+A bijector is a Flax linen module f with two methods
+
+  forward(x) -> (y, log_det),   y = f(x),       log_det = log|det ∂f/∂x|(x)
+  inverse(y) -> (x, log_det),   x = f^{-1}(y),  log_det = log|det ∂f^{-1}/∂y|(y)
+
+where `log_det` is per example, shape [B] (the leading axis of x is the
+batch), in the dtype of x (float32 for float32 inputs). The two directions'
+log-dets cancel: forward(x).log_det + inverse(f(x)).log_det = 0. Calling the
+module (`__call__`) runs `forward`, so `flow.init(rng, x)` initialises it from
+a data batch (data-dependent initialisations such as ActNorm's see that batch)
+and `flow.apply(variables, x, method="inverse")` runs the other direction.
+
+Change of variables: if y = f(x) with x ~ p_X then
+  log p_Y(y) = log p_X(x) - log|det ∂f/∂x|(x),
+so a flow model x = f^{-1}(z), z ~ N(0, I), has
+  log p(x) = log N(f(x); 0, I) + forward(x).log_det.
+
+References:
+  Dinh, Krueger and Bengio 2014, "NICE: Non-linear Independent Components
+    Estimation" (composition of bijectors, change of variables).
+  Rezende and Mohamed 2015, "Variational Inference with Normalizing Flows",
+    eq. 5-7 (log-dets of a chain add up).
+"""
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+SCALE_FUNCTIONS = ("tanh", "sigmoid")
+
+
+def sum_except_batch(x: jax.Array) -> jax.Array:
+  """Sums all axes but the first: [B, ...] -> [B]."""
+  return jnp.sum(x, axis=tuple(range(1, x.ndim)))
+
+
+def zero_log_det(x: jax.Array) -> jax.Array:
+  """The log-det of a volume-preserving map: zeros of shape [B], dtype of x."""
+  return jnp.zeros(x.shape[:1], x.dtype)
+
+
+def bounded_log_scale(raw: jax.Array, scale_fn: str = "tanh",
+                      bound: float = 2.0) -> jax.Array:
+  """Maps an unconstrained network output to a bounded log-scale, log s.
+
+    "tanh":    log s = bound * tanh(raw / bound), so |log s| < bound and
+               log s = 0 (s = 1) at raw = 0: a zero-initialised conditioner
+               makes the layer the identity. Slope 1 at raw = 0.
+    "sigmoid": s = sigmoid(raw + 2), log s = log_sigmoid(raw + 2) in
+               (-inf, 0) (Glow's affine coupling, Kingma and Dhariwal 2018,
+               and IAF's forget-gate bias, Kingma et al. 2016). s = 0.881 at
+               raw = 0, so the layer starts as a near-identity contraction,
+               not the identity.
+
+  Unbounded scales (s = exp(raw)) let deep flows diverge early in training
+  (Glow bounds them with the sigmoid for that reason), so none is offered.
+
+  Args:
+    raw: float array, any shape.
+    scale_fn: "tanh" or "sigmoid".
+    bound: the bound of |log s| for "tanh" (> 0); ignored for "sigmoid".
+
+  Returns:
+    log s, same shape and dtype as `raw`.
+
+  Raises:
+    ValueError: unknown `scale_fn`, or bound <= 0.
+  """
+  if scale_fn == "tanh":
+    if bound <= 0:
+      raise ValueError(f"bounded_log_scale: bound must be > 0, got {bound}.")
+    return bound * jnp.tanh(raw / bound)
+  if scale_fn == "sigmoid":
+    return jax.nn.log_sigmoid(raw + 2.0)
+  raise ValueError(f"bounded_log_scale: scale_fn must be one of "
+                   f"{SCALE_FUNCTIONS}, got {scale_fn!r}.")
+
+
+class Bijector(nn.Module):
+  """Base class: `forward` and `inverse` each return (output, log_det [B]).
+
+  Subclasses implement both methods; `__call__` is `forward`, so
+  `module.init(rng, x)` initialises from a batch in the forward direction.
+  """
+
+  def __call__(self, x: jax.Array):
+    return self.forward(x)
+
+  def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    raise NotImplementedError(f"{type(self).__name__}.forward")
+
+  def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    raise NotImplementedError(f"{type(self).__name__}.inverse")
+
+
+class Chain(Bijector):
+  """Composition f = f_{n-1} ∘ ... ∘ f_0 of `bijectors`, applied in list order.
+
+    forward:  x_{k+1} = f_k(x_k),   log_det = Σ_k log|det ∂f_k/∂x_k|
+    inverse:  applies f_k^{-1} for k = n-1 ... 0, summing their log-dets.
+
+  Shapes are whatever the members produce in turn (e.g. a Squeeze changes
+  [B, H, W, C] to [B, H/2, W/2, 4C]); log_det is [B]. An empty chain is the
+  identity. Member parameters live under "bijectors_0", "bijectors_1", ...
+
+  Attributes:
+    bijectors: the members, each with forward/inverse returning (out, [B]).
+
+  References:
+    Rezende and Mohamed 2015, "Variational Inference with Normalizing
+      Flows", eq. 7.
+  """
+  bijectors: Sequence[nn.Module] = ()
+
+  def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    log_det = zero_log_det(x)
+    for b in self.bijectors:
+      x, ld = b.forward(x)
+      log_det = log_det + ld
+    return x, log_det
+
+  def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    log_det = zero_log_det(y)
+    for b in reversed(self.bijectors):
+      y, ld = b.inverse(y)
+      log_det = log_det + ld
+    return y, log_det
+
+
+class Invert(Bijector):
+  """The inverse bijector g = f⁻¹: g.forward = f.inverse, g.inverse = f.forward.
+
+  E.g. a masked autoregressive flow (MAF, Papamakarios et al. 2017) is
+  `Invert(IAF(...))`: fast (one-pass) density evaluation, sequential sampling.
+  Note that `init` of an Invert runs f.inverse on the batch, so a
+  data-dependent initialisation inside f sees data in f's output space.
+
+  Attributes:
+    bijector: f.
+
+  References:
+    Papamakarios, Pavlakou and Murray 2017, "Masked Autoregressive Flow for
+      Density Estimation", sec. 3.3 (MAF and IAF are each other's inverse).
+  """
+  bijector: nn.Module
+
+  def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return self.bijector.inverse(x)
+
+  def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return self.bijector.forward(y)

@@ -1,0 +1,286 @@
+"""Additive (NICE) and affine (RealNVP) coupling layers, their masks and nets.
+
+A binary mask b (1 = "conditioning" entry, passed through unchanged; 0 =
+transformed entry) splits x into x_b = b ⊙ x and the rest. With a
+conditioner network NN,
+
+  additive (NICE):   y = x + (1 - b) ⊙ t(b ⊙ x),                log_det = 0
+  affine (RealNVP):  y = b ⊙ x + (1 - b) ⊙ (x ⊙ s(b ⊙ x) + t(b ⊙ x)),
+                     log_det = Σ (1 - b) ⊙ log s(b ⊙ x)
+
+and since b ⊙ y = b ⊙ x the inverse is closed-form:
+  x = b ⊙ y + (1 - b) ⊙ (y - t(b ⊙ y)) / s(b ⊙ y).
+
+Masks are built from the input's shape at call time:
+  images [B, H, W, C]: "checkerboard" (b = 1 where (i + j) is even) and
+                       "channel" (b = 1 on the first C // 2 channels);
+  vectors [B, D]:      "half" (b = 1 on the first D // 2 entries) and
+                       "alternating" (b = 1 on even indices);
+`parity=True` uses 1 - b, so alternating the parity between consecutive
+layers transforms every entry.
+
+The masked formulation (the conditioner sees b ⊙ x with zeros in the
+transformed entries) is used for all four masks. For channel masks it costs
+a first conv layer with C instead of C/2 input channels compared with
+slicing, and keeps one code path.
+
+The conditioner's LAST layer is zero-initialised, so t = 0 and raw log-scale
+0 at init: with the default "tanh" scale (log s = 2 tanh(raw / 2), see
+`bounded_log_scale`) every coupling starts as the exact identity.
+
+References:
+  Dinh, Krueger and Bengio 2014, "NICE: Non-linear Independent Components
+    Estimation", sec. 3 (the additive coupling law).
+  Dinh, Sohl-Dickstein and Bengio 2017, "Density estimation using Real NVP",
+    sec. 3 (affine coupling, checkerboard and channel masks).
+  Kingma and Dhariwal 2018, "Glow: Generative Flow with Invertible 1x1
+    Convolutions", sec. 3 and table 1 (zero-initialised last layer,
+    sigmoid scale).
+"""
+
+from typing import Callable, Optional, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gdm_jax.flows.base import Bijector
+from gdm_jax.flows.base import bounded_log_scale
+from gdm_jax.flows.base import sum_except_batch
+
+IMAGE_MASKS = ("checkerboard", "channel")
+VECTOR_MASKS = ("half", "alternating")
+
+
+def checkerboard_mask(height: int, width: int,
+                      parity: bool = False) -> np.ndarray:
+  """b[i, j] = 1 if (i + j + parity) is even else 0; [H, W, 1] float32."""
+  i, j = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+  return ((i + j + int(parity)) % 2 == 0).astype(np.float32)[..., None]
+
+
+def channel_mask(channels: int, parity: bool = False) -> np.ndarray:
+  """b[c] = 1 for c < C // 2 (flipped if parity), shape [C], float32.
+
+  Raises:
+    ValueError: if channels < 2 (nothing to condition on or to transform).
+  """
+  if channels < 2:
+    raise ValueError(f"channel_mask: needs at least 2 channels, got "
+                     f"{channels}; use a checkerboard mask.")
+  b = (np.arange(channels) < channels // 2).astype(np.float32)
+  return 1.0 - b if parity else b
+
+
+def half_mask(dim: int, parity: bool = False) -> np.ndarray:
+  """b[d] = 1 for d < D // 2 (flipped if parity), shape [D], float32.
+
+  Raises:
+    ValueError: if dim < 2.
+  """
+  if dim < 2:
+    raise ValueError(f"half_mask: needs at least 2 dimensions, got {dim}.")
+  b = (np.arange(dim) < dim // 2).astype(np.float32)
+  return 1.0 - b if parity else b
+
+
+def alternating_mask(dim: int, parity: bool = False) -> np.ndarray:
+  """b[d] = 1 for even d (odd d if parity), shape [D], float32.
+
+  Raises:
+    ValueError: if dim < 2.
+  """
+  if dim < 2:
+    raise ValueError(f"alternating_mask: needs at least 2 dimensions, got "
+                     f"{dim}.")
+  return ((np.arange(dim) + int(parity)) % 2 == 0).astype(np.float32)
+
+
+def coupling_mask(shape: Sequence[int], mask_type: str,
+                  parity: bool = False) -> np.ndarray:
+  """The mask for an input of `shape` ([B, H, W, C] or [B, D]).
+
+  Returns:
+    float32 array broadcastable to `shape`: [H, W, 1] (checkerboard), [C]
+    (channel) or [D] (half, alternating).
+
+  Raises:
+    ValueError: a mask type that does not fit the input's rank, an unknown
+      mask type, or too few channels/dimensions.
+  """
+  if len(shape) == 4:
+    _, h, w, c = shape
+    if mask_type == "checkerboard":
+      return checkerboard_mask(h, w, parity)
+    if mask_type == "channel":
+      return channel_mask(c, parity)
+    raise ValueError(f"coupling mask {mask_type!r} does not apply to images "
+                     f"[B, H, W, C]; use one of {IMAGE_MASKS}.")
+  if len(shape) == 2:
+    if mask_type == "half":
+      return half_mask(shape[1], parity)
+    if mask_type == "alternating":
+      return alternating_mask(shape[1], parity)
+    raise ValueError(f"coupling mask {mask_type!r} does not apply to vectors "
+                     f"[B, D]; use one of {VECTOR_MASKS}.")
+  raise ValueError(f"coupling layers take [B, H, W, C] or [B, D] inputs, got "
+                   f"shape {tuple(shape)}.")
+
+
+class ConvConditioner(nn.Module):
+  """Glow's coupling net: conv3x3-ReLU-conv1x1-ReLU-conv3x3 (zero init).
+
+  [B, H, W, C_in] -> [B, H, W, out_features]. The last convolution's kernel
+  and bias start at zero, so the output is 0 at init.
+
+  Attributes:
+    hidden_channels: width of the two hidden layers (Glow uses 512).
+    kernel_size: spatial size of the first and last convolutions.
+
+  References:
+    Kingma and Dhariwal 2018, "Glow", sec. 3 (the coupling NN()).
+  """
+  hidden_channels: int = 64
+  kernel_size: int = 3
+
+  @nn.compact
+  def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
+    k = (self.kernel_size, self.kernel_size)
+    x = nn.relu(nn.Conv(self.hidden_channels, k, padding="SAME")(x))
+    x = nn.relu(nn.Conv(self.hidden_channels, (1, 1))(x))
+    return nn.Conv(out_features, k, padding="SAME",
+                   kernel_init=nn.initializers.zeros,
+                   bias_init=nn.initializers.zeros, name="zero_conv")(x)
+
+
+class MLPConditioner(nn.Module):
+  """Dense layers with `activation`, then a zero-initialised Dense.
+
+  [B, D_in] -> [B, out_features]; the output is 0 at init.
+
+  Attributes:
+    hidden: sizes of the hidden layers.
+    activation: nonlinearity after each hidden layer.
+  """
+  hidden: Sequence[int] = (64, 64)
+  activation: Callable[[jax.Array], jax.Array] = nn.relu
+
+  @nn.compact
+  def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
+    for i, f in enumerate(self.hidden):
+      x = self.activation(nn.Dense(f, name=f"dense_{i}")(x))
+    return nn.Dense(out_features, kernel_init=nn.initializers.zeros,
+                    bias_init=nn.initializers.zeros, name="zero_dense")(x)
+
+
+class _Coupling(Bijector):
+  """Shared mask and conditioner plumbing of the two coupling layers."""
+  mask_type: str = "checkerboard"
+  parity: bool = False
+  hidden: int = 64
+  conditioner: Optional[nn.Module] = None
+
+  @nn.compact
+  def _condition(self, x_masked: jax.Array, out_features: int) -> jax.Array:
+    if self.conditioner is not None:
+      net = self.conditioner
+    elif x_masked.ndim == 4:
+      net = ConvConditioner(self.hidden, name="net")
+    else:
+      net = MLPConditioner((self.hidden, self.hidden), name="net")
+    return net(x_masked, out_features)
+
+  def _mask(self, x: jax.Array) -> jax.Array:
+    return jnp.asarray(coupling_mask(x.shape, self.mask_type, self.parity),
+                       x.dtype)
+
+
+class AdditiveCoupling(_Coupling):
+  """NICE's additive coupling y = x + (1 - b) ⊙ t(b ⊙ x); volume preserving.
+
+    forward:  y = x + (1 - b) ⊙ t(b ⊙ x),   log_det = 0
+    inverse:  x = y - (1 - b) ⊙ t(b ⊙ y),   log_det = 0
+
+  Shapes: [B, H, W, C] (mask_type "checkerboard" or "channel") or [B, D]
+  ("half" or "alternating") -> same shape; log_det [B] (zeros). NICE's final
+  diagonal scaling layer is an `ActNorm` here.
+
+  Attributes:
+    mask_type: "checkerboard", "channel", "half" or "alternating".
+    parity: use the complementary mask 1 - b.
+    hidden: width of the default conditioner (ConvConditioner for images,
+      MLPConditioner with two hidden layers for vectors).
+    conditioner: optional custom net, called as net(b ⊙ x, out_features) and
+      returning [..., out_features] with the input's leading shape; zero-init
+      its last layer to keep the identity start.
+
+  Raises:
+    ValueError: (at call) the mask does not fit the input's rank, or fewer
+      than 2 channels/dimensions for a channel/half/alternating mask.
+
+  References:
+    Dinh, Krueger and Bengio 2014, "NICE", sec. 3 (the additive coupling
+      law).
+  """
+
+  def _shift(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    b = self._mask(x)
+    return (1.0 - b) * self._condition(x * b, x.shape[-1])
+
+  def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return x + self._shift(x), jnp.zeros(x.shape[:1], x.dtype)
+
+  def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return y - self._shift(y), jnp.zeros(y.shape[:1], y.dtype)
+
+
+class AffineCoupling(_Coupling):
+  """RealNVP's affine coupling with a bounded scale.
+
+    forward:  y = x ⊙ s + t,     s = exp((1 - b) ⊙ log s(b ⊙ x)),
+                                 t = (1 - b) ⊙ t(b ⊙ x)
+              log_det = Σ_{H,W,C} (1 - b) ⊙ log s(b ⊙ x)
+    inverse:  x = (y - t) ⊙ exp(-log s),  both computed from b ⊙ y = b ⊙ x;
+              log_det = -Σ (1 - b) ⊙ log s.
+
+  The conditioner outputs 2·C features: t = out[..., :C] and the raw
+  log-scale out[..., C:], mapped by `bounded_log_scale(raw, scale_fn,
+  log_scale_bound)`: "tanh" (default) gives |log s| < log_scale_bound and the
+  exact identity at init; "sigmoid" is Glow's s = sigmoid(raw + 2).
+
+  Shapes: [B, H, W, C] or [B, D] -> same shape; log_det [B].
+
+  Attributes:
+    mask_type, parity, hidden, conditioner: as in `AdditiveCoupling`.
+    scale_fn: "tanh" or "sigmoid".
+    log_scale_bound: bound on |log s| per entry for "tanh".
+
+  Raises:
+    ValueError: (at call) the mask does not fit the input's rank, too few
+      channels/dimensions, or an unknown scale_fn.
+
+  References:
+    Dinh, Sohl-Dickstein and Bengio 2017, "Density estimation using Real
+      NVP", sec. 3 (coupling, its triangular Jacobian, masks).
+    Kingma and Dhariwal 2018, "Glow", table 1 (sigmoid scale).
+  """
+  scale_fn: str = "tanh"
+  log_scale_bound: float = 2.0
+
+  def _shift_and_log_scale(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    b = self._mask(x)
+    c = x.shape[-1]
+    out = self._condition(x * b, 2 * c)
+    shift = (1.0 - b) * out[..., :c]
+    log_s = (1.0 - b) * bounded_log_scale(out[..., c:], self.scale_fn,
+                                          self.log_scale_bound)
+    return shift, log_s
+
+  def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    shift, log_s = self._shift_and_log_scale(x)
+    return x * jnp.exp(log_s) + shift, sum_except_batch(log_s)
+
+  def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    shift, log_s = self._shift_and_log_scale(y)
+    return (y - shift) * jnp.exp(-log_s), -sum_except_batch(log_s)
