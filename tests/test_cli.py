@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.train._helpers import read_metrics
+from tests.train._helpers import train_records
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = "experiments/configs/vae.py"
 SMOKE = f"--config={CONFIG}:smoke"
@@ -67,26 +70,6 @@ def _message_lines(stderr: str) -> list[str]:
   return [l for l in stderr.splitlines() if l.strip() and not _LOG_LINE.match(l)]
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-  records = []
-  for i, line in enumerate(path.read_text().splitlines()):
-    if line.strip():
-      try:
-        records.append(json.loads(line))
-      except json.JSONDecodeError as e:
-        raise AssertionError(f"{path}:{i + 1} is not JSON: {line!r}") from e
-  return records
-
-
-def _train_records(records: list[dict]) -> dict[int, dict]:
-  out = {}
-  for r in records:
-    if r["split"] == "train":
-      assert r["step"] not in out, f"train step {r['step']} logged twice"
-      out[r["step"]] = r
-  return out
-
-
 # ------------------------------------------------------------- smoke run
 
 @pytest.fixture(scope="module")
@@ -104,11 +87,11 @@ def test_smoke_run_writes_all_outputs(smoke_run):
   assert "Traceback" not in proc.stderr, _describe(proc)
 
   # metrics.jsonl: valid JSON lines, train and validation splits.
-  records = _read_jsonl(workdir / "metrics.jsonl")
+  records = read_metrics(workdir)
   assert records
   for r in records:
     assert isinstance(r.get("step"), int) and isinstance(r.get("split"), str), r
-  train = _train_records(records)
+  train = train_records(records)
   assert sorted(train) == [5, 10, 15, 20]
   assert all(math.isfinite(r["loss"]) for r in train.values())
   val_steps = [r["step"] for r in records if r["split"] == "validation"]
@@ -172,8 +155,8 @@ def test_train_losses_match_on_1_and_8_devices(smoke_run, tmp_path):
   assert re.search(r"\b8 devices\b", proc8.stderr), (
       "the run did not see 8 devices\n" + _describe(proc8))
 
-  train1 = _train_records(_read_jsonl(workdir1 / "metrics.jsonl"))
-  train8 = _train_records(_read_jsonl(workdir8 / "metrics.jsonl"))
+  train1 = train_records(read_metrics(workdir1))
+  train8 = train_records(read_metrics(workdir8))
   assert sorted(train1) == sorted(train8) == [5, 10, 15, 20]
   for step in sorted(train1):
     np.testing.assert_allclose(train8[step]["loss"], train1[step]["loss"],

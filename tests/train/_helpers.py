@@ -80,14 +80,19 @@ def read_metrics(workdir: str) -> list[dict]:
   return records
 
 
-def train_losses(records: list[dict]) -> dict[int, float]:
-  """{step: loss} of the 'train' records; fails on a step logged twice."""
+def train_records(records: list[dict]) -> dict[int, dict]:
+  """{step: record} of the 'train' records; fails on a step logged twice."""
   out = {}
   for r in records:
     if r["split"] == "train":
       assert r["step"] not in out, f"train step {r['step']} logged twice"
-      out[r["step"]] = r["loss"]
+      out[r["step"]] = r
   return out
+
+
+def train_losses(records: list[dict]) -> dict[int, float]:
+  """{step: loss} of the 'train' records."""
+  return {step: r["loss"] for step, r in train_records(records).items()}
 
 
 def all_finite(tree) -> bool:
