@@ -93,7 +93,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.model.architecture = "conv"
     c.model.conv_channels = (16, 32)
     c.model.conv_hidden = 256
-    c.train.num_steps = _epochs(9, 128)
+    c.train.num_steps = _epochs(5, 128)   # ~ the default's training wall time
   elif variant == "iwae":
     c.model.objective = "iwae"
     c.model.num_samples = 5
