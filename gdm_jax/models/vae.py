@@ -22,7 +22,7 @@ eval_num_samples (K of the test NLL), eval_chunk_size.
 """
 
 import math
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax

@@ -13,7 +13,6 @@ from typing import Callable, Sequence
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 Activation = Callable[[jax.Array], jax.Array]
 
