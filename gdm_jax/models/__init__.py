@@ -2,7 +2,13 @@
 
 import importlib
 
-FAMILIES = {"vae": "gdm_jax.models.vae"}
+FAMILIES = {
+    "vae": "gdm_jax.models.vae",
+    "gan": "gdm_jax.models.gan",          # GAN, DCGAN, f-GAN, WGAN, WGAN-GP, Cramer GAN
+    "cfg": "gdm_jax.models.cfg",          # CFG / xICFG
+    "flow": "gdm_jax.models.flow",        # NICE, RealNVP, Glow, toy flows
+    "pixelcnn": "gdm_jax.models.pixelcnn",  # PixelCNN, PixelCNN++
+}
 
 
 def make(config, dataset_info: dict):
