@@ -5,3 +5,7 @@ from gdm_jax.nn.layers import ConvEncoder
 from gdm_jax.nn.layers import depth_to_space
 from gdm_jax.nn.layers import MLP
 from gdm_jax.nn.layers import SubPixelUpsample
+from gdm_jax.nn.gan_nets import DCGANDiscriminator
+from gdm_jax.nn.gan_nets import DCGANGenerator
+from gdm_jax.nn.gan_nets import MLPDiscriminator
+from gdm_jax.nn.gan_nets import MLPGenerator
