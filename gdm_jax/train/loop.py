@@ -13,7 +13,17 @@ train_and_evaluate(config, workdir):
      non-finite metric is seen; no checkpoint is written after it, so the
      last good one stays the newest;
   6. evaluates the final metrics on the test split and writes
-     WORKDIR/final_metrics.json: {"metrics": {...}, "protocol": {...}}.
+     WORKDIR/final_metrics.json: {"metrics": {...}, "protocol": {...}};
+  7. scores the model's samples when `config.eval.sample_metrics` is set
+     (classifier FID/KID/IS/precision/recall on image sets, mode coverage
+     and W1 on toy sets; gdm_jax.eval.generated), also at every evaluation
+     with `config.eval.periodic_num_samples` > 0, and draws the loss curves
+     (WORKDIR/curves.png).
+
+The optional `config.eval` section (absent = no sample metrics):
+  sample_metrics (bool), num_samples (N at the final evaluation),
+  periodic_num_samples (0 = off), reference_split (final; periodic ones use
+  'validation').
 """
 
 import json
@@ -28,6 +38,7 @@ from absl import logging
 from gdm_jax import data as data_lib
 from gdm_jax import models
 from gdm_jax.eval import evaluator
+from gdm_jax.eval import generated
 from gdm_jax.train import sharding
 from gdm_jax.train.checkpoint import Checkpointer
 from gdm_jax.train.logging import MetricWriter
@@ -53,6 +64,28 @@ def validate_config(config) -> None:
   if t.final_eval_split not in ("train", "validation", "test"):
     raise ValueError("train.final_eval_split must be train, validation or "
                      f"test; got '{t.final_eval_split}'.")
+  e = eval_settings(config)
+  if not isinstance(e["sample_metrics"], bool):
+    raise ValueError("eval.sample_metrics must be True or False; got "
+                     f"{e['sample_metrics']!r}.")
+  for field in ("num_samples", "periodic_num_samples"):
+    if not isinstance(e[field], int) or e[field] < 0:
+      raise ValueError(f"eval.{field} must be an integer >= 0; got {e[field]!r}.")
+  if e["sample_metrics"] and e["num_samples"] < 1:
+    raise ValueError("eval.num_samples must be >= 1 when eval.sample_metrics "
+                     "is True.")
+  if e["reference_split"] not in ("train", "validation", "test"):
+    raise ValueError("eval.reference_split must be train, validation or test; "
+                     f"got '{e['reference_split']}'.")
+
+
+def eval_settings(config) -> dict:
+  """`config.eval` with defaults (sample metrics off when it is absent)."""
+  e = config.get("eval") or {}
+  return {"sample_metrics": e.get("sample_metrics", False),
+          "num_samples": e.get("num_samples", 10000),
+          "periodic_num_samples": e.get("periodic_num_samples", 0),
+          "reference_split": e.get("reference_split", "test")}
 
 
 def _check_workdir(workdir: str) -> None:
@@ -79,6 +112,27 @@ def _first_non_finite(pending: list) -> tuple[int, str, float] | None:
 def _mean_metrics(pending: list) -> dict[str, float]:
   host = jax.device_get([m for _, m in pending])
   return {k: float(np.mean([h[k] for h in host])) for k in host[0]}
+
+
+def _write_pictures(writer, step, model, params, dataset, p_images, p_sample,
+                    rng, toy):
+  """The model's images at an evaluation; for toy data, a scatter figure."""
+  if toy:
+    writer.write_images(step, {"samples": generated.toy_figure(
+        model, p_sample, params, dataset, rng)})
+    return
+  first = next(dataset.eval_batches("validation", 32))[0]
+  writer.write_images(step, jax.device_get(p_images(params, first, rng)))
+
+
+def _write_curves(workdir: str) -> None:
+  """WORKDIR/curves.png from metrics.jsonl; a plotting failure only warns."""
+  try:
+    from gdm_jax.eval import plots  # pylint: disable=g-import-not-at-top
+    plots.plot_curves(os.path.join(workdir, "metrics.jsonl"),
+                      os.path.join(workdir, "curves.png"))
+  except Exception as e:  # pylint: disable=broad-except
+    logging.warning("could not draw the loss curves: %s", e)
 
 
 def train_and_evaluate(config, workdir: str, *,
@@ -152,6 +206,16 @@ def train_and_evaluate(config, workdir: str, *,
   p_eval = evaluator.make_eval_fn(model.evaluate, mesh)
   p_images = jax.jit(model.images, in_shardings=(repl, repl, repl),
                      out_shardings=repl)
+  p_sample = jax.jit(model.sample, static_argnums=2)
+  sample_cfg = eval_settings(config)
+  toy = dataset.info.get("kind") == "toy"
+  if sample_cfg["sample_metrics"] and not generated.applies(dataset.info):
+    logging.warning("eval.sample_metrics is set but no sample metric is "
+                    "defined for data set %s (needs 28x28x1 images or toy "
+                    "data): skipped.", config.data.name)
+  if pid == 0:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json_best_effort(indent=2))
   writer = MetricWriter(workdir)
   progress = Progress(start, t.num_steps)
   # Sharded steps on simulated CPU devices can deadlock on small machines
@@ -197,9 +261,17 @@ def train_and_evaluate(config, workdir: str, *,
                              {**val, "wall_time_s": time.perf_counter() - run_t0})
         logging.info("validation at step %d: %s", done,
                      " ".join(f"{k}={v:.4f}" for k, v in sorted(val.items())))
-        first = next(dataset.eval_batches("validation", 32))[0]
-        writer.write_images(done, jax.device_get(p_images(
-            state.params, first, jax.random.fold_in(image_rng, done))))
+        _write_pictures(writer, done, model, state.params, dataset, p_images,
+                        p_sample, jax.random.fold_in(image_rng, done), toy)
+        if (sample_cfg["sample_metrics"] and sample_cfg["periodic_num_samples"]
+            and generated.applies(dataset.info)):
+          scores, _ = generated.evaluate_generated(
+              p_sample, state.params, dataset, sample_cfg["periodic_num_samples"],
+              jax.random.fold_in(image_rng, done), "validation")
+          writer.write_scalars(done, "samples", scores)
+          logging.info("sample metrics at step %d (%d samples vs validation): %s",
+                       done, sample_cfg["periodic_num_samples"],
+                       " ".join(f"{k}={v:.4g}" for k, v in sorted(scores.items())))
         writer.flush()
       if done % t.checkpoint_every == 0 or last:
         check_pending()
@@ -234,13 +306,31 @@ def train_and_evaluate(config, workdir: str, *,
                    "train_steps": t.num_steps, "batch_size": t.batch_size,
                    **model.protocol()},
   }
+  if sample_cfg["sample_metrics"] and generated.applies(dataset.info):
+    t1 = time.perf_counter()
+    ref = sample_cfg["reference_split"]
+    logging.info("sample metrics: %d samples against the %s split ...",
+                 sample_cfg["num_samples"], ref)
+    scores, sample_protocol = generated.evaluate_generated(
+        p_sample, state.params, dataset, sample_cfg["num_samples"],
+        jax.random.fold_in(final_rng, 1), ref)
+    result["metrics"].update({f"samples/{k}": v for k, v in sorted(scores.items())})
+    result["sample_protocol"] = sample_protocol
+    logging.info("sample metrics (%.0fs): %s", time.perf_counter() - t1,
+                 json.dumps(scores))
   logging.info("final metrics (%.0fs): %s", time.perf_counter() - t0,
                json.dumps(result["metrics"]))
   if pid == 0:
     with open(final_path, "w") as f:
       json.dump(result, f, indent=2)
     writer.write_scalars(t.num_steps, split, final)
-    writer.write_images(t.num_steps, {"final_samples": jax.device_get(
-        jax.jit(model.sample, static_argnums=2)(state.params, image_rng, 100))})
+    if toy:
+      writer.write_images(t.num_steps, {"final_samples": generated.toy_figure(
+          model, p_sample, state.params, dataset, image_rng, split=split)})
+    else:
+      writer.write_images(t.num_steps, {"final_samples": jax.device_get(
+          p_sample(state.params, image_rng, 100))})
   writer.close()
+  if pid == 0:
+    _write_curves(workdir)
   return {**result, "train_step_compilations": compilations}
