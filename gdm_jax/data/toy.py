@@ -171,7 +171,8 @@ def two_moons(noise: float = 0.1, quadrature_nodes: int = 512
   has no closed form; `log_prob` evaluates the t-integral with
   `quadrature_nodes`-point Gauss-Legendre quadrature (a smooth integrand of
   width ~noise in t, so 512 nodes are exact to float32 precision for
-  noise >= 0.05; tests/data/test_toy.py checks it against 4096 nodes).
+  noise >= 0.05; tests/data/test_toy.py checks it against a fine midpoint
+  rule in float64).
 
   References:
     scikit-learn `sklearn.datasets.make_moons` (which uses an even grid in t
