@@ -5,7 +5,10 @@ r"""Trains and evaluates one experiment config.
 
 Starting again in a workdir that has checkpoints resumes the run. A bad flag
 or config value prints one line starting with 'error:' and exits with
-status 2; a non-finite loss exits with status 3; missing data with status 4.
+status 2; a non-finite loss exits with status 3; missing data with status 4;
+checkpoints that exist but none of which restores with status 5. SIGTERM
+(preemption) checkpoints the current step and exits with status 143; running
+the same command again resumes.
 """
 
 import logging as py_logging
@@ -82,11 +85,12 @@ def main(argv):
     return 2
   # Imported here so that --help and flag errors are fast.
   from gdm_jax.data import DataError  # pylint: disable=g-import-not-at-top
+  from gdm_jax.train.checkpoint import CheckpointError  # pylint: disable=g-import-not-at-top
   from gdm_jax.train.loop import NonFiniteError  # pylint: disable=g-import-not-at-top
   from gdm_jax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
   quiet_library_logs()
   try:
-    train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    result = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
@@ -96,6 +100,13 @@ def main(argv):
   except DataError as e:
     print(f"error: {e}", file=sys.stderr)
     return 4
+  except CheckpointError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 5
+  if "preempted_at" in result:
+    print(f"preempted: checkpoint of step {result['preempted_at']} saved; run "
+          "the same command again to resume.", file=sys.stderr)
+    return 143
   return 0
 
 

@@ -5,11 +5,17 @@ state alone resumes a run exactly.
 """
 
 import os
+import shutil
 
 import jax
 import orbax.checkpoint as ocp
+from absl import logging
 
 from gdm_jax.train.state import TrainState
+
+
+class CheckpointError(RuntimeError):
+  """Checkpoints exist in the workdir but none of them can be restored."""
 
 
 class Checkpointer:
@@ -36,6 +42,62 @@ class Checkpointer:
     step = self.latest_step() if step is None else step
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
     return self.manager.restore(step, args=ocp.args.StandardRestore(abstract))
+
+  def restore_newest_good(self, like: TrainState
+                          ) -> tuple[TrainState | None, int | None, list]:
+    """The newest checkpoint that restores, skipping unreadable ones.
+
+    A checkpoint cut short (a full disk, a killed save, a corrupted file)
+    fails to restore; it is reported and the next older one is tried, so a
+    run resumes from its last good state instead of stopping.
+
+    Returns:
+      (state, step, skipped): the restored state and its step, or
+      (None, None, skipped) when there is no checkpoint; `skipped` lists
+      (step, error message) of the newer checkpoints that failed.
+
+    Raises:
+      CheckpointError: checkpoints exist but none of them restores.
+    """
+    skipped = []
+    for step in sorted(self.manager.all_steps(), reverse=True):
+      try:
+        state = self.restore(like, step)
+      except Exception as e:  # pylint: disable=broad-except
+        message = " ".join(str(e).split())[:300]
+        logging.error("checkpoint of step %d in %s does not restore (%s: %s); "
+                      "trying the previous one.", step, self.directory,
+                      type(e).__name__, message)
+        skipped.append((step, f"{type(e).__name__}: {message}"))
+        continue
+      if skipped:
+        self._set_aside([s for s, _ in skipped])
+      return state, step, skipped
+    if skipped:
+      raise CheckpointError(
+          f"none of the checkpoints in {self.directory} restores (steps "
+          f"{[s for s, _ in skipped]}); the newest failed with "
+          f"{skipped[0][1]}. Move the folder away to start afresh.")
+    return None, None, skipped
+
+  def _set_aside(self, steps: list[int]) -> None:
+    """Moves unreadable step folders to checkpoints_unreadable/ (kept for
+    inspection, out of orbax's way so their steps can be saved again)."""
+    aside = self.directory + "_unreadable"
+    if jax.process_index() == 0:
+      os.makedirs(aside, exist_ok=True)
+      for step in steps:
+        src = os.path.join(self.directory, str(step))
+        if os.path.exists(src):
+          shutil.move(src, os.path.join(aside, str(step)))
+          logging.warning("moved the unreadable checkpoint of step %d to %s",
+                          step, aside)
+    self.manager.reload()
+
+  def reached_preemption(self, step: int) -> bool:
+    """Whether all processes agreed to stop at `step` after a preemption
+    notice (JAX's preemption sync point; multi-process runs only)."""
+    return self.manager.reached_preemption(step)
 
   def wait(self):
     self.manager.wait_until_finished()

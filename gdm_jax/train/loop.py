@@ -29,6 +29,8 @@ The optional `config.eval` section (absent = no sample metrics):
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import jax
@@ -99,6 +101,36 @@ def _check_workdir(workdir: str) -> None:
     raise ValueError(f"workdir {workdir} is not writable: {e.strerror}.") from e
 
 
+class _PreemptionNotice:
+  """SIGTERM sets a flag that the loop reads at the next step boundary.
+
+  Installed only in single-process runs on the main thread; multi-process
+  runs use JAX's preemption sync point instead (orbax's
+  `reached_preemption`), which makes every process stop at the same step.
+  """
+
+  def __init__(self):
+    self.signal = None
+    self._previous = None
+
+  def __enter__(self):
+    if (jax.process_count() == 1
+        and threading.current_thread() is threading.main_thread()):
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    self.signal = signum
+    logging.warning("received SIGTERM: saving a checkpoint at the next step "
+                    "boundary, then stopping.")
+
+  def __exit__(self, *exc):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+    return False
+
+
 def _first_non_finite(pending: list) -> tuple[int, str, float] | None:
   """The first (step, metric, value) among pending device metrics that is
   not finite, or None. Transfers the pending metrics to the host."""
@@ -147,15 +179,21 @@ def train_and_evaluate(config, workdir: str, *,
       job would; the final evaluation is then skipped. For tests and for
       splitting a run into pieces.
 
+  A SIGTERM (preemption) is handled at the next step boundary: the state
+  of that step is checkpointed and the call returns {"preempted_at": step};
+  calling again in the same workdir resumes exactly.
+
   Returns:
     {"metrics": {...}, "protocol": {...}} as written to final_metrics.json,
     plus "train_step_compilations" (1 when nothing recompiled) when this
-    call trained to the end; when stopped early, {"stopped_at": step}.
+    call trained to the end; when stopped early, {"stopped_at": step} or
+    {"preempted_at": step}.
 
   Raises:
     ValueError: an invalid config value or unwritable workdir.
     DataError: the data set is missing or corrupt.
     NonFiniteError: a train metric became NaN/inf.
+    CheckpointError: the workdir has checkpoints but none restores.
   """
   validate_config(config)
   _check_workdir(workdir)
@@ -179,10 +217,13 @@ def train_and_evaluate(config, workdir: str, *,
   example = sharding.global_batch(local_batch(0), mesh)
   state = jax.jit(model.init, out_shardings=repl)(init_rng, example)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), t.keep_checkpoints)
-  if ckpt.latest_step() is not None:
-    state = ckpt.restore(state)
-    logging.info("resumed from the checkpoint of step %d in %s",
-                 ckpt.latest_step(), ckpt.directory)
+  restored, restored_step, skipped = ckpt.restore_newest_good(state)
+  if restored is not None:
+    state = restored
+    logging.info("resumed from the checkpoint of step %d in %s%s",
+                 restored_step, ckpt.directory,
+                 f" (skipped unreadable newer checkpoints {[s for s, _ in skipped]})"
+                 if skipped else "")
   start = int(jax.device_get(state.step))
   final_path = os.path.join(workdir, "final_metrics.json")
   if start >= t.num_steps and os.path.exists(final_path):
@@ -221,7 +262,7 @@ def train_and_evaluate(config, workdir: str, *,
   # Sharded steps on simulated CPU devices can deadlock on small machines
   # unless each step is awaited; on real accelerators this sync is skipped.
   block_each_step = jax.default_backend() == "cpu" and mesh.devices.size > 1
-  pending, last_saved = [], ckpt.latest_step()
+  pending, last_saved = [], restored_step
   run_t0 = time.perf_counter()  # Wall time of this process's training.
 
   def check_pending():
@@ -236,55 +277,66 @@ def train_and_evaluate(config, workdir: str, *,
           f"stopping: {kept}. Lower optimizer.learning_rate or set "
           f"optimizer.grad_clip_norm, then rerun in this workdir to resume.")
 
-  try:
-    for step in range(start, t.num_steps):
-      batch = sharding.global_batch(local_batch(step), mesh)
-      state, metrics = p_step(state, batch)
-      if block_each_step:
-        jax.block_until_ready(metrics)
-      done = step + 1
-      pending.append((done, metrics))
-      last = done == t.num_steps or done == stop_at_step
-      if done % t.log_every == 0 or last:
-        check_pending()
-        means = _mean_metrics(pending)
-        means["wall_time_s"] = time.perf_counter() - run_t0
-        writer.write_scalars(done, "train", means)
-        progress.log(done, means)
-        pending = []
-      if done % t.eval_every == 0 or last:
-        check_pending()
-        val = evaluator.evaluate_split(
-            p_eval, state.params, dataset, "validation", t.eval_batch_size,
-            eval_rng, mesh, t.eval_examples or None)
-        writer.write_scalars(done, "validation",
-                             {**val, "wall_time_s": time.perf_counter() - run_t0})
-        logging.info("validation at step %d: %s", done,
-                     " ".join(f"{k}={v:.4f}" for k, v in sorted(val.items())))
-        _write_pictures(writer, done, model, state.params, dataset, p_images,
-                        p_sample, jax.random.fold_in(image_rng, done), toy)
-        if (sample_cfg["sample_metrics"] and sample_cfg["periodic_num_samples"]
-            and generated.applies(dataset.info)):
-          scores, _ = generated.evaluate_generated(
-              p_sample, state.params, dataset, sample_cfg["periodic_num_samples"],
-              jax.random.fold_in(image_rng, done), "validation")
-          writer.write_scalars(done, "samples", scores)
-          logging.info("sample metrics at step %d (%d samples vs validation): %s",
-                       done, sample_cfg["periodic_num_samples"],
-                       " ".join(f"{k}={v:.4g}" for k, v in sorted(scores.items())))
-        writer.flush()
-      if done % t.checkpoint_every == 0 or last:
-        check_pending()
-        last_saved = ckpt.save(state)
-      if done == stop_at_step:
-        ckpt.close()
-        writer.close()
-        return {"stopped_at": done}
-    check_pending()
-  except BaseException:
-    ckpt.close()
-    writer.close()
-    raise
+  with _PreemptionNotice() as notice:
+    try:
+      for step in range(start, t.num_steps):
+        batch = sharding.global_batch(local_batch(step), mesh)
+        state, metrics = p_step(state, batch)
+        if block_each_step:
+          jax.block_until_ready(metrics)
+        done = step + 1
+        pending.append((done, metrics))
+        last = done == t.num_steps or done == stop_at_step
+        if done % t.log_every == 0 or last:
+          check_pending()
+          means = _mean_metrics(pending)
+          means["wall_time_s"] = time.perf_counter() - run_t0
+          writer.write_scalars(done, "train", means)
+          progress.log(done, means)
+          pending = []
+        if done % t.eval_every == 0 or last:
+          check_pending()
+          val = evaluator.evaluate_split(
+              p_eval, state.params, dataset, "validation", t.eval_batch_size,
+              eval_rng, mesh, t.eval_examples or None)
+          writer.write_scalars(done, "validation",
+                               {**val, "wall_time_s": time.perf_counter() - run_t0})
+          logging.info("validation at step %d: %s", done,
+                       " ".join(f"{k}={v:.4f}" for k, v in sorted(val.items())))
+          _write_pictures(writer, done, model, state.params, dataset, p_images,
+                          p_sample, jax.random.fold_in(image_rng, done), toy)
+          if (sample_cfg["sample_metrics"] and sample_cfg["periodic_num_samples"]
+              and generated.applies(dataset.info)):
+            scores, _ = generated.evaluate_generated(
+                p_sample, state.params, dataset, sample_cfg["periodic_num_samples"],
+                jax.random.fold_in(image_rng, done), "validation")
+            writer.write_scalars(done, "samples", scores)
+            logging.info("sample metrics at step %d (%d samples vs validation): %s",
+                         done, sample_cfg["periodic_num_samples"],
+                         " ".join(f"{k}={v:.4g}" for k, v in sorted(scores.items())))
+          writer.flush()
+        if done % t.checkpoint_every == 0 or last:
+          check_pending()
+          last_saved = ckpt.save(state)
+        if done == stop_at_step:
+          ckpt.close()
+          writer.close()
+          return {"stopped_at": done}
+        if notice.signal is not None or (nproc > 1 and ckpt.reached_preemption(done)):
+          check_pending()
+          if last_saved != done:
+            last_saved = ckpt.save(state)
+          ckpt.close()
+          writer.close()
+          logging.warning("preempted: stopped after step %d with its checkpoint "
+                          "in %s; run again in this workdir to resume.", done,
+                          ckpt.directory)
+          return {"preempted_at": done}
+      check_pending()
+    except BaseException:
+      ckpt.close()
+      writer.close()
+      raise
   ckpt.close()
 
   compilations = p_step._cache_size()  # pylint: disable=protected-access
