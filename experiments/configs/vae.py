@@ -33,6 +33,10 @@ import ml_collections
 _TRAIN_EXAMPLES = 55000
 
 
+_FLOW_VARIANTS = ("planar", "iaf", "flow_prior", "flow_prior_realnvp",
+                  "gaussian_iaf")
+
+
 def _epochs(n, batch_size):
   return n * (_TRAIN_EXAMPLES // batch_size)
 
@@ -68,6 +72,16 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.model.num_samples = 1
   c.model.eval_num_samples = 1000
   c.model.eval_chunk_size = 100
+  # Flows (gdm_jax/models/vae.py); 'none' and 'none' = the plain VAE.
+  c.model.posterior_flow = "none"        # none | planar | iaf
+  c.model.posterior_flow_steps = 4
+  c.model.posterior_flow_amortized = True  # planar: u, w, b from h(x)
+  c.model.posterior_context_dim = 64     # size of the encoder's context h(x)
+  c.model.posterior_flow_hidden = (320, 320)  # IAF's MADE hidden layers
+  c.model.iaf_gate_bias = 2.0            # sigma = sigmoid(s + 2) at init
+  c.model.prior_flow = "none"            # none | realnvp | maf
+  c.model.prior_flow_steps = 4
+  c.model.prior_flow_hidden = 256        # coupling MLP / MADE layer width
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = "adam"
@@ -92,6 +106,19 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.train.final_eval_split = "test"
   c.train.final_eval_examples = 0   # 0 = the whole split
   c.train.final_eval_batch_size = 200
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.sample_metrics = True      # FID/KID/IS/precision-recall at the end
+  c.eval.num_samples = 10000
+  c.eval.periodic_num_samples = 0
+
+  smoke = variant.endswith("_smoke")
+  if smoke:
+    variant = variant[:-len("_smoke")]
+    if variant not in _FLOW_VARIANTS:
+      raise ValueError(f"unknown variant '{variant}_smoke' of vae.py; the "
+                       "_smoke suffix applies to "
+                       f"{', '.join(_FLOW_VARIANTS)}.")
 
   if variant == "default":
     pass
@@ -126,6 +153,24 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.optimizer.schedule = "constant"
     c.optimizer.warmup_steps = 0
     c.train.num_steps = _epochs(80, 128)
+  elif variant == "planar":
+    c.model.posterior_flow = "planar"
+    c.model.posterior_flow_steps = 10
+  elif variant == "iaf":
+    c.model.posterior_flow = "iaf"
+    c.model.posterior_flow_steps = 4
+  elif variant == "flow_prior":
+    c.model.prior_flow = "maf"
+    c.model.prior_flow_steps = 4
+  elif variant == "flow_prior_realnvp":
+    c.model.prior_flow = "realnvp"
+    c.model.prior_flow_steps = 4
+  elif variant == "gaussian_iaf":
+    c.data.binarization = "none"
+    c.data.dequantization = "uniform"
+    c.model.likelihood = "gaussian"
+    c.model.posterior_flow = "iaf"
+    c.model.posterior_flow_steps = 4
   elif variant == "smoke":
     c.model.hidden = (64,)
     c.model.conv_channels = (8, 16)
@@ -143,7 +188,36 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.train.eval_examples = 200
     c.train.final_eval_examples = 200
     c.train.final_eval_batch_size = 200
+    c.eval.sample_metrics = False
   else:
     raise ValueError(f"unknown variant '{variant}' of vae.py; choose one of "
-                     "default, conv, iwae, beta, gaussian, latent2d, uva, smoke.")
+                     "default, conv, iwae, beta, gaussian, latent2d, uva, "
+                     f"smoke, {', '.join(_FLOW_VARIANTS)} (each also with "
+                     "the suffix _smoke).")
+  if smoke:
+    _make_smoke(c)
   return c
+
+
+def _make_smoke(c: ml_collections.ConfigDict) -> None:
+  """A tiny, few-step version of a flow variant (for the CLI tests)."""
+  c.model.hidden = (32,)
+  c.model.latent_dim = 4
+  c.model.posterior_flow_steps = 2
+  c.model.posterior_context_dim = 8
+  c.model.posterior_flow_hidden = (8,)
+  c.model.prior_flow_steps = 2
+  c.model.prior_flow_hidden = 8
+  c.model.eval_num_samples = 20
+  c.model.eval_chunk_size = 10
+  c.optimizer.warmup_steps = 0
+  c.train.batch_size = 32
+  c.train.num_steps = 3
+  c.train.log_every = 1
+  c.train.eval_every = 3
+  c.train.checkpoint_every = 3
+  c.train.eval_batch_size = 200
+  c.train.eval_examples = 200
+  c.train.final_eval_examples = 200
+  c.train.final_eval_batch_size = 200
+  c.eval.sample_metrics = False
