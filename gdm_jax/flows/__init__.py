@@ -9,12 +9,17 @@ data-dependent init sees the activations it will normalise) and
 `InvertibleConv1x1` also keeps a fixed "constants" collection next to
 "params": train "params" only, apply with both.
 
-  base:           Bijector, Chain, Invert, bounded_log_scale
+  base:           Bijector, Chain, Invert, Reshape, bounded_log_scale
   coupling:       AdditiveCoupling (NICE), AffineCoupling (RealNVP), masks,
-                  ConvConditioner / MLPConditioner (zero-initialised last layer)
+                  ConvConditioner / ResNetConditioner / MLPConditioner
+                  (zero-initialised last layer)
+  conditional:    ConditionalAffineCoupling, ConditionalAffine,
+                  ConditionalChain (f(x; context), for Flow++'s variational
+                  dequantisation)
   actnorm:        ActNorm (Glow, data-dependent init)
   conv1x1:        InvertibleConv1x1 (Glow, LU-parametrised)
-  elementwise:    Logit (RealNVP's alpha-squashed logit)
+  elementwise:    Logit (RealNVP's alpha-squashed logit), SinhArcsinh
+                  (monotone elementwise map, Jones and Pewsey 2009)
   multiscale:     squeeze/unsqueeze, Squeeze, split/merge_channels,
                   squeeze_schedule, MultiscaleFlow (factor-out)
   planar:         Planar (Rezende and Mohamed 2015; numerical 1-D inverse)
@@ -31,8 +36,12 @@ from gdm_jax.flows.base import Bijector
 from gdm_jax.flows.base import bounded_log_scale
 from gdm_jax.flows.base import Chain
 from gdm_jax.flows.base import Invert
+from gdm_jax.flows.base import Reshape
 from gdm_jax.flows.base import sum_except_batch
 from gdm_jax.flows.base import zero_log_det
+from gdm_jax.flows.conditional import ConditionalAffine
+from gdm_jax.flows.conditional import ConditionalAffineCoupling
+from gdm_jax.flows.conditional import ConditionalChain
 from gdm_jax.flows.conv1x1 import InvertibleConv1x1
 from gdm_jax.flows.conv1x1 import random_rotation
 from gdm_jax.flows.coupling import AdditiveCoupling
@@ -44,7 +53,9 @@ from gdm_jax.flows.coupling import ConvConditioner
 from gdm_jax.flows.coupling import coupling_mask
 from gdm_jax.flows.coupling import half_mask
 from gdm_jax.flows.coupling import MLPConditioner
+from gdm_jax.flows.coupling import ResNetConditioner
 from gdm_jax.flows.elementwise import Logit
+from gdm_jax.flows.elementwise import SinhArcsinh
 from gdm_jax.flows.multiscale import flatten_latents
 from gdm_jax.flows.multiscale import merge_channels
 from gdm_jax.flows.multiscale import MultiscaleFlow

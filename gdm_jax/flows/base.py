@@ -153,3 +153,44 @@ class Invert(Bijector):
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
     return self.bijector.forward(y)
+
+
+class Reshape(Bijector):
+  """Reshapes each example: [B, *in_shape] <-> [B, *out_shape]; log_det = 0.
+
+  A permutation of coordinates (row-major order is kept), e.g. NICE's MLP
+  couplings on flattened images: Reshape((28, 28, 1), (784,)).
+
+  Attributes:
+    in_shape: per-example input shape.
+    out_shape: per-example output shape, same number of entries.
+
+  Raises:
+    ValueError: (at call) the shapes hold different numbers of entries, or
+      the input's per-example shape is not in_shape (out_shape for inverse).
+  """
+  in_shape: Sequence[int] = ()
+  out_shape: Sequence[int] = ()
+
+  def _check(self, x: jax.Array, expected: Sequence[int], direction: str):
+    if _prod(self.in_shape) != _prod(self.out_shape):
+      raise ValueError(f"Reshape: {tuple(self.in_shape)} and "
+                       f"{tuple(self.out_shape)} differ in size.")
+    if tuple(x.shape[1:]) != tuple(expected):
+      raise ValueError(f"Reshape.{direction}: expects [B, *{tuple(expected)}]"
+                       f", got shape {x.shape}.")
+
+  def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    self._check(x, self.in_shape, "forward")
+    return x.reshape((x.shape[0],) + tuple(self.out_shape)), zero_log_det(x)
+
+  def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    self._check(y, self.out_shape, "inverse")
+    return y.reshape((y.shape[0],) + tuple(self.in_shape)), zero_log_det(y)
+
+
+def _prod(shape: Sequence[int]) -> int:
+  out = 1
+  for s in shape:
+    out *= int(s)
+  return out

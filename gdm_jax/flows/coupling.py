@@ -154,6 +154,43 @@ class ConvConditioner(nn.Module):
                    bias_init=nn.initializers.zeros, name="zero_conv")(x)
 
 
+class ResNetConditioner(nn.Module):
+  """RealNVP's coupling net, small: conv3x3, residual blocks, zero conv3x3.
+
+    h = conv3x3(x);  h <- h + conv3x3(relu(conv3x3(relu(h))))  (num_blocks
+    times);  out = conv3x3(relu(h)) with zero-initialised kernel and bias.
+
+  [B, H, W, C_in] -> [B, H, W, out_features]; the output is 0 at init. Batch
+  normalisation of the original is left out (it makes the coupling depend
+  on the batch; the bounded scale and the identity start keep training
+  stable without it).
+
+  Attributes:
+    hidden_channels: width of the residual stream.
+    num_blocks: residual blocks (RealNVP uses 8 for CIFAR-10).
+
+  References:
+    Dinh, Sohl-Dickstein and Bengio 2017, "Real NVP", sec. 4.1 (deep
+      residual conditioners); He et al. 2016, "Deep Residual Learning".
+  """
+  hidden_channels: int = 32
+  num_blocks: int = 1
+
+  @nn.compact
+  def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
+    h = nn.Conv(self.hidden_channels, (3, 3), padding="SAME", name="conv_in")(x)
+    for i in range(self.num_blocks):
+      r = nn.Conv(self.hidden_channels, (3, 3), padding="SAME",
+                  name=f"block_{i}_a")(nn.relu(h))
+      r = nn.Conv(self.hidden_channels, (3, 3), padding="SAME",
+                  name=f"block_{i}_b")(nn.relu(r))
+      h = h + r
+    return nn.Conv(out_features, (3, 3), padding="SAME",
+                   kernel_init=nn.initializers.zeros,
+                   bias_init=nn.initializers.zeros, name="zero_conv")(
+                       nn.relu(h))
+
+
 class MLPConditioner(nn.Module):
   """Dense layers with `activation`, then a zero-initialised Dense.
 
