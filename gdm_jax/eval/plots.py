@@ -93,7 +93,7 @@ def toy_scatter(samples, data=None,
       (e.g. (0, 1) for a discriminator's probability); values below vmin get
       the lowest colour.
     max_points: at most this many points of each set are drawn (the first
-      ones), to keep drawing fast.
+      finite ones), to keep drawing fast; non-finite points are skipped.
 
   Returns:
     float32 [400, 400, 3] RGB image in [0, 1].
@@ -111,11 +111,13 @@ def toy_scatter(samples, data=None,
     if data.ndim != 2 or data.shape[1] != dim:
       raise ValueError(f"data must be [M, {dim}] like the samples; got "
                        f"{data.shape}.")
-  samples = samples[:max_points]
-  data = None if data is None else data[:max_points]
+  # Non-finite points (a diverged model) are not drawn.
+  samples = samples[np.all(np.isfinite(samples), axis=1)][:max_points]
+  if data is not None:
+    data = data[np.all(np.isfinite(data), axis=1)][:max_points]
   if extent is None:
-    ref = data if data is not None else samples
-    extent = _default_extent(ref[np.all(np.isfinite(ref), axis=1)])
+    ref = data if data is not None and len(data) else samples
+    extent = _default_extent(ref) if len(ref) else (-1.0, 1.0) * dim
   extent = tuple(float(e) for e in extent)
   if len(extent) != 2 * dim:
     raise ValueError(f"extent needs {2 * dim} numbers for {dim}-D data; got "

@@ -132,7 +132,7 @@ def modes_covered(samples, modes, mode_std: float, num_std: float = 3.0,
   counts = np.bincount(nearest[hq], minlength=num_modes)
   return {"modes_covered": int((counts >= min_count).sum()),
           "num_modes": int(num_modes),
-          "high_quality_fraction": float(hq.mean()),
+          "high_quality_fraction": float(hq.mean()) if len(hq) else 0.0,
           "min_count": int(min_count)}
 
 
@@ -243,21 +243,40 @@ def evaluate_toy_samples(
     (metrics, protocol). metrics: 'w1' always; 'modes_covered', 'num_modes',
     'high_quality_fraction' when info has modes; 'true_log_prob' (mean log
     p_data of the samples, nats; -inf if a sample lies outside the support)
-    and 'outside_support_fraction' when log_prob_fn is given. protocol:
+    and 'outside_support_fraction' when log_prob_fn is given;
+    'nonfinite_fraction' if some samples are inf/nan (they count as low
+    quality, and 'w1' and 'true_log_prob' are then nan). protocol:
     {num_samples, num_reference, num_std, min_count, w1_solver,
     w1_subsample}.
   """
-  x, ref = _as_points("samples", samples), _as_points("reference", reference)
+  x = np.asarray(samples, np.float64)
+  if x.ndim != 2:
+    raise ValueError(f"samples must be [N, D]; got shape {x.shape}.")
+  ref = _as_points("reference", reference)
+  # A diverged model may emit inf/nan: such samples count as low quality,
+  # and W1 and the log-likelihood are then nan, not an exception that
+  # loses the rest of a final evaluation.
+  finite = np.all(np.isfinite(x), axis=1)
   metrics: dict[str, float] = {}
   modes = info.get("modes")
   used_min_count = None
   if modes is not None and info.get("mode_std") is not None:
-    cov = modes_covered(x, modes, info["mode_std"], num_std, min_count)
+    if min_count is None:
+      min_count = default_min_count(len(x), len(modes))
+    cov = modes_covered(x[finite], modes, info["mode_std"], num_std,
+                        min_count)
     used_min_count = cov.pop("min_count")
+    cov["high_quality_fraction"] *= finite.mean()
     metrics.update(cov)
-  metrics["w1"] = wasserstein1(x, ref, max_points=max_points, seed=seed)
+  if finite.all():
+    metrics["w1"] = wasserstein1(x, ref, max_points=max_points, seed=seed)
+  else:
+    metrics["w1"] = float("nan")
+    metrics["nonfinite_fraction"] = float(1.0 - finite.mean())
   if log_prob_fn is not None:
-    lp = np.asarray(log_prob_fn(x.astype(np.float32)), np.float64)
+    lp = np.full(len(x), np.nan)
+    lp[finite] = np.asarray(log_prob_fn(x[finite].astype(np.float32)),
+                            np.float64)
     metrics["true_log_prob"] = float(lp.mean())
     metrics["outside_support_fraction"] = float(np.mean(np.isneginf(lp)))
   one_d = x.shape[1] == 1

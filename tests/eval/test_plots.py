@@ -69,6 +69,10 @@ def test_toy_scatter_1d_histograms_and_curve():
   b = plots.toy_scatter(data + 2.0, data, field_fn=lambda x: np.sin(3 * x[:, 0]))
   assert a.shape == b.shape == (400, 400, 3)
   assert np.abs(a - b).mean() > 0.003
+  # Non-finite samples (a diverged model) are skipped, not an error.
+  bad = np.concatenate([data, np.full((5, 1), np.nan), np.full((5, 1), np.inf)])
+  np.testing.assert_array_equal(plots.toy_scatter(bad, data), plots.toy_scatter(data, data))
+  assert plots.toy_scatter(np.full((4, 2), np.nan)).shape == (400, 400, 3)
   with pytest.raises(ValueError, match=r"\[N, 1\] or \[N, 2\]"):
     plots.toy_scatter(np.zeros((5, 3)))
   with pytest.raises(ValueError, match="data must be"):

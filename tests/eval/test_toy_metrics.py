@@ -142,6 +142,26 @@ def test_evaluate_toy_samples_metrics_and_protocol():
   assert p3["w1_solver"] == "exact 1-D CDF formula"
 
 
+def test_non_finite_samples_count_as_low_quality_without_raising():
+  dist = toy.get_toy("ring8")
+  ref = np.asarray(dist.sample(jax.random.PRNGKey(0), 200))
+  x = np.array(dist.sample(jax.random.PRNGKey(1), 200))
+  x[:50] = np.nan
+  x[50:60, 0] = np.inf
+  metrics, protocol = tm.evaluate_toy_samples(x, ref, {"modes": dist.modes,
+                                                       "mode_std": 0.02},
+                                              log_prob_fn=dist.log_prob)
+  clean = tm.modes_covered(x[60:], dist.modes, 0.02, min_count=protocol["min_count"])
+  assert metrics["modes_covered"] == clean["modes_covered"] == 8
+  assert metrics["high_quality_fraction"] == pytest.approx(
+      clean["high_quality_fraction"] * 140 / 200)
+  assert metrics["nonfinite_fraction"] == pytest.approx(0.3)
+  assert np.isnan(metrics["w1"]) and np.isnan(metrics["true_log_prob"])
+  x[:] = np.nan
+  metrics, _ = tm.evaluate_toy_samples(x, ref, {"modes": dist.modes, "mode_std": 0.02})
+  assert metrics["modes_covered"] == 0 and metrics["high_quality_fraction"] == 0.0
+
+
 def test_importing_pot_stays_numpy_only():
   code = ("import sys; from gdm_jax.eval import toy_metrics as tm; "
           "tm.wasserstein1([[0., 0.]], [[1., 0.]]); "
