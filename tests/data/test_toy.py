@@ -135,6 +135,27 @@ def test_1d_log_prob_matches_histogram_of_samples(name, lo, hi):
   np.testing.assert_array_less(np.abs(hist - p), 5 * se + 1e-3)
 
 
+def test_two_moons_log_prob_matches_2d_histogram_of_samples():
+  dist = toy.get_toy("two_moons")
+  n = 400_000
+  x = draw(dist, n, seed=4)
+  ex, ey = np.linspace(-1.5, 2.5, 21), np.linspace(-1.0, 1.5, 11)
+  counts, _, _ = np.histogram2d(x[:, 0], x[:, 1], [ex, ey])
+  area = np.diff(ex)[0] * np.diff(ey)[0]
+  hist = counts / (n * area)
+  # Bin averages of the density by a 6 x 6 midpoint rule in each bin.
+  sub = (np.arange(6) + 0.5) / 6
+  px = (ex[:-1, None] + np.diff(ex)[0] * sub).ravel()
+  py = (ey[:-1, None] + np.diff(ey)[0] * sub).ravel()
+  gx, gy = np.meshgrid(px, py, indexing="ij")
+  dens = np.exp(np.asarray(dist.log_prob(
+      np.stack([gx.ravel(), gy.ravel()], -1).astype(np.float32)), np.float64))
+  p = dens.reshape(20, 6, 10, 6).mean((1, 3))
+  se = np.sqrt(p * area * (1 - p * area) / n) / area
+  np.testing.assert_array_less(np.abs(hist - p), 5 * se + 2e-3)
+  assert hist.max() > 0.3                      # the test has signal
+
+
 def test_cubic1d_is_the_change_of_variables_of_a_uniform():
   """x = z^(1/3), z ~ U[a, b]: P(X <= x) = (x^3 - a) / (b - a)."""
   for low, high in [(-1.0, 1.0), (0.0, 8.0)]:
