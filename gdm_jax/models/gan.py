@@ -129,6 +129,10 @@ class GAN(NamedTuple):
       `steps` points on the segment between each of 4 pairs z_a, z_b.
     discriminator_output(params, x) -> [N, output_dim], eval mode.
     split_batch(x) -> [k, m, ...]: the critic minibatches of a step.
+    gradient_penalty(params, real, fakes, rng) -> [B]: the WGAN-GP / Cramér
+      penalty (||∇_x̂ f(x̂)||₂ - 1)² per example at x̂ =
+      `gan_losses.interpolate(real, fakes[0], rng)`, critic in eval mode;
+      fakes = (x_g,) or, for Cramér GAN, (x_g, x'_g) (f uses h(x'_g)).
   """
   init: Callable
   train_step: Callable
@@ -142,6 +146,7 @@ class GAN(NamedTuple):
   interpolate: Callable
   discriminator_output: Callable
   split_batch: Callable
+  gradient_penalty: Callable
   preprocessing: Preprocessing | None
   generator_net: nn.Module
   discriminator_net: nn.Module
@@ -579,4 +584,6 @@ def make(config, dataset_info: dict) -> GAN:
 
   return GAN(init, train_step, evaluate, evaluate, sample, protocol, images,
              generate, critic, interpolate, discriminator_output, split_batch,
+             lambda params, real, fakes, rng: gradient_penalty_per_example(
+                 params["discriminator"], real, tuple(fakes), rng),
              pre, gen, disc, tx_g, tx_d)

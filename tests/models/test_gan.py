@@ -1,0 +1,349 @@
+"""gdm_jax.models.gan: the mathematics of the adversarial family.
+
+The optimal discriminator D* = p / (p + q) and V(G, D*) = 2 JSD - log 4 on
+1-D Gaussians, weight clipping and the k critic updates inside one compiled
+step, the gradient penalty per example (closed forms for linear and Cramér
+critics), finite f-GAN steps for every divergence, and clear config errors.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+from jax.scipy.stats import norm as jnorm
+
+from experiments.configs import gan as gan_config
+from gdm_jax import divergences
+from gdm_jax import gan_losses
+from gdm_jax.models import gan
+
+TOY_INFO = {"kind": "toy", "name": "toy", "shape": (2,)}
+IMAGE_INFO = {"shape": (28, 28, 1)}
+
+
+def _toy_config(objective="non_saturating", k=1, batch=32, hidden=(16,),
+                **model) -> ml_collections.ConfigDict:
+  c = gan_config.base_config()
+  c.data.name = "ring8"
+  c.model.objective = objective
+  c.model.architecture = "toy"
+  c.model.activation = "relu"
+  c.model.latent_dim = 2
+  c.model.generator_hidden = hidden
+  c.model.discriminator_hidden = hidden
+  c.model.discriminator_dropout = 0.0
+  c.model.critic_steps = k
+  c.model.cramer_dim = 3
+  c.train.batch_size = batch * k
+  c.train.num_steps = 100
+  for name, value in model.items():
+    c.model[name] = value
+  return c
+
+
+def _toy_batch(key, n, dim=2):
+  return {"x": jax.random.normal(key, (n, dim))}
+
+
+def _run(model, state, steps, batch_fn, jit=None):
+  step = jit or jax.jit(model.train_step)
+  metrics = None
+  for i in range(steps):
+    state, metrics = step(state, batch_fn(i), jax.random.PRNGKey(100 + i))
+  return state, metrics
+
+
+# ------------------------------------------------------------ D* and JSD ----
+
+
+def test_trained_discriminator_approaches_optimum_and_value_is_2jsd_minus_log4():
+  """Fixed G(z) = mu + s z (a linear generator, lr 0) against data N(0, 1):
+  D trained alone approaches D* = p / (p + q) (Goodfellow et al. 2014,
+  Prop. 1), and V(G, D) approaches V(G, D*) = 2 JSD(p, q) - log 4
+  (Theorem 1), both computed by numerical integration on a grid."""
+  mu, s = 1.0, 0.6
+  c = _toy_config(hidden=(64, 64), batch=512, latent_dim=1)
+  c.model.generator_hidden = ()
+  c.optimizer.generator = ml_collections.ConfigDict(
+      {"name": "sgd", "learning_rate": 0.0})
+  c.optimizer.discriminator.learning_rate = 3e-3
+  model = gan.make(c, {"kind": "toy", "name": "toy", "shape": (1,)})
+  state = model.init(jax.random.PRNGKey(0), None)
+  g = state.params["generator"]["params"]
+  g = {"dense_out": {"kernel": jnp.full((1, 1), s), "bias": jnp.full((1,), mu)}}
+  state = state.replace(params={**state.params, "generator": {"params": g}})
+  state, _ = _run(model, state, 1500,
+                  lambda i: _toy_batch(jax.random.PRNGKey(i), 512, 1))
+  np.testing.assert_allclose(state.params["generator"]["params"]["dense_out"]
+                             ["kernel"], s)                   # G did not move
+
+  grid = jnp.linspace(-6.0, 6.0, 4001)
+  p, q = jnorm.pdf(grid, 0.0, 1.0), jnorm.pdf(grid, mu, s)
+  d_star = p / (p + q)
+  logits = model.critic(state.params, grid[:, None])
+  d = jax.nn.sigmoid(logits)
+  where = (p + q) > 0.05                     # where both densities matter
+  np.testing.assert_array_less(np.abs(np.asarray(d - d_star))[where], 0.06)
+
+  def integrate(f):
+    return float(jnp.trapezoid(f, grid))
+  m = 0.5 * (p + q)
+  jsd = 0.5 * integrate(p * jnp.log(p / m)) + 0.5 * integrate(q * jnp.log(q / m))
+  v_star = integrate(p * jnp.log(d_star) + q * jnp.log1p(-d_star))
+  np.testing.assert_allclose(v_star, 2 * jsd - math.log(4), atol=1e-5)
+  v = integrate(p * jax.nn.log_sigmoid(logits) + q * jax.nn.log_sigmoid(-logits))
+  assert v <= v_star + 1e-4                  # D* maximises V(G, .)
+  assert v_star - v < 0.01
+  # The model's per-example evaluation averages to V by Monte Carlo:
+  # mean d_loss = -V(G, D).
+  ev = jax.jit(model.evaluate)(state.params, _toy_batch(jax.random.PRNGKey(7), 20000, 1),
+                               jax.random.PRNGKey(8))
+  assert ev["d_loss"].shape == (20000,)
+  se = float(jnp.std(ev["d_loss"])) / math.sqrt(20000)
+  assert abs(float(jnp.mean(ev["d_loss"])) + v) < 4 * se
+
+
+# ----------------------------------------------- WGAN clipping, k updates ----
+
+
+def test_wgan_weight_clipping_after_real_train_steps():
+  c = _toy_config("wgan", k=5, hidden=(32,))
+  c.optimizer.discriminator = gan_config._optimizer(0.05, 0.9, 0.999, "rmsprop")  # pylint: disable=protected-access
+  model = gan.make(c, TOY_INFO)
+  state = model.init(jax.random.PRNGKey(0), None)
+  state, metrics = _run(model, state, 3,
+                        lambda i: _toy_batch(jax.random.PRNGKey(i), 160))
+  cval = c.model.clip_value
+  d_leaves = jax.tree.leaves(state.params["discriminator"]["params"])
+  assert all(float(jnp.max(jnp.abs(l))) <= cval for l in d_leaves)
+  # Clipping was active (weights sit on the faces) and only on the critic.
+  assert sum(int(jnp.sum(jnp.abs(l) == cval)) for l in d_leaves) > 10
+  g_leaves = jax.tree.leaves(state.params["generator"]["params"])
+  assert max(float(jnp.max(jnp.abs(l))) for l in g_leaves) > 10 * cval
+  assert np.isfinite(float(metrics["wasserstein_estimate"]))
+
+
+def test_k_critic_updates_in_one_step_that_compiles_once():
+  """The trainer's jit (donated state) compiles once; each step makes k
+  discriminator updates and one generator update (Adam's counts)."""
+  k, steps = 3, 4
+  c = _toy_config("wgan_gp", k=k)
+  model = gan.make(c, TOY_INFO)
+  state = model.init(jax.random.PRNGKey(0), None)
+
+  def step_fn(state, batch):
+    return model.train_step(state, batch, jax.random.fold_in(state.rng, state.step))
+  p_step = jax.jit(step_fn, donate_argnums=0)
+  d0 = state.params["discriminator"]["params"]["dense_0"]["kernel"].copy()
+  for i in range(steps):
+    state, metrics = p_step(state, _toy_batch(jax.random.PRNGKey(i), 32 * k))
+  assert p_step._cache_size() == 1  # pylint: disable=protected-access
+  count = lambda tree: int(optax.tree_utils.tree_get(tree, "count"))
+  assert count(state.opt_state["discriminator"]) == k * steps
+  assert count(state.opt_state["generator"]) == steps
+  assert int(state.step) == steps
+  assert not np.allclose(state.params["discriminator"]["params"]["dense_0"]["kernel"], d0)
+  assert set(metrics) >= {"d_loss", "g_loss", "gradient_penalty",
+                          "wasserstein_estimate", "critic_real", "critic_fake"}
+
+
+def test_critic_minibatches_follow_the_batch_convention():
+  c = _toy_config("wgan", k=4, batch=3)
+  model = gan.make(c, TOY_INFO)
+  x = jnp.arange(24.0).reshape(12, 2)
+  parts = model.split_batch(x)
+  assert parts.shape == (4, 3, 2)
+  np.testing.assert_array_equal(parts[2], x[6:9])
+
+
+@pytest.mark.parametrize("name", sorted(divergences.FDIVERGENCES))
+def test_fgan_steps_are_finite_for_every_divergence(name):
+  c = _toy_config("fgan", divergence=name)
+  model = gan.make(c, TOY_INFO)
+  state = model.init(jax.random.PRNGKey(0), None)
+  state, metrics = _run(model, state, 3,
+                        lambda i: _toy_batch(jax.random.PRNGKey(i), 32))
+  assert set(metrics) >= {"d_loss", "g_loss", "variational_bound"}
+  for key, value in metrics.items():
+    assert np.isfinite(float(value)), (name, key)
+  ev = model.evaluate(state.params, _toy_batch(jax.random.PRNGKey(9), 16),
+                      jax.random.PRNGKey(1))
+  assert ev["variational_bound"].shape == (16,)
+  # d_loss is the negated bound, pair by pair.
+  np.testing.assert_allclose(ev["d_loss"], -ev["variational_bound"], rtol=1e-6)
+
+
+def test_fgan_single_step_uses_one_point_for_both_players():
+  """Nowozin et al. 2016, Algorithm 1: the generator's gradient is taken at
+  the old discriminator, so the step equals two updates from the same state."""
+  c = _toy_config("fgan", divergence="reverse_kl")
+  model = gan.make(c, TOY_INFO)
+  state = model.init(jax.random.PRNGKey(0), None)
+  batch = _toy_batch(jax.random.PRNGKey(1), 32)
+  new, _ = model.train_step(state, batch, jax.random.PRNGKey(2))
+  # Same step with a discriminator already changed: the generator update
+  # must differ if it read D, so first check it reads the *old* D by
+  # replaying with the old D but a different (irrelevant) D optimiser state.
+  other_opt = jax.tree.map(lambda a: a + 1 if a.dtype == jnp.int32 else a,
+                           state.opt_state)
+  other = state.replace(opt_state={**state.opt_state,
+                                   "discriminator": other_opt["discriminator"]})
+  new2, _ = model.train_step(other, batch, jax.random.PRNGKey(2))
+  for a, b in zip(jax.tree.leaves(new.params["generator"]),
+                  jax.tree.leaves(new2.params["generator"])):
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+# -------------------------------------------------- gradient penalty --------
+
+
+def _set_linear_critic(state, w):
+  """Toy critic with no hidden layer: f(x) = <w, x> + b."""
+  d = {"params": {"dense_out": {"kernel": jnp.asarray(w, jnp.float32)[:, None],
+                                "bias": jnp.zeros((1,))}}}
+  return {**state.params, "discriminator": d}
+
+
+def test_gradient_penalty_zero_for_unit_norm_linear_critic_and_per_example():
+  c = _toy_config("wgan_gp", hidden=())
+  model = gan.make(c, TOY_INFO)
+  state = model.init(jax.random.PRNGKey(0), None)
+  real = jax.random.normal(jax.random.PRNGKey(1), (16, 2))
+  fake = jax.random.normal(jax.random.PRNGKey(2), (16, 2)) + 3.0
+  rng = jax.random.PRNGKey(3)
+  params = _set_linear_critic(state, [0.6, 0.8])          # ||w|| = 1
+  np.testing.assert_allclose(model.gradient_penalty(params, real, (fake,), rng),
+                             np.zeros(16), atol=1e-10)
+  params = _set_linear_critic(state, [1.5, 2.0])          # ||w|| = 2.5
+  np.testing.assert_allclose(model.gradient_penalty(params, real, (fake,), rng),
+                             np.full(16, 1.5 ** 2), rtol=1e-5)
+
+  # A nonlinear critic: each example's penalty from its own input gradient.
+  c = _toy_config("wgan_gp", hidden=(8, 8))
+  model = gan.make(c, TOY_INFO)
+  params = model.init(jax.random.PRNGKey(4), None).params
+  penalty = model.gradient_penalty(params, real, (fake,), rng)
+  x_hat = gan_losses.interpolate(real, fake, rng)
+  f1 = lambda x: model.critic(params, x[None])[0]
+  g = jax.vmap(jax.grad(f1))(x_hat)
+  np.testing.assert_allclose(penalty, (jnp.linalg.norm(g, axis=-1) - 1.0) ** 2,
+                             rtol=1e-4, atol=1e-6)
+  assert float(jnp.std(penalty)) > 0
+
+
+def test_gradient_penalty_norm_over_all_pixels_for_conv_critic():
+  """A DCGAN critic with no conv layer is linear in the image: its penalty
+  is (||W||_F - 1)² for every example, the norm taken over H, W and C."""
+  c = gan_config.base_config()
+  c.model.objective = "wgan_gp"
+  c.model.architecture = "dcgan"
+  c.model.discriminator_norm = "none"
+  c.model.discriminator_channels = ()
+  c.model.generator_channels = (4, 2)
+  c.model.critic_steps = 1
+  model = gan.make(c, IMAGE_INFO)
+  state = model.init(jax.random.PRNGKey(0), None)
+  w = jax.random.normal(jax.random.PRNGKey(1), (784, 1)) * 0.1
+  params = {**state.params, "discriminator": {"params": {"dense_out": {
+      "kernel": w, "bias": jnp.zeros((1,))}}}}
+  real = jax.random.uniform(jax.random.PRNGKey(2), (5, 28, 28, 1))
+  fake = jax.random.uniform(jax.random.PRNGKey(3), (5, 28, 28, 1))
+  penalty = model.gradient_penalty(params, real, (fake,), jax.random.PRNGKey(4))
+  expected = (float(jnp.linalg.norm(w)) - 1.0) ** 2
+  np.testing.assert_allclose(penalty, np.full(5, expected), rtol=1e-4)
+
+
+def test_cramer_penalty_matches_closed_form_for_linear_features():
+  """h(x) = A x: f(x) = ||A(x - x'_g)|| - ||A x|| has gradient
+  Aᵀ(A(x - x'_g)/||A(x - x'_g)|| - A x/||A x||) (Bellemare et al. 2017,
+  Algorithm 1)."""
+  c = _toy_config("cramer", hidden=())
+  model = gan.make(c, TOY_INFO)
+  state = model.init(jax.random.PRNGKey(0), None)
+  a = jax.random.normal(jax.random.PRNGKey(1), (3, 2))   # h: R^2 -> R^3
+  params = {**state.params, "discriminator": {"params": {"dense_out": {
+      "kernel": a.T, "bias": jnp.zeros((3,))}}}}
+  real = jax.random.normal(jax.random.PRNGKey(2), (8, 2))
+  x_g = jax.random.normal(jax.random.PRNGKey(3), (8, 2)) + 2.0
+  x_g2 = jax.random.normal(jax.random.PRNGKey(4), (8, 2)) - 2.0
+  rng = jax.random.PRNGKey(5)
+  penalty = model.gradient_penalty(params, real, (x_g, x_g2), rng)
+  x_hat = gan_losses.interpolate(real, x_g, rng)
+  u = (x_hat - x_g2) @ a.T
+  v = x_hat @ a.T
+  grad = (u / jnp.linalg.norm(u, axis=-1, keepdims=True)
+          - v / jnp.linalg.norm(v, axis=-1, keepdims=True)) @ a
+  np.testing.assert_allclose(penalty, (jnp.linalg.norm(grad, axis=-1) - 1) ** 2,
+                             rtol=1e-4, atol=1e-6)
+  # Its critic value and generator loss, per example, from the same h.
+  ev = model.evaluate(params, {"x": real}, jax.random.PRNGKey(6))
+  assert ev["energy_distance"].shape == (8,) and ev["g_loss"].shape == (8,)
+
+
+def test_cramer_and_hinge_train_and_sample():
+  for objective in ("cramer", "hinge", "minimax"):
+    c = _toy_config(objective, k=2 if objective == "cramer" else 1)
+    model = gan.make(c, TOY_INFO)
+    state = model.init(jax.random.PRNGKey(0), None)
+    state, metrics = _run(model, state, 2,
+                          lambda i: _toy_batch(jax.random.PRNGKey(i), 32 * c.model.critic_steps))
+    assert all(np.isfinite(float(v)) for v in metrics.values()), objective
+    assert model.sample(state.params, jax.random.PRNGKey(1), 7).shape == (7, 2)
+    assert model.critic(state.params, jnp.zeros((5, 2))).shape == (5,)
+    assert model.images(state.params, None, jax.random.PRNGKey(0)) == {}
+
+
+# --------------------------------------------------------- config errors ----
+
+
+@pytest.mark.parametrize("changes,field", [
+    ({"model.objective": "wgan_gp", "model.discriminator_norm": "batch"},
+     "model.discriminator_norm"),
+    ({"model.objective": "cramer", "model.discriminator_norm": "batch"},
+     "model.discriminator_norm"),
+    ({"model.objective": "lsgan"}, "model.objective"),
+    ({"model.objective": "fgan", "model.divergence": "bhattacharyya"},
+     "model.divergence"),
+    ({"model.objective": "fgan", "model.critic_steps": 2, "train.batch_size": 64},
+     "model.critic_steps"),
+    ({"model.critic_steps": 5, "train.batch_size": 64}, "train.batch_size"),
+    ({"model.architecture": "resnet"}, "model.architecture"),
+    ({"model.architecture": "toy"}, "model.architecture"),
+    ({"data.value_range": "0_1"}, "data.value_range"),
+    ({"model.discriminator_norm": "group"}, "model.discriminator_norm"),
+])
+def test_wrong_combinations_raise_naming_the_field(changes, field):
+  c = gan_config.base_config()
+  for path, value in changes.items():
+    section, name = path.split(".")
+    c[section][name] = value
+  with pytest.raises(ValueError, match=field.replace(".", "\\.")):
+    gan.make(c, IMAGE_INFO)
+
+
+def test_image_model_samples_in_unit_range_with_interpolations():
+  c = gan_config.make_smoke(gan_config.base_config())
+  c.model.architecture = "dcgan"
+  c.model.generator_norm = "batch"
+  c.model.discriminator_norm = "spectral"
+  model = gan.make(c, IMAGE_INFO)
+  state = model.init(jax.random.PRNGKey(0), None)
+  batch = {"image": jnp.full((8, 28, 28, 1), 200, jnp.uint8)}
+  state, _ = model.train_step(state, batch, jax.random.PRNGKey(1))
+  assert "batch_stats" in state.params["generator"]
+  assert "batch_stats" in state.params["discriminator"]   # spectral u, sigma
+  imgs = model.images(state.params, batch, jax.random.PRNGKey(2))
+  assert imgs["samples"].shape == (64, 28, 28, 1)
+  assert imgs["interpolations"].shape == (32, 28, 28, 1)
+  for v in imgs.values():
+    assert float(jnp.min(v)) >= 0.0 and float(jnp.max(v)) <= 1.0
+  # Interpolation endpoints are the generator's images of the endpoints.
+  z = jax.random.normal(jax.random.PRNGKey(3), (4, 2, c.model.latent_dim))
+  ends = model.interpolate(state.params, jax.random.PRNGKey(3), 8)
+  np.testing.assert_allclose(
+      ends[0], model.preprocessing.to_unit(model.generate(state.params, z[0, :1]))[0],
+      atol=1e-5)
