@@ -3,6 +3,12 @@ r"""Trains and evaluates one experiment config.
   python -m experiments.train --config=experiments/configs/vae.py[:variant] \
       --workdir=DIR [--config.FIELD=VALUE ...]
 
+Several processes (hosts): under SLURM, Open MPI or a multi-host TPU slice
+the same command runs in every process and `jax.distributed` is initialised
+from the launcher's environment; elsewhere pass --coordinator_address=HOST:PORT
+--num_processes=N --process_id=I to each process (--cpu_collectives=gloo for
+CPU devices).
+
 Starting again in a workdir that has checkpoints resumes the run. A bad flag
 or config value prints one line starting with 'error:' and exits with
 status 2; a non-finite loss exits with status 3; missing data with status 4;
@@ -33,6 +39,16 @@ _CONFIG = config_flags.DEFINE_config_file(
     lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder; resumes if it "
                                "holds checkpoints.")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "Multi-process runs without a cluster "
+    "launcher: HOST:PORT of process 0's coordinator.")
+_NUM_PROCESSES = flags.DEFINE_integer(
+    "num_processes", None, "Multi-process runs: number of processes.")
+_PROCESS_ID = flags.DEFINE_integer(
+    "process_id", None, "Multi-process runs: index of this process.")
+_CPU_COLLECTIVES = flags.DEFINE_enum(
+    "cpu_collectives", None, ["gloo", "mpi"], "Cross-process collectives "
+    "for CPU devices (multi-process CPU runs and tests).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -88,8 +104,11 @@ def main(argv):
   from gdm_jax.train.checkpoint import CheckpointError  # pylint: disable=g-import-not-at-top
   from gdm_jax.train.loop import NonFiniteError  # pylint: disable=g-import-not-at-top
   from gdm_jax.train.loop import train_and_evaluate  # pylint: disable=g-import-not-at-top
+  from gdm_jax.train import distributed  # pylint: disable=g-import-not-at-top
   quiet_library_logs()
   try:
+    distributed.maybe_initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
+                                 _PROCESS_ID.value, _CPU_COLLECTIVES.value)
     result = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)

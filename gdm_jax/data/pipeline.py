@@ -78,7 +78,9 @@ class ArrayDataset:
     """
     local = batch_size // process_count
     idx = self.batch_indices(step, batch_size, seed, split)
-    idx = np.sort(idx[process_index * local:(process_index + 1) * local])
+    # Sorted before slicing, so the global batch (and the noise each example
+    # receives inside the step) is the same for any number of processes.
+    idx = np.sort(idx)[process_index * local:(process_index + 1) * local]
     return {k: v[idx] for k, v in self.splits[split].items()}
 
   def eval_batches(self, split: str, batch_size: int, process_index: int = 0,

@@ -93,7 +93,7 @@ def eval_settings(config) -> dict:
 def _check_workdir(workdir: str) -> None:
   try:
     os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, ".write_test")
+    probe = os.path.join(workdir, f".write_test_{os.getpid()}")
     with open(probe, "w") as f:
       f.write("ok")
     os.remove(probe)
