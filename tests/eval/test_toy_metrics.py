@@ -87,7 +87,7 @@ def test_modes_covered_on_synthetic_samples():
   x = np.asarray(dist.sample(key, 5000))
   res = tm.modes_covered(x, modes, std)
   assert res["modes_covered"] == 25 and res["num_modes"] == 25
-  assert res["min_count"] == 20                    # ceil(0.1 * 5000 / 25)
+  assert res["min_count"] == 2                     # ceil(0.01 * 5000 / 25)
   assert abs(res["high_quality_fraction"] - (1 - np.exp(-4.5))) < 0.006
   # Samples from only 3 modes cover 3.
   idx = np.repeat([0, 7, 24], 300)
@@ -99,8 +99,9 @@ def test_modes_covered_on_synthetic_samples():
   res = tm.modes_covered(far, modes, std)
   assert res["modes_covered"] == 0 and res["high_quality_fraction"] == 0.0
   # A mode with only a trace of samples (below min_count) is not covered.
-  trace = np.concatenate([modes[np.repeat(np.arange(24), 40)], modes[24:25]])
+  trace = np.concatenate([modes[np.repeat(np.arange(24), 400)], modes[[24, 24]]])
   res = tm.modes_covered(trace, modes, std)
+  assert res["min_count"] == 4                     # ceil(0.01 * 9602 / 25)
   assert res["modes_covered"] == 24 and res["high_quality_fraction"] == 1.0
   assert tm.modes_covered(trace, modes, std, min_count=1)["modes_covered"] == 25
 
@@ -128,7 +129,7 @@ def test_evaluate_toy_samples_metrics_and_protocol():
   assert abs(metrics["true_log_prob"] - neg_entropy) < 0.15
   assert metrics["outside_support_fraction"] == 0.0
   assert protocol == {"num_samples": 500, "num_reference": 600, "num_std": 3.0,
-                      "min_count": 7, "w1_solver": "POT emd2 (exact)",
+                      "min_count": 1, "w1_solver": "POT emd2 (exact)",
                       "w1_subsample": "at most 5000 points per set, without "
                                       "replacement, seed 0"}
   # 1-D data without modes: W1 only, by the exact 1-D formula.
