@@ -6,7 +6,8 @@ scores them against the examples of a reference split:
   - image sets the project's classifier supports (28x28x1: Fashion-MNIST,
     MNIST): FID, KID, Inception Score, diversity score, precision/recall on
     the classifier's features (gdm_jax.eval.sample_quality);
-  - toy sets: modes covered, fraction of high-quality samples, exact W1
+  - toy sets: modes covered, fraction of high-quality samples, exact W1,
+    and the mean true log-density of the samples where it has a closed form
     (gdm_jax.eval.toy_metrics);
   - anything else: None (the caller logs that no sample metric applies).
 Every result comes with its protocol (feature network and weight hash,
@@ -88,8 +89,13 @@ def evaluate_generated(sample_fn: Callable, params, dataset: ArrayDataset,
     raise ValueError(f"reference split '{reference_split}' not in the data set; "
                      f"have {sorted(dataset.splits)}.")
   if info.get("kind") == "toy":
+    from gdm_jax.data import toy  # pylint: disable=g-import-not-at-top
     from gdm_jax.eval import toy_metrics  # pylint: disable=g-import-not-at-top
-    metrics, protocol = toy_metrics.evaluate_toy_samples(samples, reference["x"], info)
+    true_log_prob = None
+    if info.get("has_log_prob"):
+      true_log_prob = jax.jit(toy.get_toy(info["name"], **info.get("params", {})).log_prob)
+    metrics, protocol = toy_metrics.evaluate_toy_samples(
+        samples, reference["x"], info, log_prob_fn=true_log_prob)
   else:
     from gdm_jax.eval import sample_quality  # pylint: disable=g-import-not-at-top
     metrics, protocol = sample_quality.evaluate_samples(
