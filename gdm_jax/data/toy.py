@@ -21,7 +21,8 @@ This module imports neither TensorFlow nor TFDS, so toy runs start quickly.
 
 import inspect
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -95,7 +96,7 @@ def _mixture(name: str, means, stds, weights, description: str,
   if np.any(stds <= 0):
     raise ValueError(f"component stds must be positive; got {stds.tolist()}.")
   log_w = np.log(weights).astype(np.float32)
-  k, d = means.shape
+  d = means.shape[1]
 
   def sample(rng, n):
     k_comp, k_noise = jax.random.split(rng)

@@ -10,7 +10,7 @@ imports this module; matplotlib itself is imported lazily on first use.
 import json
 import math
 import os
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -282,7 +282,7 @@ def plot_curves(metrics_jsonl_path: str, out_png: str,
         continue
       pts.sort()
       steps, values = zip(*pts)
-      style = dict(marker="o", markersize=3) if len(pts) == 1 else {}
+      style = {"marker": "o", "markersize": 3} if len(pts) == 1 else {}
       ax.plot(steps, values, color=f"C{j}", linewidth=1.0, label=split,
               **style)
     ax.set_title(key, fontsize=9)

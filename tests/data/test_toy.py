@@ -228,7 +228,7 @@ def test_load_dispatches_toy_names_from_config():
       "toy_params": {"low": 0.0, "high": 8.0}})
   ds = data.load(cfg)
   assert ds.info["name"] == "cubic1d" and ds.info["shape"] == (1,)
-  assert ds.info["modes"] is None and not ds.info["params"] == {}
+  assert ds.info["modes"] is None and ds.info["params"] != {}
   x = ds.splits["train"]["x"]
   assert x.shape == (300, 1) and 0.0 <= x.min() and x.max() <= 2.0
   rebuilt = toy.get_toy(ds.info["name"], **ds.info["params"])

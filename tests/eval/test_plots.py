@@ -112,9 +112,10 @@ def test_plot_curves_writes_a_png(tmp_path):
 def test_plot_run_cli(tmp_path):
   write_metrics(tmp_path / "metrics.jsonl")
   cmd = [sys.executable, "-m", "experiments.plot_run", f"--workdir={tmp_path}"]
-  out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+  out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120,
+                       check=False)
   assert out.returncode == 0, out.stderr
   assert (tmp_path / "curves.png").stat().st_size > 1000
   missing = subprocess.run(cmd[:-1] + [f"--workdir={tmp_path / 'none'}"], cwd=REPO,
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120, check=False)
   assert missing.returncode == 2 and missing.stderr.startswith("error:")
