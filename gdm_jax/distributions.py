@@ -190,10 +190,10 @@ def discretized_logistic_mixture_log_prob(
                      f"{num_colours} colours; got shape {coeffs.shape}.")
   xk = x[..., None]                                            # [..., C, 1]
   if coeffs is not None and pairs:
-    shift = [jnp.zeros_like(means[..., 0, :])] * num_colours
+    shift = [jnp.zeros(())] * num_colours
     for p, (c, cp) in enumerate(pairs):
       shift[c] = shift[c] + coeffs[..., p, :] * x[..., cp, None]
-    means = means + jnp.stack(shift, axis=-2)
+    means = means + jnp.stack(jnp.broadcast_arrays(*shift), axis=-2)
   log_p = discretized_logistic_log_prob(xk, means, log_scales, num_bins)
   log_p = jnp.sum(log_p, axis=-2)                              # [..., K]
   return jax.nn.logsumexp(log_p + jax.nn.log_softmax(logit_weights, -1), -1)
