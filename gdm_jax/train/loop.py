@@ -32,6 +32,7 @@ import os
 import signal
 import threading
 import time
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -386,3 +387,53 @@ def train_and_evaluate(config, workdir: str, *,
   if pid == 0:
     _write_curves(workdir)
   return {**result, "train_step_compilations": compilations}
+
+
+class Run(NamedTuple):
+  """A trained run, rebuilt from its workdir (see `load_run`)."""
+  config: Any
+  dataset: Any
+  model: Any
+  state: Any
+  step: int
+
+
+def load_run(workdir: str, step: int | None = None) -> Run:
+  """Rebuilds a run from WORKDIR/config.json and a checkpoint, for notebooks
+  and offline evaluation: `run.model.sample(run.state.params, key, 16)`.
+
+  Args:
+    workdir: a workdir written by `train_and_evaluate`.
+    step: checkpoint step to restore (default: the newest readable one).
+
+  Returns:
+    Run(config, dataset, model, state, step), state on the default device.
+
+  Raises:
+    FileNotFoundError: no config.json (runs from before it was written:
+      pass the config to `train_and_evaluate` instead) or no checkpoint.
+    CheckpointError: checkpoints exist but none restores.
+  """
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path} does not exist: is {workdir} a workdir "
+                            "of experiments.train?")
+  with open(path) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  dataset = data_lib.load(config.data)
+  model = models.make(config, dataset.info)
+  example = dataset.train_batch(0, config.train.batch_size, int(config.seed))
+  init_rng = jax.random.split(jax.random.PRNGKey(config.seed), 4)[0]
+  like = jax.jit(model.init)(init_rng, example)
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
+  try:
+    if step is None:
+      state, step, _ = ckpt.restore_newest_good(like)
+      if state is None:
+        raise FileNotFoundError(f"no checkpoint in {ckpt.directory}.")
+    else:
+      state = ckpt.restore(like, step)
+  finally:
+    ckpt.close()
+  return Run(config, dataset, model, state, int(step))
