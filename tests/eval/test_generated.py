@@ -47,6 +47,9 @@ def test_toy_sampler_of_the_data_covers_every_mode(ring):
   # Two samples of one distribution: W1 shrinks with N; 2000 points on a
   # ring of radius 2 with 8 modes of std 0.02 give a few hundredths.
   assert metrics["w1"] < 0.1
+  # The data's own finite-sample W1 floor: of the same size as the model's.
+  assert 0 < metrics["w1_data_baseline"] < 0.1
+  assert abs(metrics["w1"] - metrics["w1_data_baseline"]) < 0.03
   # The true log-density of ring8 samples: log(1/8) + 2-D Gaussian entropy
   # term, about log(1/8) - log(2 pi 0.02^2) - 1 = 3.29 nats.
   expected = np.log(1 / 8) - np.log(2 * np.pi * 0.02 ** 2) - 1
