@@ -57,8 +57,22 @@ def _multiscale():
 CASES = {
     "additive_checkerboard": (
         lambda: flows.AdditiveCoupling("checkerboard", hidden=8), _image),
+    "additive_channel": (
+        lambda: flows.AdditiveCoupling("channel", True, hidden=8), _image),
     "additive_half": (lambda: flows.AdditiveCoupling("half", hidden=8),
                       _vector),
+    "additive_alternating": (
+        lambda: flows.AdditiveCoupling("alternating", hidden=8), _vector),
+    "affine_checkerboard": (
+        lambda: flows.AffineCoupling("checkerboard", hidden=8), _image),
+    "affine_channel": (lambda: flows.AffineCoupling("channel", hidden=8),
+                       _image),
+    # RealNVP's residual conditioner, odd spatial size (5x5).
+    "affine_checkerboard_resnet_odd": (
+        lambda: flows.AffineCoupling(
+            "checkerboard", True,
+            conditioner=flows.ResNetConditioner(8, num_blocks=2)),
+        lambda: _image((B, 5, 5, 1))),
     "affine_half": (lambda: flows.AffineCoupling("half", hidden=8), _vector),
     "affine_alternating_custom_net": (
         lambda: flows.AffineCoupling(
@@ -71,6 +85,11 @@ CASES = {
                       lambda: _image((B, 4, 4, 3))),
     "conv1x1_vector": (flows.InvertibleConv1x1, _vector),
     "logit": (lambda: flows.Logit(0.05), _unit_interval),
+    "sinh_arcsinh": (flows.SinhArcsinh, _vector),
+    "sinh_arcsinh_1d": (flows.SinhArcsinh, lambda: _vector((B, 1))),
+    "planar_1d": (lambda: flows.Planar(init_stddev=0.5),
+                  lambda: _vector((B, 1))),
+    "reshape": (lambda: flows.Reshape((4, 4, 2), (32,)), _image),
     "squeeze": (flows.Squeeze, _image),
     "planar": (flows.Planar, _vector),
     "iaf": (lambda: flows.IAF((8, 8)), _vector),
@@ -86,6 +105,18 @@ CASES = {
             flows.Squeeze(),
             flows.AffineCoupling("channel", True, hidden=8)]), _image),
     "multiscale": (_multiscale, lambda: _image((B, 6, 6, 1))),
+    # NICE: flatten, additive MLP couplings, diagonal scaling.
+    "nice_chain": (
+        lambda: flows.Chain([
+            flows.Reshape((4, 4, 2), (32,)),
+            flows.AdditiveCoupling("alternating", hidden=8),
+            flows.AdditiveCoupling("alternating", True, hidden=8),
+            flows.ActNorm()]), _image),
+    # A 1-D monotone chain (the toy 1-D flow's block).
+    "monotone_1d_chain": (
+        lambda: flows.Chain([flows.ActNorm(), flows.SinhArcsinh(),
+                             flows.Planar(init_stddev=0.5)]),
+        lambda: _vector((B, 1))),
 }
 
 

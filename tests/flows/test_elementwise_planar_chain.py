@@ -107,3 +107,36 @@ def test_invert_swaps_directions():
   y_ref, ld_ref = iaf.apply(variables, x, method="inverse")
   np.testing.assert_allclose(y, y_ref, atol=1e-6)
   np.testing.assert_allclose(ld, ld_ref, atol=1e-6)
+
+
+def test_sinh_arcsinh_values_identity_at_init_and_monotone():
+  x = jnp.linspace(-5.0, 5.0, 101)[:, None]
+  flow = flows.SinhArcsinh()
+  variables = flow.init(key(0), x)
+  y, ld = flow.apply(variables, x)
+  np.testing.assert_allclose(y, x, atol=1e-5)
+  np.testing.assert_allclose(ld, 0.0, atol=1e-6)
+  skew, log_tail = 0.7, np.log(1.8)
+  variables = {"params": {"skew": jnp.array([skew]),
+                          "log_tailweight": jnp.array([log_tail])}}
+  y, ld = flow.apply(variables, x)
+  expected = np.sinh(1.8 * np.arcsinh(np.asarray(x)) - skew)
+  np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+  assert np.all(np.diff(np.asarray(y[:, 0])) > 0)
+  # log dy/dx from finite differences of the closed form.
+  h = 1e-3
+  fd = (np.sinh(1.8 * np.arcsinh(np.asarray(x) + h) - skew)
+        - np.sinh(1.8 * np.arcsinh(np.asarray(x) - h) - skew)) / (2 * h)
+  np.testing.assert_allclose(ld, np.log(fd[:, 0]), atol=1e-3)
+
+
+def test_reshape_checks_shapes():
+  x = normal(seed=0, shape=(2, 4, 4, 2))
+  flow = flows.Reshape((4, 4, 2), (32,))
+  y, ld = flow.apply({}, x)
+  assert y.shape == (2, 32)
+  np.testing.assert_array_equal(ld, 0.0)
+  with pytest.raises(ValueError, match="expects"):
+    flow.apply({}, x[:, :2])
+  with pytest.raises(ValueError, match="differ in size"):
+    flows.Reshape((4, 4, 2), (31,)).apply({}, x)

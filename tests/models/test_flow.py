@@ -1,0 +1,271 @@
+"""The flow family: bits/dim, whole-model change of variables and invertibility
+(NICE, RealNVP, Glow on tiny images, odd sizes included), dequantisation,
+toy densities that integrate to 1, temperature, frozen 1x1-conv constants."""
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments.configs import flow_base
+from gdm_jax import flows
+from gdm_jax.data.preprocess import dequantize_uniform
+from gdm_jax.models import flow as flow_lib
+from tests.flows.helpers import perturb
+
+B = 2
+
+
+def _config(architecture, **model):
+  c = flow_base.make_smoke(flow_base.base_config())
+  c.model.architecture = architecture
+  c.model.hidden = 4
+  if architecture == "glow":
+    c.model.logit_alpha = 0.0
+    c.model.scale_fn = "sigmoid"
+  for k, v in model.items():
+    if k == "dequantization":
+      c.data.dequantization = v
+    else:
+      c.model[k] = v
+  return c
+
+
+def _images(shape, seed=0, n=B):
+  rng = np.random.default_rng(seed)
+  return jnp.asarray(rng.integers(0, 256, (n,) + shape), jnp.uint8)
+
+
+def _perturb_model_params(params, seed=1, scale=0.1):
+  return {k: perturb(v, seed=seed, scale=scale) for k, v in params.items()}
+
+
+# ----------------------------------------------------------- bits per dim
+
+def test_bits_per_dim_of_the_uniform_model_is_exactly_8():
+  d = 784
+  zeros = jnp.zeros((3,), jnp.float32)
+  np.testing.assert_array_equal(flow_lib.bits_per_dim(zeros, zeros, d), 8.0)
+
+
+def test_bits_per_dim_of_uniform_density_through_the_logit_jacobian():
+  """Density 1 on [0, 1)^D written as a logistic base density through
+  h = logit(x) (Logit with α = 0): log p(x) = log logistic(h) + log|dh/dx|
+  = 0 exactly, so the logit's Jacobian terms must make bits/dim 8."""
+  image = _images((4, 4, 1), seed=3, n=5)
+  x = dequantize_uniform(jax.random.PRNGKey(0), image)
+  h, log_det = flows.Logit(0.0).apply({}, x)
+  log_logistic = jnp.sum(jax.nn.log_sigmoid(h) + jax.nn.log_sigmoid(-h),
+                         axis=(1, 2, 3))
+  bpd = flow_lib.bits_per_dim(log_logistic + log_det, jnp.zeros(5), 16)
+  np.testing.assert_allclose(bpd, 8.0, atol=1e-5)
+
+
+def test_bits_per_dim_counts_log_q_and_scaling():
+  # Density 2^D (e.g. uniform on [0, 1/2)^D): 7 bits/dim; log q = D ln 2
+  # adds 1 bit/dim back.
+  d = 10
+  lp = jnp.full((1,), d * math.log(2.0))
+  np.testing.assert_allclose(flow_lib.bits_per_dim(lp, jnp.zeros(1), d), 7.0,
+                             rtol=1e-6)
+  np.testing.assert_allclose(flow_lib.bits_per_dim(lp, lp, d), 8.0, rtol=1e-6)
+
+
+# ----------------------------------------------------------- whole models
+
+MODELS = {
+    # 6x6x1 with 3 levels: 6 -> 3 (odd): squeeze only at level 0.
+    "realnvp_odd": (_config("realnvp", num_levels=3, num_couplings=1),
+                    (6, 6, 1)),
+    "glow_odd": (_config("glow", num_levels=2, num_steps=1), (6, 6, 1)),
+    "nice": (_config("nice", nice_num_couplings=3), (4, 4, 1)),
+    "realnvp_variational": (
+        _config("realnvp", num_levels=2, num_couplings=1,
+                dequantization="variational"), (4, 4, 1)),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _model(name):
+  config, shape = MODELS[name]
+  model = flow_lib.make(config, {"shape": shape})
+  batch = {"image": _images(shape, seed=0, n=8)}
+  state = jax.jit(model.init)(jax.random.PRNGKey(0), batch)
+  params = _perturb_model_params(state.params)
+  return model, state, params, shape
+
+
+@functools.lru_cache(maxsize=None)
+def _model_results(name):
+  model, _, params, shape = _model(name)
+  x = flows.Logit(0.0).apply(  # any points of (0, 1)^D
+      {}, jnp.asarray(np.random.default_rng(1).normal(size=(B,) + shape),
+                      jnp.float32), method="inverse")[0]
+
+  def flat_forward(v):  # [D] -> [D]: x -> all latents
+    z, _ = model.forward(params, v.reshape((1,) + shape))
+    z = flows.flatten_latents(z) if isinstance(z, tuple) else z.reshape(1, -1)
+    return z[0]
+
+  @jax.jit
+  def compute(x):
+    z, _ = model.forward(params, x)
+    x_back, _ = model.inverse(params, z)
+    zf = flows.flatten_latents(z) if isinstance(z, tuple) else (
+        z.reshape(B, -1))
+    _, logdet = jax.vmap(lambda v: jnp.linalg.slogdet(
+        jax.jacfwd(flat_forward)(v)))(x.reshape(B, -1))
+    direct = -0.5 * jnp.sum(zf ** 2 + math.log(2 * math.pi), -1) + logdet
+    return dict(log_prob=model.log_prob(params, x), direct=direct,
+                x_back=x_back, num_latents=zf.shape[-1])
+
+  return x, compute(x)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_log_prob_is_the_change_of_variables(name):
+  """log_prob = log N(z) + slogdet(∂z/∂x), the Jacobian of the whole map
+  (logit or shift, couplings, squeezes, factor-outs) from jax.jacfwd."""
+  x, r = _model_results(name)
+  assert int(r["num_latents"]) == x[0].size
+  np.testing.assert_allclose(r["log_prob"], r["direct"], rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_inverse_of_forward_is_identity(name):
+  x, r = _model_results(name)
+  np.testing.assert_allclose(r["x_back"], x, atol=1e-5, rtol=0)
+
+
+def test_evaluate_and_samples():
+  model, _, params, shape = _model("glow_odd")
+  batch = {"image": _images(shape, seed=4, n=4)}
+  out = jax.jit(model.evaluate_final)(params, batch, jax.random.PRNGKey(2))
+  # bits/dim from the model-space NLL: + D ln 256, / (D ln 2).
+  d = math.prod(shape)
+  np.testing.assert_allclose(
+      out["bits_per_dim"], (out["nll"] + d * math.log(256)) / (d * math.log(2)),
+      rtol=1e-6)
+  images = jax.jit(model.images)(params, batch, jax.random.PRNGKey(3))
+  for v in images.values():
+    assert v.shape == (64,) + shape
+    assert float(v.min()) >= 0.0 and float(v.max()) <= 1.0
+  # T = 0 is a single point: every sample equal.
+  t0 = images["samples_t0.0"]
+  np.testing.assert_allclose(t0, jnp.broadcast_to(t0[:1], t0.shape),
+                             atol=1e-6)
+
+
+def test_dequantisation_stays_in_the_pixel_bin_and_log_q_is_exact():
+  """x = (k + u)/256 with floor(256 x) = k; for the variational dequantiser,
+  log q(u|k) = log N(ε) - log|det ∂u/∂ε| with the Jacobian from jax.jacfwd."""
+  model, _, params, shape = _model("realnvp_variational")
+  image = _images(shape, seed=5, n=3)
+  x, log_q = jax.jit(model.dequantize)(params, image, jax.random.PRNGKey(4))
+  np.testing.assert_array_equal(np.floor(np.asarray(x) * 256), image)
+  deq = flow_lib.VariationalDequantizer(4, 1)
+  eps = jnp.asarray(np.random.default_rng(6).normal(size=(3,) + shape),
+                    jnp.float32)
+  ctx = image.astype(jnp.float32) / 255.0
+  u, log_q = deq.apply(params["dequant"], eps, ctx)
+  assert float(u.min()) > 0.0 and float(u.max()) < 1.0
+
+  def one(e, c):
+    f = lambda v: deq.apply(params["dequant"], v.reshape((1,) + shape),
+                            c[None])[0].reshape(-1)
+    return jnp.linalg.slogdet(jax.jacfwd(f)(e.reshape(-1)))[1]
+
+  logdet = jax.jit(jax.vmap(one))(eps, ctx)
+  log_n = -0.5 * jnp.sum(eps ** 2 + math.log(2 * math.pi), axis=(1, 2, 3))
+  np.testing.assert_allclose(log_q, log_n - logdet, rtol=1e-5, atol=1e-3)
+  # Uniform dequantisation: log q = 0.
+  model_u, _, params_u, _ = _model("nice")
+  x, log_q = jax.jit(model_u.dequantize)(params_u, _images((4, 4, 1), n=3),
+                                jax.random.PRNGKey(5))
+  np.testing.assert_array_equal(log_q, 0.0)
+
+
+def test_glow_train_step_leaves_conv1x1_constants_alone():
+  model, state, _, shape = _model("glow_odd")
+  batch = {"image": _images(shape, seed=8, n=8)}
+  step = jax.jit(model.train_step)
+  new = state
+  for i in range(2):   # the warm-up's learning rate is 0 at step 0
+    new, metrics = step(new, batch, jax.random.PRNGKey(i))
+    assert np.isfinite(float(metrics["loss"]))
+  jax.tree.map(np.testing.assert_array_equal,
+               state.params["flow"]["constants"],
+               new.params["flow"]["constants"])
+  moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))),
+                       state.params["flow"]["params"],
+                       new.params["flow"]["params"])
+  assert max(jax.tree.leaves(moved)) > 0
+
+
+# ----------------------------------------------------------- toy flows
+
+def _toy(dim, **model):
+  c = flow_base.base_config()
+  c.model.toy_num_layers = model.get("layers", 4)
+  c.model.toy_hidden = 16
+  m = flow_lib.make(c, {"kind": "toy", "shape": (dim,), "name": "t"})
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(256, dim)) * 1.5 + 0.3,
+                  jnp.float32)
+  state = jax.jit(m.init)(jax.random.PRNGKey(0), {"x": x})
+  return m, _perturb_model_params(state.params, seed=2,
+                                  scale=model.get("scale", 0.3))
+
+
+def test_toy_1d_density_integrates_to_one():
+  model, params = _toy(1)
+  grid = jnp.linspace(-30.0, 30.0, 60001)[:, None]
+  p = jnp.exp(jax.jit(model.log_prob)(params, grid))
+  total = float(np.trapezoid(np.asarray(p), np.asarray(grid[:, 0])))
+  assert abs(total - 1.0) < 2e-3, total
+  # The perturbed flow is not a Gaussian: its density differs from the
+  # moment-matched normal somewhere by a visible amount.
+  xs, ps = np.asarray(grid[:, 0]), np.asarray(p)
+  mean = np.trapezoid(xs * ps, xs)
+  std = math.sqrt(np.trapezoid((xs - mean) ** 2 * ps, xs))
+  normal = np.exp(-0.5 * ((xs - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
+  assert np.max(np.abs(ps - normal)) > 0.01
+
+
+def test_toy_2d_density_integrates_to_one():
+  model, params = _toy(2, scale=0.1)
+  axis = jnp.linspace(-12.0, 12.0, 481)
+  xx, yy = jnp.meshgrid(axis, axis, indexing="ij")
+  pts = jnp.stack([xx.ravel(), yy.ravel()], -1)
+  p = np.asarray(jnp.exp(jax.jit(model.log_prob)(params, pts))).reshape(
+      xx.shape)
+  a = np.asarray(axis)
+  total = float(np.trapezoid(np.trapezoid(p, a, axis=1), a))
+  assert abs(total - 1.0) < 2e-3, total
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_toy_samples_have_the_temperature(dim):
+  """x = f⁻¹(z), z ~ N(0, T² I): mapping samples back gives std T."""
+  model, params = _toy(dim)
+  x = jax.jit(model.sample_with_temperature, static_argnums=2)(
+      params, jax.random.PRNGKey(3), 4000, 0.5)
+  z, _ = model.forward(params, x)
+  np.testing.assert_allclose(jnp.std(z, 0), 0.5, atol=0.03)
+  assert x.shape == (4000, dim)
+  assert model.images(params, {"x": x}, jax.random.PRNGKey(0)) == {}
+
+
+def test_config_errors_name_the_field():
+  c = _config("realnvp")
+  c.model.architecture = "maf"
+  with pytest.raises(ValueError, match="model.architecture"):
+    flow_lib.make(c, {"shape": (4, 4, 1)})
+  c = _config("realnvp")
+  c.data.dequantization = "none"
+  with pytest.raises(ValueError, match="data.dequantization"):
+    flow_lib.make(c, {"shape": (4, 4, 1)})
+  with pytest.raises(ValueError, match="cannot be squeezed"):
+    flow_lib.realnvp_flow((5, 5, 1), num_levels=2)
