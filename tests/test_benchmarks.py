@@ -1,64 +1,212 @@
-"""The VAE throughput benchmark still runs: its JAX half for 2 steps on the
-smoke config, and its PyTorch half (skipped where torch is not installed)."""
+"""The benchmark suite compares like with like, and runs.
 
-import math
+* Each PyTorch implementation computes our loss and gradients for the same
+  weights (copied JAX -> torch) and batch, to 1e-4 (one model per family,
+  at small size), so the speed comparison is of the same architecture.
+* The flop count of the PyTorch step is the closed form for the MLP VAE.
+* The table formats figures and missing models; the suite runs end to end.
+Tests needing torch (a benchmark-only extra) are skipped without it.
+"""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmarks import vae_throughput as vt
+from benchmarks import harness
+from benchmarks import suite
+from experiments.configs import dcgan as dcgan_configs
 from experiments.configs import vae as vae_configs
-from gdm_jax.models import vae
+from experiments.configs import wgan_gp as wgan_gp_configs
+from gdm_jax import gan_losses
+from gdm_jax import models
+
+SHAPE = (28, 28, 1)
+INFO = suite.FASHION_MNIST
+RTOL = 1e-4
 
 
-def test_cli_jax_half_on_the_smoke_config(tmp_path, capsys):
-  out = tmp_path / "bench.json"
-  result = vt.main(["--config", "smoke", "--models", "mlp", "--steps", "2",
-                    "--rounds", "1", "--warmup", "1", "--no-torch",
-                    "--sgemm-n", "256", "--json", str(out)])
-  assert out.exists()
-  row = result["rows"][0]
-  assert row["ours_steps_per_s"] > 0 and "torch_steps_per_s" not in row
-  # XLA also counts elementwise ops (Adam, the loss): same ballpark.
-  assert 0.8 < row["xla_flops_per_step"] / row["analytic_flops_per_step"] < 2
-  assert "| mlp" in capsys.readouterr().out
+def _perturbed(params, seed=0, scale=0.1):
+  """params + scale * N(0, 1) on every leaf, so biases and norm scales are
+  not at their (symmetric) init values and permutations show."""
+  leaves, tree = jax.tree.flatten(params)
+  keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
+  return jax.tree.unflatten(tree, [
+      x + scale * jax.random.normal(k, x.shape, x.dtype)
+      for x, k in zip(leaves, keys)])
 
 
-def test_analytic_flops_of_the_mlp_vae():
-  config = vae_configs.get_config("default")
-  fwd = 2 * 128 * (784 * 512 + 512 * 512 + 512 * 64
-                   + 32 * 512 + 512 * 512 + 512 * 784)
-  counted = vt.analytic_flops(config)
-  assert counted["forward"] == fwd
-  # No gradient is formed for the data (the first layer's input).
-  assert counted["train"] == 3 * fwd - 2 * 128 * 784 * 512
+def _nchw(x):
+  import torch
+  return torch.from_numpy(np.ascontiguousarray(np.asarray(x).transpose(0, 3, 1, 2)))
+
+
+def _close(ours, theirs, what):
+  ours, theirs = np.asarray(ours), np.asarray(theirs)
+  scale = max(1.0, float(np.max(np.abs(ours))))
+  np.testing.assert_allclose(theirs, ours, rtol=RTOL, atol=RTOL * scale,
+                             err_msg=what)
 
 
 @pytest.mark.parametrize("architecture", ["mlp", "conv"])
-def test_torch_half_has_our_architecture_and_steps(architecture):
-  pytest.importorskip("torch")
+def test_torch_vae_computes_our_negative_elbo_and_gradients(architecture):
+  torch = pytest.importorskip("torch")
+  from benchmarks import torch_vae
   config = vae_configs.get_config("smoke")
   config.model.architecture = architecture
-  model = vae.make(config, {"shape": vt.IMAGE_SHAPE})
-  images = np.zeros((config.train.batch_size,) + vt.IMAGE_SHAPE, np.uint8)
-  state = jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                         {"image": images})
-  ours = sorted(x.size for x in jax.tree_util.tree_leaves(state.params))
-  bench = vt.TorchBench(config, images)
-  theirs = sorted(p.numel() for p in bench.model.parameters())
-  assert theirs == ours
-  assert math.isfinite(bench.run(2))
+  model = models.make(config, {"shape": SHAPE})
+  b = 6
+  state = model.init(jax.random.PRNGKey(0),
+                     {"image": jnp.zeros((b,) + SHAPE, jnp.uint8)})
+  params = _perturbed(state.params)
+  x = (np.random.default_rng(0).random((b,) + SHAPE) < 0.4).astype(np.float32)
+  rng = jax.random.PRNGKey(1)
+  ours = lambda p: -jnp.mean(model.elbo(p, jnp.asarray(x), rng)["elbo"])
+  loss, grads = jax.value_and_grad(ours)(params)
+  # model.elbo draws ε = normal(rng, [B, z]) (estimators.reparameterize).
+  eps = np.asarray(jax.random.normal(rng, (b, config.model.latent_dim)))
+
+  net = torch_vae.TorchVAE(config.model, SHAPE)
+  torch_vae.load_jax_params(net, params)
+  theirs = torch_vae.negative_elbo(net, _nchw(x), torch.from_numpy(np.array(eps))).mean()
+  theirs.backward()
+  _close(loss, theirs.item(), "loss")
+  # First layer's kernel: [out, in(, kh, kw)] in torch.
+  first = next(m for m in net.encoder.modules()
+               if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)))
+  g = grads["params"]["encoder"]
+  g = g["dense_0"]["kernel"] if architecture == "mlp" else g["Conv_0"]["kernel"]
+  if architecture == "mlp":
+    _close(np.asarray(g).T, first.weight.grad.numpy(), "first kernel grad")
+  else:
+    _close(np.asarray(g).transpose(3, 2, 0, 1), first.weight.grad.numpy(),
+           "first conv kernel grad")
 
 
-def test_torch_worker_process_runs_interleaved_blocks():
+@pytest.mark.parametrize("name", ["dcgan", "wgan_gp"])
+def test_torch_gan_computes_our_losses_and_gradients(name):
+  torch = pytest.importorskip("torch")
+  from benchmarks import torch_gan
+  configs = {"dcgan": dcgan_configs, "wgan_gp": wgan_gp_configs}[name]
+  config = configs.get_config("smoke")
+  model = models.make(config, INFO)
+  state = model.init(jax.random.PRNGKey(0), None)
+  params = _perturbed(state.params)
+  gen, disc = model.generator_net, model.discriminator_net
+  g_vars, d_vars = params["generator"], params["discriminator"]
+  m = config.train.batch_size // config.model.critic_steps
+  k1, k2, k3 = jax.random.split(jax.random.PRNGKey(1), 3)
+  real = jax.random.uniform(k1, (m,) + SHAPE, minval=-1.0, maxval=1.0)
+  z = jax.random.normal(k2, (m, config.model.latent_dim))
+  # Both networks in train mode, as in the step.
+  fake, _ = gen.apply(g_vars, z, train=True, mutable=["batch_stats"])
+
+  def d_out(d_params, x):
+    out, _ = disc.apply({**d_vars, "params": d_params}, x, train=True,
+                        mutable=["batch_stats"])
+    return out[:, 0]
+
+  def critic_loss(d_params):
+    if name == "dcgan":   # batch norm: real and fake in separate calls
+      return jnp.mean(gan_losses.discriminator_loss_per_example(
+          d_out(d_params, real), d_out(d_params, fake)))
+    both = d_out(d_params, jnp.concatenate([real, fake]))
+    critic = lambda x: disc.apply({**d_vars, "params": d_params}, x,
+                                  train=False)[:, 0]
+    penalty = gan_losses.gradient_penalty(critic, real, fake, k3)
+    return jnp.mean(gan_losses.wasserstein_critic_loss_per_example(
+        both[:m], both[m:]) + config.model.gp_weight * penalty)
+
+  def generator_loss(g_params):
+    x, _ = gen.apply({**g_vars, "params": g_params}, z, train=True,
+                     mutable=["batch_stats"])
+    out = d_out(d_vars["params"], x)
+    if name == "dcgan":
+      return jnp.mean(gan_losses.generator_loss_non_saturating_per_example(out))
+    return jnp.mean(gan_losses.wasserstein_generator_loss_per_example(out))
+
+  d_loss, d_grads = jax.value_and_grad(critic_loss)(d_vars["params"])
+  g_loss, g_grads = jax.value_and_grad(generator_loss)(g_vars["params"])
+
+  batch = harness.synthetic_batch(INFO, config.train.batch_size)
+  step = torch_gan.TorchStep(config, INFO, batch)
+  torch_gan.load_jax_params(step, params)
+  step.gen.train()
+  step.disc.train()
+  _close(np.asarray(fake).transpose(0, 3, 1, 2),
+         step.gen(torch.from_numpy(np.asarray(z))).detach().numpy(), "G(z)")
+  # gan_losses.interpolate draws ε = uniform(rng, [m, 1, 1, 1]).
+  eps = torch.from_numpy(np.asarray(jax.random.uniform(k3, (m, 1, 1, 1))))
+  theirs = step.critic_loss(_nchw(real), _nchw(fake), eps)
+  theirs.backward()
+  _close(d_loss, theirs.item(), "critic loss")
+  _close(np.asarray(d_grads["conv_0"]["kernel"]).transpose(3, 2, 0, 1),
+         step.disc.convs[0].weight.grad.numpy(), "critic conv_0 grad")
+  theirs = step.generator_loss(torch.from_numpy(np.asarray(z)))
+  step.gen.zero_grad()
+  theirs.backward()
+  _close(g_loss, theirs.item(), "generator loss")
+  _close(np.asarray(g_grads["project"]["bias"])[
+      torch_gan.nhwc_to_nchw_flat_permutation(*step.gen.base[1:],
+                                              step.gen.base[0])],
+         step.gen.project.bias.grad.numpy(), "generator projection grad")
+
+
+def test_torch_flop_count_is_the_closed_form_of_the_mlp_vae():
   pytest.importorskip("torch")
-  config = vae_configs.get_config("smoke")
-  images = np.zeros((config.train.batch_size,) + vt.IMAGE_SHAPE, np.uint8)
-  worker = vt.TorchWorker(config, images, threads=1,
-                          omp_wait_policy="PASSIVE")
-  try:
-    wall, cpu = worker.timed(2)
-    assert wall > 0 and cpu > 0
-  finally:
-    worker.close()
+  config = vae_configs.get_config("smoke")          # MLP 784-64-8 / 4-64-784
+  b = config.train.batch_size
+  batch = harness.synthetic_batch(INFO, b)
+  step = harness.make_torch_step("benchmarks.torch_vae", config, INFO, batch)
+  z = config.model.latent_dim
+  layers = [(784, 64), (64, 2 * z), (z, 64), (64, 784)]
+  forward = sum(2 * b * i * o for i, o in layers)
+  # Forward F, weight gradients F, input gradients F less the first layer's
+  # (its input is data).
+  assert harness.torch_flops(step) == 3 * forward - 2 * b * 784 * 64
+
+
+def test_tables_format_rows_and_missing_models():
+  row = {"model": "mlp_vae", "ours_steps_per_s": 120.0,
+         "torch_steps_per_s": 80.0, "ratio": 1.5,
+         "torch_variants": {"torch[unset]": {"omp_wait_policy": "unset"}},
+         "torch_best": "torch[unset]", "torch_least_cpu": "torch[unset]",
+         "xla_flops_per_step": 1.0e9, "torch_flops_per_step": 0.95e9,
+         "ours_gflops": 120.0, "torch_gflops": 80.0,
+         "ours_cpu_s_per_step": 0.015, "torch_cpu_s_per_step": 0.02,
+         "cpu_time_ratio": 20 / 15, "ours_gflops_per_cpu_s": 66.7,
+         "torch_gflops_per_cpu_s": 50.0}
+  rows = [row, harness.missing_row("pixelcnn", "not in the tree")]
+  table = harness.format_table(rows, sgemm=200.0).splitlines()
+  assert len(table) == 4 and len({len(l) for l in table}) == 1
+  cells = [c.strip() for c in table[2].strip("|").split("|")]
+  assert cells == ["mlp_vae", "120.00", "80.00 [unset]", "1.50x",
+                   "1.000 (0.950)", "120.0", "80.0", "60% (40%)"]
+  assert "missing: not in the tree" in table[3]
+  cpu = harness.format_cpu_table(rows, sgemm_cpu=100.0).splitlines()
+  assert len(cpu) == 3   # missing rows are left out of the CPU view
+  assert [c.strip() for c in cpu[2].strip("|").split("|")][1:4] == [
+      "15.0", "20.0 [unset]", "1.33x"]
+
+
+def test_suite_runs_end_to_end(tmp_path, capsys, monkeypatch):
+  monkeypatch.setitem(suite.BENCHMARKS, "absent", suite.Benchmark(
+      "vae:smoke", None, "gdm_jax/models/absent.py", "not written"))
+  out = tmp_path / "bench.json"
+  argv = ["--variant", "smoke", "--models", "mlp_vae,wgan_gp,absent",
+          "--steps", "2", "--rounds", "1", "--warmup", "1",
+          "--omp-wait-policies", "PASSIVE", "--torch-threads", "1",
+          "--sgemm-n", "256", "--json", str(out)]
+  result = suite.main(argv)
+  assert out.exists()
+  rows = {r["model"]: r for r in result["rows"]}
+  assert "gdm_jax/models/absent.py" in rows["absent"]["missing"]
+  for name in ("mlp_vae", "wgan_gp"):
+    r = rows[name]
+    assert r["ours_steps_per_s"] > 0 and r["xla_flops_per_step"] > 0
+    if harness.torch_available():
+      assert r["torch_steps_per_s"] > 0
+      assert r["ratio"] == pytest.approx(r["ours_steps_per_s"]
+                                         / r["torch_steps_per_s"])
+  printed = capsys.readouterr().out
+  assert "| mlp_vae" in printed and "| absent" in printed
