@@ -20,6 +20,12 @@ train_and_evaluate(config, workdir):
      with `config.eval.periodic_num_samples` > 0, and draws the loss curves
      (WORKDIR/curves.png).
 
+`config.train.steps_per_dispatch` (optional, default 1) runs that many
+steps in one compiled call (`lax.scan` over stacked batches) for small
+models whose steps are shorter than the dispatch overhead; the result is the
+same as one step per call, and the logging, evaluation and checkpoint
+intervals must be multiples of it.
+
 The optional `config.eval` section (absent = no sample metrics):
   sample_metrics (bool), num_samples (N at the final evaluation),
   periodic_num_samples (0 = off), reference_split (final; periodic ones use
@@ -67,6 +73,13 @@ def validate_config(config) -> None:
   if t.final_eval_split not in ("train", "validation", "test"):
     raise ValueError("train.final_eval_split must be train, validation or "
                      f"test; got '{t.final_eval_split}'.")
+  k = t.get("steps_per_dispatch", 1)
+  if not isinstance(k, int) or k < 1:
+    raise ValueError(f"train.steps_per_dispatch must be a positive integer; got {k!r}.")
+  for field in ("num_steps", "log_every", "eval_every", "checkpoint_every"):
+    if t[field] % k:
+      raise ValueError(f"train.{field} ({t[field]}) must be a multiple of "
+                       f"train.steps_per_dispatch ({k}).")
   e = eval_settings(config)
   if not isinstance(e["sample_metrics"], bool):
     raise ValueError("eval.sample_metrics must be True or False; got "
@@ -134,17 +147,24 @@ class _PreemptionNotice:
 
 def _first_non_finite(pending: list) -> tuple[int, str, float] | None:
   """The first (step, metric, value) among pending device metrics that is
-  not finite, or None. Transfers the pending metrics to the host."""
-  for step, metrics in pending:
-    for name, value in sorted(jax.device_get(metrics).items()):
-      if not math.isfinite(float(value)):
-        return step, name, float(value)
+  not finite, or None. Transfers the pending metrics to the host.
+
+  `pending` holds (last step, metrics) per dispatch; with several steps per
+  dispatch each metric is a [steps] array ending at that step."""
+  for last_step, metrics in pending:
+    host = {k: np.atleast_1d(np.asarray(v)) for k, v in jax.device_get(metrics).items()}
+    num = len(next(iter(host.values())))
+    for i in range(num):
+      for name, values in sorted(host.items()):
+        if not math.isfinite(float(values[i])):
+          return last_step - num + 1 + i, name, float(values[i])
   return None
 
 
 def _mean_metrics(pending: list) -> dict[str, float]:
   host = jax.device_get([m for _, m in pending])
-  return {k: float(np.mean([h[k] for h in host])) for k in host[0]}
+  return {k: float(np.mean(np.concatenate([np.atleast_1d(h[k]) for h in host])))
+          for k in host[0]}
 
 
 def _write_pictures(writer, step, model, params, dataset, p_images, p_sample,
@@ -199,6 +219,9 @@ def train_and_evaluate(config, workdir: str, *,
   validate_config(config)
   _check_workdir(workdir)
   t = config.train
+  if stop_at_step is not None and stop_at_step % t.get("steps_per_dispatch", 1):
+    raise ValueError(f"stop_at_step ({stop_at_step}) must be a multiple of "
+                     "train.steps_per_dispatch.")
   mesh = sharding.make_mesh()
   for field in ("batch_size", "eval_batch_size", "final_eval_batch_size"):
     sharding.check_batch_size(t[field], mesh, f"train.{field}")
@@ -243,8 +266,25 @@ def train_and_evaluate(config, workdir: str, *,
   def step_fn(state, batch):
     return model.train_step(state, batch, jax.random.fold_in(state.rng, state.step))
 
-  p_step = jax.jit(step_fn, in_shardings=(repl, shard),
-                   out_shardings=(repl, repl), donate_argnums=0)
+  per_dispatch = t.get("steps_per_dispatch", 1)
+  if per_dispatch == 1:
+    p_step = jax.jit(step_fn, in_shardings=(repl, shard),
+                     out_shardings=(repl, repl), donate_argnums=0)
+
+    def dispatch_batch(step):
+      return sharding.global_batch(local_batch(step), mesh)
+  else:
+    # Several steps per dispatch: a scan over a [steps, B, ...] batch, for
+    # small models whose steps are shorter than the dispatch overhead.
+    p_step = jax.jit(lambda state, batches: jax.lax.scan(step_fn, state, batches),
+                     in_shardings=(repl, sharding.stacked_batch_sharded(mesh)),
+                     out_shardings=(repl, repl), donate_argnums=0)
+
+    def dispatch_batch(step):
+      batches = [local_batch(step + i) for i in range(per_dispatch)]
+      return sharding.global_batch(
+          {k: np.stack([b[k] for b in batches]) for k in batches[0]}, mesh,
+          stacked=True)
   p_eval = evaluator.make_eval_fn(model.evaluate, mesh)
   p_images = jax.jit(model.images, in_shardings=(repl, repl, repl),
                      out_shardings=repl)
@@ -280,12 +320,11 @@ def train_and_evaluate(config, workdir: str, *,
 
   with _PreemptionNotice() as notice:
     try:
-      for step in range(start, t.num_steps):
-        batch = sharding.global_batch(local_batch(step), mesh)
-        state, metrics = p_step(state, batch)
+      for step in range(start, t.num_steps, per_dispatch):
+        state, metrics = p_step(state, dispatch_batch(step))
         if block_each_step:
           jax.block_until_ready(metrics)
-        done = step + 1
+        done = step + per_dispatch
         pending.append((done, metrics))
         last = done == t.num_steps or done == stop_at_step
         if done % t.log_every == 0 or last:

@@ -29,6 +29,11 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P(DATA_AXIS))
 
 
+def stacked_batch_sharded(mesh: Mesh) -> NamedSharding:
+  """[steps, B, ...] batches: axis 1 (batch) split over 'data'."""
+  return NamedSharding(mesh, P(None, DATA_AXIS))
+
+
 def check_batch_size(batch_size: int, mesh: Mesh, name: str = "batch_size"):
   """Raises ValueError unless the global batch divides over devices and processes."""
   n, p = mesh.devices.size, jax.process_count()
@@ -37,8 +42,9 @@ def check_batch_size(batch_size: int, mesh: Mesh, name: str = "batch_size"):
                      f"the {n} devices and {p} processes.")
 
 
-def global_batch(local_batch: dict, mesh: Mesh) -> dict:
-  """Host-local numpy arrays -> global jax.Arrays sharded on the batch axis."""
-  sharding = batch_sharded(mesh)
+def global_batch(local_batch: dict, mesh: Mesh, stacked: bool = False) -> dict:
+  """Host-local numpy arrays -> global jax.Arrays sharded on the batch axis
+  (axis 0, or axis 1 of [steps, B, ...] arrays when `stacked`)."""
+  sharding = stacked_batch_sharded(mesh) if stacked else batch_sharded(mesh)
   return {k: jax.make_array_from_process_local_data(sharding, v)
           for k, v in local_batch.items()}
