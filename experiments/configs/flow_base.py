@@ -84,6 +84,7 @@ def base_config() -> ml_collections.ConfigDict:
 def make_smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Shrinks a config to a few steps on a tiny net, for tests (seconds)."""
   c.model.hidden = 4
+  c.model.num_levels = 2              # 28 -> 14 -> 7: both levels squeeze
   c.model.num_couplings = 1
   c.model.num_steps = 1
   c.model.num_blocks = 1
