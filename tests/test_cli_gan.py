@@ -1,0 +1,83 @@
+"""Every adversarial config's smoke variant end to end through the CLI.
+
+The six runs (`python -m experiments.train --config=...:smoke`) start
+together in subprocesses, so the 2-core machine overlaps their start-up and
+compilation; each is then checked on its own: exit 0, finite losses at
+every step, final_metrics.json with the objective's own metric and
+protocol, sample and interpolation grids.
+"""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_cli import _env
+from tests.test_cli import REPO
+from tests.test_cli import TIMEOUT_S
+from tests.train._helpers import read_metrics
+from tests.train._helpers import train_records
+
+# config file -> (objective, a final metric only that objective reports)
+CONFIGS = {
+    "gan": ("non_saturating", "test/d_real"),
+    "dcgan": ("non_saturating", "test/d_accuracy"),
+    "fgan": ("fgan", "test/variational_bound"),
+    "wgan": ("wgan", "test/wasserstein_estimate"),
+    "wgan_gp": ("wgan_gp", "test/gradient_penalty"),
+    "cramer_gan": ("cramer", "test/energy_distance"),
+}
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory):
+  """{config: (returncode, stdout, stderr, workdir)}, all run concurrently."""
+  root = tmp_path_factory.mktemp("gan_smoke")
+  procs = {}
+  for name in CONFIGS:
+    workdir = root / name
+    cmd = [sys.executable, "-m", "experiments.train",
+           f"--config=experiments/configs/{name}.py:smoke",
+           f"--workdir={workdir}"]
+    procs[name] = (subprocess.Popen(cmd, cwd=REPO, env=_env(), text=True,
+                                    stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE), workdir)
+  results = {}
+  for name, (proc, workdir) in procs.items():
+    try:
+      out, err = proc.communicate(timeout=2 * TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+      proc.kill()
+      out, err = proc.communicate()
+      err += f"\n[killed after {2 * TIMEOUT_S} s]"
+      results[name] = (-9, out, err, workdir)
+      continue
+    results[name] = (proc.returncode, out, err, workdir)
+  return results
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_smoke_config_runs_through_the_cli(smoke_runs, name):
+  code, out, err, workdir = smoke_runs[name]
+  context = (f"{name}: exit status {code}\n--- stdout tail:\n{out[-1500:]}\n"
+             f"--- stderr tail:\n{err[-4000:]}")
+  assert code == 0, context
+  assert "Traceback" not in err, context
+  train = train_records(read_metrics(workdir))
+  assert sorted(train) == [1, 2, 3], context
+  for record in train.values():
+    for key in ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm"):
+      assert math.isfinite(record[key]), (name, key, record)
+  objective, own_metric = CONFIGS[name]
+  final = json.loads((workdir / "final_metrics.json").read_text())
+  for key in ("test/d_loss", "test/g_loss", own_metric):
+    assert math.isfinite(final["metrics"][key]), (name, key, final)
+  proto = final["protocol"]
+  assert proto["model"] == "gan" and proto["objective"] == objective, proto
+  assert proto["num_examples"] == 200, proto
+  pngs = sorted((workdir / "images").glob("*.png"))
+  assert any("samples" in p.name for p in pngs), pngs
+  assert any("interpolations" in p.name for p in pngs), pngs
