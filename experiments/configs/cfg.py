@@ -72,6 +72,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.model.pool_size = 640             # |S_z| (paper: 10 b)
   c.model.eta = 1.0                   # generator step size η
   c.model.step_scale = 1.0            # s in g(x) = s ∇D(x)
+  c.model.max_gradient_norm = 0.0     # 0 = paper; c > 0 caps ||g(x)|| at c
   c.model.approximator_epochs = 5     # refit epochs over the pool (paper: 10)
   c.model.approximator_batch_size = 64
 
@@ -100,19 +101,25 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     pass
   elif variant == "ring8":
     c.data = ml_collections.ConfigDict()
-    c.data.name = "ring8"
+    c.data.name = "ring8"           # radius 2, std 0.02 (gdm_jax/data/toy.py)
+    c.data.split_seed = 0
     c.model.latent_dim = 2
     c.model.approximator_hidden = (64, 64)
     c.model.discriminator_hidden = (64, 64)
     c.model.output_activation = "linear"
-    # ||∇D|| grows to ~2-20 on 2-D data: η = 0.25 overshot (points left the
-    # ring and D(G(z)) fell to -30); η = 0.05 keeps every step short.
+    # On 2-D data with modes of std 0.02, ||∇D|| grows as D sharpens: with
+    # η = 0.25 points overshot the modes and D(G(z)) fell to -30; with
+    # η = 0.05 alone the run was good at step 500-1200 (8 modes) but ||∇D||
+    # then grew to ~12 and the samples collapsed to 2-4 modes by step
+    # 1000-2000. Capping ||g(x)|| at 1 (a positive s(x), see models/cfg.py)
+    # kept all 8 modes to step 2000.
     c.model.eta = 0.05
+    c.model.max_gradient_norm = 1.0
     c.model.approximator_epochs = 10
-    c.train.num_steps = 1000
-    c.train.log_every = 50
-    c.train.eval_every = 250
-    c.train.checkpoint_every = 250
+    c.train.num_steps = 2000
+    c.train.log_every = 100
+    c.train.eval_every = 500
+    c.train.checkpoint_every = 500
     c.train.eval_batch_size = 500
     c.train.eval_examples = 0
     c.train.final_eval_batch_size = 500

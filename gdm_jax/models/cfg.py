@@ -74,7 +74,9 @@ Config (`config.model`): name 'cfg', latent_dim, approximator_hidden,
 discriminator_hidden, activation, output_activation ('tanh' | 'linear';
 default tanh for images, linear for toy data), num_stages (T),
 discriminator_updates (U), stage_batch_size (b), pool_size (|S_z|), eta,
-step_scale (s), approximator_epochs, approximator_batch_size. Optimizers:
+step_scale (s), max_gradient_norm (0 = off: a cap c on ||g(x)||, i.e.
+s(x) = s min(1, c / (s ||∇D(x)||)), our addition, used on toy data),
+approximator_epochs, approximator_batch_size. Optimizers:
 `config.optimizer.discriminator` and `config.optimizer.approximator`, each an
 optax chain of train/optimizers.py; their schedules count their own updates
 (T·U resp. epochs·⌊P / batch⌋ per train step).
@@ -108,32 +110,43 @@ Critic = Callable[[jax.Array], jax.Array]
 # ------------------------------------------------- functional gradient ------
 
 
-def functional_gradient(d_fn: Critic, x: jax.Array,
-                        scale: float = 1.0) -> jax.Array:
-  """g(x) = s ∇_x D(x) per example (eq. 2; Algorithm 1 line 3).
+def functional_gradient(d_fn: Critic, x: jax.Array, scale: float = 1.0,
+                        max_norm: float = 0.0) -> jax.Array:
+  """g(x) = s(x) ∇_x D(x) per example (eq. 2; Algorithm 1 line 3).
+
+  s(x) = scale, or with `max_norm` c > 0, s(x) = scale · min(1, c / (scale
+  ||∇D(x)||)), which caps ||g(x)|| at c. Any s(x) > 0 keeps the first-order
+  KL decrease η ∫ p* s ||∇D||² of the theory; the cap only shortens the steps
+  where D is steep (see `model.max_gradient_norm`).
 
   Args:
     d_fn: the discriminator, [N, ...] -> logits [N]; it must act on each
       example separately (no batch statistics), so that the gradient of
       Σ_n D(x_n) is ∇D(x_n) in row n.
     x: points, float32 [N, ...].
-    scale: the constant s > 0 of s(x) = s.
+    scale: the constant s > 0.
+    max_norm: cap c on ||g(x)|| (0 = no cap, s(x) = s as in the paper).
 
   Returns:
     float32 [N, ...], the shape of x.
   """
-  return scale * jax.grad(lambda y: jnp.sum(d_fn(y)))(x)
+  g = scale * jax.grad(lambda y: jnp.sum(d_fn(y)))(x)
+  if max_norm:
+    norm = jnp.sqrt(jnp.sum(jnp.square(g.reshape(g.shape[0], -1)), -1))
+    factor = jnp.minimum(1.0, max_norm / jnp.maximum(norm, 1e-12))
+    g = g * factor.reshape((-1,) + (1,) * (g.ndim - 1))
+  return g
 
 
 def functional_step(d_fn: Critic, x: jax.Array, eta: jax.Array | float,
-                    scale: float = 1.0) -> jax.Array:
+                    scale: float = 1.0, max_norm: float = 0.0) -> jax.Array:
   """x + η g(x): one composite step G_t = G_{t-1} + η g_t ∘ G_{t-1} (eq. 3;
   Algorithm 1 line 4, Algorithm 2 line 7). Shapes as `functional_gradient`.
 
-  To first order D(x + η g) = D(x) + η s ||∇D(x)||², so a small step raises
-  D, i.e. moves the point towards where real data are more likely.
+  To first order D(x + η g) = D(x) + η s(x) ||∇D(x)||², so a small step
+  raises D, i.e. moves the point towards where real data are more likely.
   """
-  return x + eta * functional_gradient(d_fn, x, scale)
+  return x + eta * functional_gradient(d_fn, x, scale, max_norm)
 
 
 def fit_loss_per_example(prediction: jax.Array, target: jax.Array) -> jax.Array:
@@ -191,6 +204,8 @@ def validate_config(config) -> None:
           f"model.{field} must be an integer >= 1; got {value!r}.")
   check(mc.eta >= 0, f"model.eta must be >= 0; got {mc.eta}.")
   check(mc.step_scale > 0, f"model.step_scale must be > 0; got {mc.step_scale}.")
+  check(mc.get("max_gradient_norm", 0.0) >= 0, "model.max_gradient_norm must "
+        f"be >= 0 (0 = no cap); got {mc.get('max_gradient_norm')}.")
   check(mc.approximator_batch_size <= mc.pool_size,
         f"model.approximator_batch_size ({mc.approximator_batch_size}) must "
         f"be <= model.pool_size ({mc.pool_size}).")
@@ -240,6 +255,7 @@ def make(config, dataset_info: dict) -> CFG:
   fit_b = mc.approximator_batch_size
   fit_batches = pool // fit_b
   scale = float(mc.step_scale)
+  max_norm = float(mc.get("max_gradient_norm", 0.0))
   act = mc.get("activation", "leaky_relu")
   gen_net = MLPGenerator(shape, tuple(mc.approximator_hidden), act,
                          output_activation=out_act)
@@ -265,7 +281,7 @@ def make(config, dataset_info: dict) -> CFG:
     def stage(x, inputs):
       d_params, eta = inputs
       return functional_step(lambda y: discriminator(d_params, y), x, eta,
-                             scale), None
+                             scale, max_norm), None
     x, _ = jax.lax.scan(stage, x, (gen_params["stage_discriminators"],
                                    gen_params["step_sizes"]))
     return x
@@ -306,7 +322,7 @@ def make(config, dataset_info: dict) -> CFG:
           d_update, (d_params, d_opt_state),
           (real_t, jax.random.split(key, u_updates)))
       g = functional_gradient(lambda y: discriminator(d_params, y), x_pool,
-                              scale)
+                              scale, max_norm)
       x_pool = x_pool + mc.eta * g
       norm = jnp.mean(jnp.sqrt(jnp.sum(jnp.square(
           g.reshape(num_pool, -1)), axis=-1)))
@@ -442,7 +458,7 @@ def make(config, dataset_info: dict) -> CFG:
                          "train step = one outer iteration",
             "num_stages": t_stages, "discriminator_updates": u_updates,
             "stage_batch_size": b, "pool_size": pool, "eta": mc.eta,
-            "step_scale": scale,
+            "step_scale": scale, "max_gradient_norm": max_norm,
             "approximator_epochs": mc.approximator_epochs,
             "generator": "approximator then T functional-gradient steps",
             "preprocessing": "toy points" if toy else pre.description,

@@ -221,3 +221,19 @@ def test_invalid_settings_name_the_field():
   c.data.value_range = "0_1"
   with pytest.raises(ValueError, match="binarization"):
     cfg.make(c, {"shape": (4, 4, 1)})
+
+
+def test_gradient_cap_keeps_the_direction_and_bounds_the_norm():
+  """max_norm c: g = s ∇D where ||s ∇D|| <= c, else c ∇D / ||∇D||."""
+  w = jnp.array([3.0, -4.0])                       # ||∇D|| = 5 everywhere
+  x = jax.random.normal(jax.random.PRNGKey(0), (6, 2))
+  g = cfg.functional_gradient(lambda y: y @ w, x, scale=1.0, max_norm=2.0)
+  np.testing.assert_allclose(g, jnp.broadcast_to(2.0 * w / 5.0, x.shape),
+                             rtol=1e-6)
+  g = cfg.functional_gradient(lambda y: y @ w, x, scale=0.1, max_norm=2.0)
+  np.testing.assert_allclose(g, jnp.broadcast_to(0.1 * w, x.shape), rtol=1e-6)
+  # Per example: a steep and a flat region of one D.
+  d_fn = lambda y: jnp.where(y[:, 0] > 0, 10.0, 0.1) * y[:, 1]
+  x = jnp.array([[1.0, 0.0], [-1.0, 0.0]])
+  g = cfg.functional_gradient(d_fn, x, max_norm=1.0)
+  np.testing.assert_allclose(g, [[0.0, 1.0], [0.0, 0.1]], rtol=1e-6)
