@@ -2,7 +2,7 @@ r"""Trains the project's Fashion-MNIST classifier (the FID/KID/IS feature net).
 
   nice -n 10 python -m experiments.train_classifier \
       [--output=gdm_jax/eval/weights/fashion_mnist_classifier.msgpack] \
-      [--epochs=10] [--seed=0] [--workdir=DIR]
+      [--epochs=8] [--seed=0] [--workdir=DIR]
 
 Trains `gdm_jax.eval.classifier.FashionMnistCNN` with Adam (cosine-decayed
 learning rate), softmax cross-entropy, dropout on the features and light
@@ -13,7 +13,9 @@ accuracy on the 5,000 validation images; stores them as float16 msgpack at
 weights on the 10,000 test images, epochs, seed, command, sha256 of the file).
 With --workdir, the per-epoch log is also written there as JSON lines.
 
-The committed weights reached 92.0% test accuracy (see the JSON record).
+The committed weights (8 epochs, seed 0) reach 91.1% test accuracy and 92.6%
+validation accuracy (their JSON record has the per-epoch log); training took
+29 minutes of wall time on the shared, heavily loaded 2-core machine.
 """
 
 import json
@@ -38,7 +40,7 @@ _OUTPUT = flags.DEFINE_string(
     "Where to write the weights (msgpack); the JSON record goes next to it.")
 _WORKDIR = flags.DEFINE_string("workdir", None,
                                "Optional folder for the per-epoch log.")
-_EPOCHS = flags.DEFINE_integer("epochs", 10, "Training epochs.")
+_EPOCHS = flags.DEFINE_integer("epochs", 8, "Training epochs.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of initialisation, shuffling, "
                              "dropout and augmentation.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Training batch size.")

@@ -41,9 +41,8 @@ from flax import serialization
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "fashion_mnist_classifier.msgpack"
-REGENERATE_COMMAND = ("nice -n 10 python -m experiments.train_classifier "
-                      "--output=gdm_jax/eval/weights/fashion_mnist_classifier"
-                      ".msgpack")
+# Run from the repository root; writes DEFAULT_WEIGHTS and its JSON record.
+REGENERATE_COMMAND = "nice -n 10 python -m experiments.train_classifier"
 NAME = "fashion_mnist_cnn_f128"
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -160,9 +159,10 @@ def load_classifier(path: str | os.PathLike | None = None) -> Classifier:
     Both messages name the file and the command that regenerates it.
   """
   path = Path(path) if path is not None else DEFAULT_WEIGHTS
-  fix = f"Regenerate it with `{REGENERATE_COMMAND}`"
-  if path != DEFAULT_WEIGHTS:
-    fix += f" (with --output={path})"
+  command = REGENERATE_COMMAND
+  if path.resolve() != DEFAULT_WEIGHTS:
+    command += f" --output={path}"
+  fix = f"Regenerate it with `{command}` (29 minutes on a shared, loaded 2-core CPU)"
   if not path.is_file():
     raise FileNotFoundError(f"classifier weights file {path} not found. {fix}.")
   sha = sha256_of_file(path)
@@ -223,7 +223,7 @@ def check_images(images, what: str = "images", atol: float = 1e-3) -> np.ndarray
                      f"{x.shape}.")
   if x.dtype == np.uint8:
     return x.astype(np.float32) / 255.0
-  if not (np.issubdtype(x.dtype, np.floating)):
+  if not jnp.issubdtype(x.dtype, jnp.floating):  # bfloat16 included
     raise ValueError(f"{what} must be float in [0, 1] or uint8 in [0, 255]; "
                      f"got dtype {x.dtype}.")
   x = x.astype(np.float32)

@@ -35,6 +35,7 @@ References:
 
 import collections
 import hashlib
+import warnings
 from typing import Any
 
 import numpy as np
@@ -105,7 +106,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
   covmean = _sqrtm_product(s1, s2)
   if covmean is None:
     offset = np.eye(d) * eps
-    covmean = scipy.linalg.sqrtm((s1 + offset) @ (s2 + offset))
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+      covmean = scipy.linalg.sqrtm((s1 + offset) @ (s2 + offset))
   if np.iscomplexobj(covmean):
     imag = np.max(np.abs(np.diagonal(covmean).imag))
     if imag > 1e-3:
@@ -120,7 +123,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
 def _sqrtm_product(s1, s2):
   """sqrtm(s1 @ s2), or None where it is not finite or not accurate."""
   prod = s1 @ s2
-  with np.errstate(all="ignore"):
+  # Singular products (N <= F) warn; the residual check below decides.
+  with np.errstate(all="ignore"), warnings.catch_warnings():
+    warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
     root = scipy.linalg.sqrtm(prod)
   if not np.all(np.isfinite(root)):
     return None
