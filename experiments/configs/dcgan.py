@@ -30,7 +30,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.model.generator_norm = "batch"
   c.model.discriminator_norm = "batch"
   c.model.discriminator_dropout = 0.0
-  c.train.num_steps = 3000
+  c.train.num_steps = 2000
   c.train.eval_every = 1000
   c.train.checkpoint_every = 1000
   if variant == "default":

@@ -12,7 +12,7 @@ layer norm is the paper's suggested replacement (§4).
 Variants (`:variant`):
   default  DCGAN-style conv critic (4x4 stride-2 convs 32 -> 64, LeakyReLU,
            layer norm) and the DCGAN generator of dcgan.py (batch norm in G
-           is allowed) on Fashion-MNIST, 1500 generator steps (7500 critic
+           is allowed) on Fashion-MNIST, 1000 generator steps (5000 critic
            updates). RESULT: see README.
   mlp      the MLP critic/generator of gan.py (no dropout, no norm).
   ring8    toy MLPs on 8 Gaussians.
@@ -39,7 +39,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.optimizer.generator = gan_config._optimizer(1e-4, 0.0, 0.9)  # pylint: disable=protected-access
   c.optimizer.discriminator = gan_config._optimizer(1e-4, 0.0, 0.9)  # pylint: disable=protected-access
   c.train.batch_size = 5 * 64
-  c.train.num_steps = 1500
+  c.train.num_steps = 1000
   c.train.log_every = 100
   c.train.eval_every = 500
   c.train.checkpoint_every = 500
