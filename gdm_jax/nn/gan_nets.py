@@ -41,8 +41,11 @@ State and call convention (generators and discriminators alike):
   variables {'params'} or {'params', 'batch_stats'}.
   * 'batch_stats' holds batch-norm running averages and the spectral-norm
     vectors `u` and estimates `sigma`; it exists only with 'batch' or
-    'spectral' normalisation (`has_state(variables)`), and models keep it in
-    `TrainState.extra`.
+    'spectral' normalisation (`has_state(variables)`), and a model keeps it
+    in its train state (models/gan.py keeps each network's whole variables
+    dict as that player's entry of `state.params`, because the interface's
+    `sample` and `evaluate` receive only params; its optimisers see only the
+    'params' collection).
   * `train=True`: batch norm normalises with the batch's own statistics and
     updates its running averages (EMA, momentum 0.9); spectral norm does one
     power iteration from the stored `u` and stores the new `u` and `sigma`;
