@@ -61,7 +61,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.optimizer.name = "adam"
   c.optimizer.learning_rate = 1e-3
   c.optimizer.schedule = "cosine"
-  c.optimizer.warmup_steps = 100
+  c.optimizer.warmup_steps = 50
   c.optimizer.b1 = 0.9
   c.optimizer.b2 = 0.999
   c.optimizer.eps = 1e-8
@@ -69,16 +69,16 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.optimizer.grad_clip_norm = 1000.0   # nats per image: only a guard
 
   c.train = ml_collections.ConfigDict()
-  c.train.batch_size = 32
-  c.train.num_steps = 3000
-  c.train.log_every = 100
-  c.train.eval_every = 1000
-  c.train.checkpoint_every = 1000
+  c.train.batch_size = 16
+  c.train.num_steps = 400
+  c.train.log_every = 50
+  c.train.eval_every = 200
+  c.train.checkpoint_every = 200
   c.train.keep_checkpoints = 2
-  c.train.eval_batch_size = 400       # eval batches divide over 1..8 devices
+  c.train.eval_batch_size = 200       # eval batches divide over 1..8 devices
   c.train.eval_examples = 1000
   c.train.final_eval_split = "test"
-  c.train.final_eval_examples = 0   # 0 = the whole split
+  c.train.final_eval_examples = 2000  # 0 = the whole split (~5 min here)
   c.train.final_eval_batch_size = 400
 
   c.eval = ml_collections.ConfigDict()
