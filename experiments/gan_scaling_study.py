@@ -1,6 +1,6 @@
 r"""GAN0 (minimax) against GAN1 (log-D trick): the generator's weight s(G(z)).
 
-Johnson and Zhang (2018, section 3.3, Algorithms 4 and 5; seed 002) write
+Johnson and Zhang (2018, Algorithms 4 and 5; seed 002) write
 both generator updates as a *weighted* functional gradient of D, with
 logit D = V(x) and d = σ(D):
 
@@ -41,7 +41,7 @@ Usage:
 
 References:
   Johnson and Zhang 2018, "Composite Functional Gradient Learning of
-    Generative Adversarial Models", ICML (section 3.3, Algorithms 4-5).
+    Generative Adversarial Models", ICML (Algorithms 4-5).
   Goodfellow et al. 2014, "Generative Adversarial Nets", NeurIPS (section 3,
     the log-D trick).
   Gretton et al. 2012, "A Kernel Two-Sample Test", JMLR (eq. 3).

@@ -9,14 +9,18 @@ the logistic loss (real label +1, generated label -1)
 
 tells which way to move each generated point: the functional gradient
 
-  g(x) = s(x) ∇_x D(x)        (s(x) = 1 here, `model.step_scale` = s)   (2)
+  g(x) = s(x) ∇_x D(x),   s(x) > 0                                    (2)
+
+(the paper: s = 1; here s = `model.step_scale`, optionally capped, see
+`functional_gradient`)
 
 and the composite update of the generator
 
   G_t(z) = G_{t-1}(z) + η g_t(G_{t-1}(z))                               (3)
 
-decrease KL(p* || p_{G_t}) by η ∫ p* s ||∇D||² dx + O(η²) per step (their
-Theorem 2.1; seed 002). Algorithms (numbers as in the paper and seed 002):
+decrease KL(p* || p_{G_t}) by η ∫ p* s ||∇D||² dx - O(η²) per step (their
+main theorem, quoted in seed 002). Algorithms (numbers as in the paper
+and seed 002):
 
   Algorithm 1 (CFG): D_t = the argmin of (1) against G_{t-1}; then (3).
   Algorithm 2 (ICFG): each stage t makes U SGD updates of one persistent D on
@@ -62,7 +66,7 @@ D sees G(z) unclipped (as in the paper). `sample` clips to [-1, 1] and maps to
 [0, 1] for display and the sample metrics; toy data are returned unchanged
 ([n, D]). Latents are standard normal.
 
-Defaults of the paper (section 4) as we recall them, not checked against the
+Defaults of the paper (its experiments section) as we recall them, not checked against the
 text offline: b = 64, U = 1, |S_z| = 10 b, T = 25, RMSprop, and the
 approximator refitted with minibatches of b over the pool for 10 epochs; η
 was tuned per data set (in {0.1, 0.25, 0.5, 1, 2.5}, as we recall). Our
@@ -83,7 +87,7 @@ optax chain of train/optimizers.py; their schedules count their own updates
 
 References:
   Johnson and Zhang 2018, "Composite Functional Gradient Learning of
-    Generative Adversarial Models", ICML (arXiv:1801.06309): Theorem 2.1,
+    Generative Adversarial Models", ICML (arXiv:1801.06309): the KL-decrease theorem,
     Algorithms 1-3 (and 4-5, GAN with/without the log-D trick, for which
     see experiments/gan_scaling_study.py).
   Seed 002 (HKUST lecture notes), the CFG/ICFG/xICFG slides.
