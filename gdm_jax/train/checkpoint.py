@@ -23,9 +23,13 @@ class Checkpointer:
 
   def __init__(self, directory: str, keep: int = 3):
     self.directory = os.path.abspath(directory)
-    self.manager = ocp.CheckpointManager(
+    self._keep = keep
+    self.manager = self._new_manager()
+
+  def _new_manager(self) -> ocp.CheckpointManager:
+    return ocp.CheckpointManager(
         self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
+        options=ocp.CheckpointManagerOptions(max_to_keep=self._keep, create=True))
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
@@ -69,6 +73,10 @@ class Checkpointer:
                       "trying the previous one.", step, self.directory,
                       type(e).__name__, message)
         skipped.append((step, f"{type(e).__name__}: {message}"))
+        # A damaged step can leave the manager's view of the checkpoint's
+        # items wrong for every other step: try the next with a fresh one.
+        self.manager.close()
+        self.manager = self._new_manager()
         continue
       if skipped:
         self._set_aside([s for s, _ in skipped])

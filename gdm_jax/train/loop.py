@@ -49,6 +49,7 @@ from gdm_jax import models
 from gdm_jax.eval import evaluator
 from gdm_jax.eval import generated
 from gdm_jax.train import sharding
+from gdm_jax.train.checkpoint import CheckpointError
 from gdm_jax.train.checkpoint import Checkpointer
 from gdm_jax.train.logging import MetricWriter
 from gdm_jax.train.logging import Progress
@@ -214,7 +215,8 @@ def train_and_evaluate(config, workdir: str, *,
     ValueError: an invalid config value or unwritable workdir.
     DataError: the data set is missing or corrupt.
     NonFiniteError: a train metric became NaN/inf.
-    CheckpointError: the workdir has checkpoints but none restores.
+    CheckpointError: the workdir has checkpoints but none restores, or a
+      checkpoint could not be written.
   """
   validate_config(config)
   _check_workdir(workdir)
@@ -318,6 +320,19 @@ def train_and_evaluate(config, workdir: str, *,
           f"stopping: {kept}. Lower optimizer.learning_rate or set "
           f"optimizer.grad_clip_norm, then rerun in this workdir to resume.")
 
+  def save(state):
+    """Checkpoints `state`; a failed write (full disk, lost mount) stops the
+    run with the previous checkpoint intact (orbax commits a step only once
+    it is completely written)."""
+    try:
+      return ckpt.save(state)
+    except OSError as e:  # Also a failed asynchronous write of an earlier save.
+      raise CheckpointError(
+          f"writing a checkpoint failed at step {int(jax.device_get(state.step))} "
+          f"({e.strerror or e}); the newest complete one (step {last_saved}) "
+          f"in {ckpt.directory} is intact. Free space or fix the folder, "
+          "then rerun in this workdir to resume from it.") from e
+
   with _PreemptionNotice() as notice:
     try:
       for step in range(start, t.num_steps, per_dispatch):
@@ -357,7 +372,7 @@ def train_and_evaluate(config, workdir: str, *,
           writer.flush()
         if done % t.checkpoint_every == 0 or last:
           check_pending()
-          last_saved = ckpt.save(state)
+          last_saved = save(state)
         if done == stop_at_step:
           ckpt.close()
           writer.close()
@@ -365,7 +380,7 @@ def train_and_evaluate(config, workdir: str, *,
         if notice.signal is not None or (nproc > 1 and ckpt.reached_preemption(done)):
           check_pending()
           if last_saved != done:
-            last_saved = ckpt.save(state)
+            last_saved = save(state)
           ckpt.close()
           writer.close()
           logging.warning("preempted: stopped after step %d with its checkpoint "

@@ -118,3 +118,30 @@ def test_no_readable_checkpoint_is_a_clear_error(tmp_path):
     loop.train_and_evaluate(config, workdir)
   assert os.path.isdir(os.path.join(workdir, "checkpoints", "5")), (
       "the only checkpoint must be left where it is")
+
+
+def test_full_disk_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch,
+                                                         straight):
+  """A save that dies half-written (ENOSPC) stops the run with a clear
+  error; the previous checkpoint stays usable and a rerun resumes from it."""
+  config = _config()
+  workdir = str(tmp_path)
+  original = loop.Checkpointer.save
+
+  def save_until_disk_full(self, state):
+    step = int(jax.device_get(state.step))
+    if step == 15:
+      partial = os.path.join(self.directory, "15")   # Half-written leftovers.
+      os.makedirs(partial, exist_ok=True)
+      with open(os.path.join(partial, "_CHECKPOINT_METADATA"), "wb") as f:
+        f.write(b"{\"trunc")
+      raise OSError(28, "No space left on device")
+    return original(self, state)
+
+  monkeypatch.setattr(loop.Checkpointer, "save", save_until_disk_full)
+  with pytest.raises(CheckpointError, match=r"No space left on device.*step 10"):
+    loop.train_and_evaluate(config, workdir)
+  monkeypatch.setattr(loop.Checkpointer, "save", original)
+  resumed = loop.train_and_evaluate(config, workdir)
+  assert resumed["metrics"] == straight[1]["metrics"]
+  _assert_same_final_state(workdir, straight[0], config)
