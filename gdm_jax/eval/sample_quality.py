@@ -18,8 +18,8 @@ counts, reference split), which `evaluate_samples` returns with it.
 
 Lower is better for FID and KID; higher for IS (at most the number of
 classes), DS (at most 1), precision and recall (at most 1). FID and KID are
-in units of the classifier's features (squared feature units; cubed kernel
-units), so they compare runs scored with the same weights only, never with
+in units of the classifier's features (FID in squared feature units, KID in
+units of the kernel k), so they compare runs scored with the same weights only, never with
 Inception-based numbers. Reference points (real against real, mode dropping,
 noise, a single image) are in `experiments/sample_quality_references.py`; note
 that uniform noise scores a high precision there (the classifier maps noise
