@@ -17,6 +17,8 @@ setuptools.setup(
     version="0.1.0",
     description="Deep generative models (VAE, GAN, flows, ...) in JAX/Flax.",
     packages=setuptools.find_packages(include=["gdm_jax", "gdm_jax.*", "experiments", "experiments.*"]),
+    # The project's classifier weights (sample-quality metrics) ship with it.
+    package_data={"gdm_jax.eval": ["weights/*"]},
     python_requires=">=3.11",
     install_requires=_requirements(),
     extras_require={"test": ["pytest==9.2.0", "pytest-timeout==2.4.0"],

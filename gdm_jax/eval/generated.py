@@ -107,9 +107,14 @@ def evaluate_generated(sample_fn: Callable, params, dataset: ArrayDataset,
           train[:num_samples], reference["x"])
   else:
     from gdm_jax.eval import sample_quality  # pylint: disable=g-import-not-at-top
+    # Display-space samples should lie in [0, 1]; a model's rounding (or a
+    # flow's tails) may step outside, and the classifier refuses that.
+    out_of_range = float(np.mean((samples < 0) | (samples > 1)))
     metrics, protocol = sample_quality.evaluate_samples(
-        samples, reference["image"], reference.get("label"),
+        np.clip(samples, 0.0, 1.0), reference["image"], reference.get("label"),
         reference_split=reference_split)
+    protocol = {**protocol, "samples_clipped_to_unit_interval": True}
+    metrics = {**metrics, "out_of_range_fraction": out_of_range}
   protocol = {**protocol, "reference_split": reference_split,
               "num_generated": int(num_samples)}
   return metrics, protocol
