@@ -179,6 +179,22 @@ def _write_pictures(writer, step, model, params, dataset, p_images, p_sample,
   writer.write_images(step, jax.device_get(p_images(params, first, rng)))
 
 
+def _periodic_sample_metrics(writer, step, p_sample, params, dataset,
+                             num_samples, rng) -> None:
+  """Sample metrics against the validation split at an evaluation; a
+  failure (e.g. NaN samples) is logged and training goes on."""
+  try:
+    scores, _ = generated.evaluate_generated(p_sample, params, dataset,
+                                             num_samples, rng, "validation")
+  except ValueError as e:
+    logging.error("sample metrics at step %d failed: %s", step, e)
+    return
+  writer.write_scalars(step, "samples", scores)
+  logging.info("sample metrics at step %d (%d samples vs validation): %s",
+               step, num_samples,
+               " ".join(f"{k}={v:.4g}" for k, v in sorted(scores.items())))
+
+
 def _write_curves(workdir: str) -> None:
   """WORKDIR/curves.png from metrics.jsonl; a plotting failure only warns."""
   try:
@@ -362,13 +378,9 @@ def train_and_evaluate(config, workdir: str, *,
                           p_sample, jax.random.fold_in(image_rng, done), toy)
           if (sample_cfg["sample_metrics"] and sample_cfg["periodic_num_samples"]
               and generated.applies(dataset.info)):
-            scores, _ = generated.evaluate_generated(
-                p_sample, state.params, dataset, sample_cfg["periodic_num_samples"],
-                jax.random.fold_in(image_rng, done), "validation")
-            writer.write_scalars(done, "samples", scores)
-            logging.info("sample metrics at step %d (%d samples vs validation): %s",
-                         done, sample_cfg["periodic_num_samples"],
-                         " ".join(f"{k}={v:.4g}" for k, v in sorted(scores.items())))
+            _periodic_sample_metrics(writer, done, p_sample, state.params, dataset,
+                                     sample_cfg["periodic_num_samples"],
+                                     jax.random.fold_in(image_rng, done))
           writer.flush()
         if done % t.checkpoint_every == 0 or last:
           check_pending()
@@ -418,13 +430,18 @@ def train_and_evaluate(config, workdir: str, *,
     ref = sample_cfg["reference_split"]
     logging.info("sample metrics: %d samples against the %s split ...",
                  sample_cfg["num_samples"], ref)
-    scores, sample_protocol = generated.evaluate_generated(
-        p_sample, state.params, dataset, sample_cfg["num_samples"],
-        jax.random.fold_in(final_rng, 1), ref)
-    result["metrics"].update({f"samples/{k}": v for k, v in sorted(scores.items())})
-    result["sample_protocol"] = sample_protocol
-    logging.info("sample metrics (%.0fs): %s", time.perf_counter() - t1,
-                 json.dumps(scores))
+    try:
+      scores, sample_protocol = generated.evaluate_generated(
+          p_sample, state.params, dataset, sample_cfg["num_samples"],
+          jax.random.fold_in(final_rng, 1), ref)
+    except ValueError as e:  # e.g. NaN samples of a diverged generator
+      logging.error("sample metrics failed: %s", e)
+      result["sample_metrics_error"] = str(e)
+    else:
+      result["metrics"].update({f"samples/{k}": v for k, v in sorted(scores.items())})
+      result["sample_protocol"] = sample_protocol
+      logging.info("sample metrics (%.0fs): %s", time.perf_counter() - t1,
+                   json.dumps(scores))
   logging.info("final metrics (%.0fs): %s", time.perf_counter() - t0,
                json.dumps(result["metrics"]))
   if pid == 0:
