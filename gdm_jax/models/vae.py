@@ -117,6 +117,8 @@ FLOW_DEFAULTS = {
 
 # log(e - 1) = softplus^{-1}(1): shifts the planar flow's m so that m(0) = 0.
 _LOG_E_MINUS_1 = math.log(math.e - 1.0)
+# Smallest 1 + wᵀû of a planar step (see planar_u_hat).
+_PLANAR_FLOOR = 1e-6
 
 
 def _flow_field(mc, name):
@@ -127,7 +129,7 @@ def _flow_field(mc, name):
 # ------------------------------------------------------ posterior flows
 
 
-def planar_u_hat(u: jax.Array, w: jax.Array) -> jax.Array:
+def planar_u_hat(u: jax.Array, w: jax.Array) -> tuple[jax.Array, jax.Array]:
   """Rezende and Mohamed's û, which makes the planar map invertible.
 
     û = u + (m(wᵀu) - wᵀu) w / ‖w‖²,  m(a) = -1 + softplus(a + log(e - 1)),
@@ -142,11 +144,17 @@ def planar_u_hat(u: jax.Array, w: jax.Array) -> jax.Array:
     u, w: float [..., D].
 
   Returns:
-    û, float [..., D].
+    (û [..., D], 1 + wᵀû = max(softplus(wᵀu + log(e - 1)), 1e-6) [...]).
+    The second is exact (and floored at 1e-6, so wᵀû >= -1 + 1e-6 in float32
+    too), while wᵀû recomputed from û in float32 can fall below -1 by
+    rounding when wᵀu << 0 (e.g. -1.000006), so log-dets use it.
   """
   wu = jnp.sum(w * u, -1, keepdims=True)
-  m = -1.0 + jax.nn.softplus(wu + _LOG_E_MINUS_1)
-  return u + (m - wu) * w / (jnp.sum(w * w, -1, keepdims=True) + 1e-12)
+  # 1 + m(wᵀu) > 0; the floor keeps it > 0 in float32, where softplus
+  # underflows to 0 for wᵀu < -104.
+  sp = jnp.maximum(jax.nn.softplus(wu + _LOG_E_MINUS_1), _PLANAR_FLOOR)
+  u_hat = u + (sp - 1.0 - wu) * w / (jnp.sum(w * w, -1, keepdims=True) + 1e-12)
+  return u_hat, sp[..., 0]
 
 
 def planar_forward(z: jax.Array, u: jax.Array, w: jax.Array,
@@ -154,8 +162,9 @@ def planar_forward(z: jax.Array, u: jax.Array, w: jax.Array,
   """One planar step f(z) = z + û h(wᵀz + b), h = tanh, per example.
 
     log|det ∂f/∂z| = log|1 + ûᵀψ(z)|,  ψ(z) = h'(wᵀz + b) w
-                   = log(1 + (wᵀû)(1 - tanh²(wᵀz + b)))  (> -inf as wᵀû > -1)
-  (Rezende and Mohamed 2015, eq. 10-12).
+                   = log(1 + (wᵀû)(1 - tanh²)) = log(tanh² + (1 + wᵀû)(1 - tanh²))
+  (Rezende and Mohamed 2015, eq. 10-12); the last form, with 1 + wᵀû =
+  softplus(·) > 0 from `planar_u_hat`, is positive without cancellation.
 
   Args:
     z: float [N, D]; u, w: [N, D] (or broadcastable); b: [N] (or []).
@@ -163,10 +172,11 @@ def planar_forward(z: jax.Array, u: jax.Array, w: jax.Array,
   Returns:
     (f(z) [N, D], log_det [N]).
   """
-  u_hat = planar_u_hat(u, w)
+  u_hat, one_plus_wu_hat = planar_u_hat(u, w)
   t = jnp.tanh(jnp.sum(w * z, -1) + b)                        # [N]
-  w_u_hat = jnp.sum(w * u_hat, -1)                            # = m(wᵀu) > -1
-  return z + t[..., None] * u_hat, jnp.log1p(w_u_hat * (1.0 - t * t))
+  t2 = t * t
+  log_det = jnp.log(jnp.maximum(t2 + one_plus_wu_hat * (1.0 - t2), 1e-30))
+  return z + t[..., None] * u_hat, log_det
 
 
 class PlanarPosterior(nn.Module):
@@ -579,9 +589,10 @@ def make(config, dataset_info: dict) -> VAE:
     if posterior_flow == "none":
       return z0, log_q0
     lead = z0.shape[:-1]
+    n = math.prod(lead)
     ctx = jnp.broadcast_to(context, lead + context.shape[-1:])
-    z, log_det = transform_posterior(params, z0.reshape(-1, mc.latent_dim),
-                                     ctx.reshape(-1, context.shape[-1]))
+    z, log_det = transform_posterior(params, z0.reshape(n, mc.latent_dim),
+                                     ctx.reshape(n, context.shape[-1]))
     return z.reshape(z0.shape), log_q0 - log_det.reshape(lead)
 
   def sample_posterior(params, x, rng, k=None):
