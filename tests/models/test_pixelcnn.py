@@ -48,15 +48,15 @@ def test_nll_is_the_sum_of_conditionals_and_bits_per_dim(likelihood):
   shape = (4, 5, 1)
   m, params = _model(shape, likelihood=likelihood)
   image = _images(shape)
-  out = m.evaluate(params, {"image": image}, jax.random.PRNGKey(0))
-  per_pixel = m.pixel_log_probs(params, image)
+  out = jax.jit(m.evaluate)(params, {"image": image}, jax.random.PRNGKey(0))
+  per_pixel = jax.jit(m.pixel_log_probs)(params, image)
   assert per_pixel.shape == (3, 4, 5)
   assert (per_pixel <= 1e-6).all()       # discrete: probabilities <= 1
   np.testing.assert_allclose(out["nll"], -per_pixel.sum((1, 2)), rtol=1e-6)
   np.testing.assert_allclose(out["bits_per_dim"],
                              out["nll"] / (20 * math.log(2)), rtol=1e-6)
-  np.testing.assert_allclose(m.evaluate_final(params, {"image": image}, None)["nll"],
-                             out["nll"], rtol=1e-6)
+  final = jax.jit(m.evaluate_final)(params, {"image": image}, None)
+  np.testing.assert_allclose(final["nll"], out["nll"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("likelihood", ["categorical", "logistic_mixture"])
@@ -67,7 +67,7 @@ def test_likelihood_sums_to_one_over_all_images(likelihood):
   v = jnp.arange(256, dtype=jnp.uint8)
   a, b = jnp.meshgrid(v, v, indexing="ij")
   images = jnp.stack([a, b], -1).reshape(-1, 1, 2, 1)
-  lp = m.log_prob(params, images)
+  lp = jax.jit(m.log_prob)(params, images)
   np.testing.assert_allclose(float(jnp.sum(jnp.exp(lp))), 1.0, atol=1e-4)
 
 
@@ -75,7 +75,7 @@ def test_uniform_categorical_model_scores_exactly_8_bits_per_dim():
   shape = (28, 28, 1)
   m, params = _model(shape)
   zeros = jax.tree.map(jnp.zeros_like, params)     # all logits 0: uniform
-  out = m.evaluate(zeros, {"image": _images(shape, n=2)}, None)
+  out = jax.jit(m.evaluate)(zeros, {"image": _images(shape, n=2)}, None)
   np.testing.assert_allclose(out["bits_per_dim"], 8.0, rtol=1e-6)
   np.testing.assert_allclose(out["nll"], 784 * math.log(256), rtol=1e-6)
 
@@ -83,13 +83,14 @@ def test_uniform_categorical_model_scores_exactly_8_bits_per_dim():
 def _reference_sample(m, params, rng, n, shape):
   """The definition: re-run the whole network at every pixel and colour."""
   h, w, _ = shape
+  outputs, draw = jax.jit(m.outputs), jax.jit(m.draw, static_argnums=3)
   canvas = jnp.zeros((n,) + shape)
   for t in range(h * w):
     i, j = divmod(t, w)
     key = jax.random.fold_in(rng, t)
     for c in range(m.num_passes):
-      out = m.outputs(params, canvas)[:, i, j]
-      canvas = canvas.at[:, i, j].set(m.draw(key, out, canvas[:, i, j], c))
+      out = outputs(params, canvas)[:, i, j]
+      canvas = canvas.at[:, i, j].set(draw(key, out, canvas[:, i, j], c))
   return canvas
 
 
@@ -128,7 +129,7 @@ def test_peaked_model_samples_the_argmax_of_its_own_conditionals():
       lambda path, p: p * 1e5 if "head_1" in jax.tree_util.keystr(path) else p,
       params)
   x = jnp.round(jax.jit(m.sample, static_argnums=2)(params, jax.random.PRNGKey(1), 4) * 255)
-  logits = m.distribution(m.outputs(params, x))      # [4, 5, 5, 3, 256]
+  logits = m.distribution(jax.jit(m.outputs)(params, x))   # [4, 5, 5, 3, 256]
   np.testing.assert_array_equal(np.asarray(jnp.argmax(logits, -1)),
                                 np.asarray(x).astype(int))
   assert len(np.unique(np.asarray(x))) > 3          # not a constant image

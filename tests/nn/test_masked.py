@@ -30,10 +30,11 @@ def _jacobian(module, num_inputs, seeds=(1, 2)):
   [H, W, P, H, W, C_in]."""
   x0 = jax.random.normal(jax.random.PRNGKey(0), (1, H, W, num_inputs))
   params = module.init(jax.random.PRNGKey(0), x0)
+  jacobian = jax.jit(jax.jacfwd(lambda x: module.apply(params, x)[0]))
   total = 0.0
   for s in seeds:
     x = jax.random.normal(jax.random.PRNGKey(s), (1, H, W, num_inputs))
-    jac = jax.jacfwd(lambda x: module.apply(params, x)[0])(x)[:, :, :, 0]
+    jac = jacobian(x)[:, :, :, 0]
     total = total + np.abs(np.asarray(jac))
   return total
 
