@@ -238,8 +238,9 @@ def make(config, dataset_info: dict) -> PixelCNNModel:
     x_c = μ_ck + Σ α x_c' + s_ck L (L standard logistic) with the earlier
     colours' quantised values (as the likelihood conditions on them),
     rounded to the nearest grid value 2v/255 - 1 and clipped to {0..255}:
-    exact samples of the discretised mixture (the edge bins take the
-    tails)."""
+    samples of the discretised mixture (the edge bins take the tails), exact
+    up to drawing L from u ~ U[1e-5, 1 - 1e-5] as the paper's code does
+    (|L| <= 11.5, tail mass 2e-5 moved inward)."""
     if categorical:
       logits = distribution(out)[:, colour]                    # [n, 256]
       v = jax.random.categorical(jax.random.fold_in(rng, colour), logits)
