@@ -38,7 +38,8 @@ odd sizes; Glow's 7x7x4 level keeps channel couplings (4 channels, mixed by
 the 1x1 convs). Latent dimensions: 392 + 196 + 196 = 784 for 3 levels.
 
 Sampling: z ~ N(0, T² I) for every latent, x = pre⁻¹(f⁻¹(z)), clipped to
-[0, 1] (T = `model.temperature`; Glow sec. 5 samples at T = 0.7).
+[0, 1] (T = `model.temperature`; Glow sec. 5 samples at T = 0.7); pixels
+whose inverse overflowed float32 are set to 0 (NaN) or the bound (±inf).
 
 Toy data (dataset_info['kind'] == 'toy', batch {'x': [B, D]}): the flow
 maps x to z ~ N(0, I) directly; D = 2: `toy_num_layers` MLP affine
@@ -523,7 +524,13 @@ def make(config, dataset_info: dict) -> Flow:
           * t.reshape((n,) + (1,) * len(s)) for k, s in zip(keys, latent_shapes)]
     z = tuple(zs) if latents_are_tuple else zs[0]
     x, _ = inverse(params, z)
-    return x if toy else jnp.clip(x, 0.0, 1.0)
+    if toy:
+      return x
+    # A tail latent can overflow float32 on the way back (an inverse
+    # coupling divides by its scale, e.g. Glow's sigmoid s in (0, 1), level
+    # after level): such pixels become 0 (NaN) or the clip bound (±inf).
+    return jnp.clip(jnp.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0),
+                    0.0, 1.0)
 
   def sample(params, rng, n):
     return sample_with_temperature(params, rng, n, mc.temperature)

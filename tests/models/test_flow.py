@@ -82,15 +82,16 @@ MODELS = {
                     (6, 6, 1)),
     "glow_odd": (_config("glow", num_levels=2, num_steps=1), (6, 6, 1)),
     "nice": (_config("nice", nice_num_couplings=3), (4, 4, 1)),
-    "realnvp_variational": (
-        _config("realnvp", num_levels=2, num_couplings=1,
-                dequantization="variational"), (4, 4, 1)),
 }
+# Same flow as realnvp_odd; its dequantiser is checked on its own below.
+VARIATIONAL = (_config("realnvp", num_levels=2, num_couplings=1,
+                       dequantization="variational"), (4, 4, 1))
 
 
 @functools.lru_cache(maxsize=None)
 def _model(name):
-  config, shape = MODELS[name]
+  config, shape = VARIATIONAL if name == "realnvp_variational" else (
+      MODELS[name])
   model = flow_lib.make(config, {"shape": shape})
   batch = {"image": _images(shape, seed=0, n=8)}
   state = jax.jit(model.init)(jax.random.PRNGKey(0), batch)
