@@ -14,8 +14,12 @@ E[log p_data - log p_model] on the test split.
 
 Variants (`:variant`):
   cubic1d    x = z^(1/3), z ~ U[-1, 1]: p(x) = 3x^2/2 on [-1, 1] (seed 001,
-             sec. 3.1); 3000 steps.
-  two_moons  3000 steps of batch 256.
+             sec. 3.1); 3000 steps. Measured: test NLL 0.344 nats, KL(data
+             || model) 0.089 nats (the density's zero at 0 and its jumps at
+             ±1 are what a smooth monotone flow misses), sample W1 0.030;
+             398 s wall on the shared machine.
+  two_moons  3000 steps of batch 256. Measured: test NLL 1.026 nats, KL
+             0.018 nats, sample W1 0.035; 419 s wall on the shared machine.
   ring8      8 Gaussians (std 0.02) on a circle: 3000 steps; a coupling flow
              cannot separate the modes fully (thin bridges remain).
   smoke      3 steps of a tiny flow on two_moons, for tests.

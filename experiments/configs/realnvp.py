@@ -11,9 +11,13 @@ conditioners (16 channels, 1 block), tanh-bounded log-scales, zero-init last
 layers; Adam 1e-3 with a 100-step warm-up and cosine decay.
 
 Variants (`:variant`):
-  default      uniform dequantisation, 600 steps of batch 64 (0.7 epoch):
-               sized for ~10 min on a shared 2-core CPU. Result: see
-               configs docstring below and the README.
+  default      uniform dequantisation, 600 steps of batch 64 (0.7 epoch),
+               sized for ~10 min on a quiet 2-core CPU (196 s of CPU time).
+               Measured: test 4.377 bits/dim (all 10,000 test images, one
+               dequantisation draw each; validation 4.33 at step 600);
+               samples at T = 1: FID 169.9, IS 2.51, precision 0.50, recall
+               0.08 (project classifier, 10,000 samples vs test). 36 min
+               wall on the shared machine (load average 20-39).
   variational  the same flow with Flow++'s variational dequantisation
                (a conditional coupling flow q(u|k)); the final evaluation
                also reports the K=8 importance-weighted bits/dim on the
