@@ -90,7 +90,7 @@ def test_smoke_study_writes_outputs_and_shows_the_vanishing_weight(tmp_path):
   # ... so GAN0's weight σ(D) ~ e^D vanishes while GAN1's σ(-D) stays ~1,
   early0 = summary["minimax"]["early_mean_s_own"]
   early1 = summary["non_saturating"]["early_mean_s_own"]
-  assert early0 < 0.05 < 0.95 < early1, summary
+  assert early0 < 0.05 and early1 > 0.95, summary
   # and so does GAN0's generator gradient against GAN1's.
   assert (summary["non_saturating"]["early_mean_g_grad_norm"]
           > 100 * summary["minimax"]["early_mean_g_grad_norm"]), summary

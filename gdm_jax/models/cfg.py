@@ -93,8 +93,8 @@ References:
   Seed 002 (HKUST lecture notes), the CFG/ICFG/xICFG slides.
 """
 
-import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
