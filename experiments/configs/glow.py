@@ -13,7 +13,16 @@ also written at T = 1.0 and 0.0. Adam 1e-3, 100-step warm-up, cosine.
 
 Variants (`:variant`):
   default   uniform dequantisation, 1200 steps of batch 64 (1.4 epochs),
-            sized for ~10 min on a shared 2-core CPU.
+            sized for ~10 min on a quiet 2-core CPU (120 s of CPU time).
+            Measured: test 5.035 bits/dim (all 10,000 test images;
+            validation 5.01 at step 1200); samples at T = 0.7: FID 242.1,
+            IS 1.72, precision 0.86, recall 0.002 (project classifier,
+            10,000 samples vs test). 21 min wall for training on the shared
+            machine (load average 20-39), 4.5 min for the final evaluation.
+            At T = 1, 185 of 1000 samples overflow float32 in the inverse
+            (1/sigmoid scales compound over 9 couplings after this short
+            run; those pixels are set to 0 or the bound); at T = 0.7, 0 of
+            1000. RealNVP's tanh-bounded scales do not have this problem.
   smoke     3 steps on a tiny net, for tests (seconds).
 
 Full quality (Glow: 512-channel nets, K=32 steps per level, batch 64 for
