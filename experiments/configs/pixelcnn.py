@@ -69,7 +69,9 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.optimizer.b2 = 0.999
   c.optimizer.eps = 1e-8
   c.optimizer.weight_decay = 0.0
-  c.optimizer.grad_clip_norm = 1000.0   # nats per image: only a guard
+  # Gradients of nats/image measured 300-4000 in norm, so this clips often
+  # (Adam is nearly invariant to the scale).
+  c.optimizer.grad_clip_norm = 1000.0
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 16
