@@ -162,7 +162,8 @@ def planar_forward(z: jax.Array, u: jax.Array, w: jax.Array,
   """One planar step f(z) = z + û h(wᵀz + b), h = tanh, per example.
 
     log|det ∂f/∂z| = log|1 + ûᵀψ(z)|,  ψ(z) = h'(wᵀz + b) w
-                   = log(1 + (wᵀû)(1 - tanh²)) = log(tanh² + (1 + wᵀû)(1 - tanh²))
+                   = log(1 + (wᵀû)(1 - tanh²))
+                   = log(tanh² + (1 + wᵀû)(1 - tanh²))
   (Rezende and Mohamed 2015, eq. 10-12); the last form, with 1 + wᵀû =
   softplus(·) > 0 from `planar_u_hat`, is positive without cancellation.
 
