@@ -25,12 +25,14 @@ Variants (`:variant`):
   smoke      3 steps of a tiny flow on two_moons, for tests.
 """
 
+import ml_collections
+
 from experiments.configs import flow_base
 
 
 def get_config(variant: str = "two_moons"):
   c = flow_base.base_config()
-  c.data = flow_base.ml_collections.ConfigDict()
+  c.data = ml_collections.ConfigDict()
   c.data.name = "two_moons"
   c.data.split_seed = 0
   c.data.toy_num_train = 100_000

@@ -17,7 +17,6 @@ References:
 from typing import Optional, Sequence
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
 from gdm_jax.flows.base import bounded_log_scale
