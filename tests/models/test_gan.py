@@ -211,6 +211,27 @@ def test_fgan_single_step_uses_one_point_for_both_players():
     np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
+@pytest.mark.parametrize("objective,k", [("non_saturating", 1), ("wgan", 5),
+                                         ("wgan_gp", 5), ("cramer", 5)])
+def test_generator_moves_towards_the_data(objective, k):
+  """Data N(0, I_2); an affine generator G(z) = 0.5 z + (3, 3) trained by
+  each game ends near the data: the signs of both players' losses and the
+  k-step schedule pull G towards P (bias 4.2 -> < 1, scale 0.5 -> ~1)."""
+  c = _toy_config(objective, k=k, batch=128, hidden=(32, 32))
+  c.model.generator_hidden = ()
+  c.optimizer.generator.learning_rate = 1e-2
+  c.optimizer.discriminator.learning_rate = 1e-2
+  model = gan.make(c, TOY_INFO)
+  state = model.init(jax.random.PRNGKey(0), None)
+  g = {"dense_out": {"kernel": 0.5 * jnp.eye(2), "bias": jnp.full((2,), 3.0)}}
+  state = state.replace(params={**state.params, "generator": {"params": g}})
+  state, _ = _run(model, state, 400,
+                  lambda i: _toy_batch(jax.random.PRNGKey(i), 128 * k))
+  g = state.params["generator"]["params"]["dense_out"]
+  assert float(jnp.linalg.norm(g["bias"])) < 1.0, g
+  np.testing.assert_array_less(jnp.abs(jnp.diag(g["kernel"]) - 1.0), 0.4)
+
+
 # -------------------------------------------------- gradient penalty --------
 
 
