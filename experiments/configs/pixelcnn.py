@@ -7,17 +7,22 @@ Launch:
 Variants (`:variant`):
   default   gated PixelCNN (vertical + horizontal stacks, no blind spot; 6
             layers of 32 channels, 125k parameters), 256-way softmax per
-            pixel, 200 steps of batch 16. RESULTS_DEFAULT
+            pixel, 200 steps of batch 16: test 3.911 bits/dim
+            (2125.2 nats), validation 3.815; 1000 samples vs test: FID
+            213.8, KID 8.86, IS 2.01, precision 0.11, recall 0.04.
   pp        the same gated network with PixelCNN++'s discretised mixture of
-            5 logistics (117k parameters). RESULTS_PP
+            5 logistics (117k parameters): test 3.629 bits/dim (1972.0
+            nats), validation 3.549; FID 196.4, KID 8.26, IS 2.20,
+            precision 0.16, recall 0.06.
   plain     the original PixelCNN (7x7 mask A, 3x3 mask-B residual layers;
             it has the blind spot), 256-way softmax, for comparison; its
             sampler re-runs the whole network per pixel (not run).
   smoke     a few steps of a tiny net, for tests (seconds).
 
-Budget: default and pp are sized for ~15 min of training on a 2-core CPU
-shared with many other jobs (3-8 s per step measured at load 20-40; on an
-idle machine expect several times faster). bits/dim is the exact discrete
+Budget: each run took 20 min of wall time on a 2-core CPU shared with many
+other jobs (load 20-40: ~3.5 s per step, 11.5 min of training, 1 min of
+test NLL, 3 min of sample metrics), but only ~150 s of user CPU time: an
+idle machine affords several times more steps in the same budget. bits/dim is the exact discrete
 NLL / (784 ln 2), no dequantisation term, on the first 2000 test images
 (set train.final_eval_examples=0 for all 10000, ~5 min more here). 200
 steps is ~0.06 epochs: the numbers show the pipeline, not the models' quality.
@@ -26,8 +31,8 @@ needs a GPU; we estimate a few GPU-hours on Fashion-MNIST.
 
 Sample metrics: sampling is sequential (per batch of samples, 28
 vertical-stack and 784 horizontal-stack evaluations on 9-row / 9-column
-windows), so the final FID/KID/IS use 1000 samples rather than 10000; they
-took ~10 min here under load, as long as the training.
+windows), so the final FID/KID/IS use 1000 samples rather than 10000
+(3 min here under load).
 """
 
 import ml_collections
