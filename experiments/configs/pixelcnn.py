@@ -22,10 +22,11 @@ Variants (`:variant`):
 Budget: each run took 20 min of wall time on a 2-core CPU shared with many
 other jobs (load 20-40: ~3.5 s per step, 11.5 min of training, 1 min of
 test NLL, 3 min of sample metrics), but only ~150 s of user CPU time: an
-idle machine affords several times more steps in the same budget. bits/dim is the exact discrete
-NLL / (784 ln 2), no dequantisation term, on the first 2000 test images
-(set train.final_eval_examples=0 for all 10000, ~5 min more here). 200
-steps is ~0.06 epochs: the numbers show the pipeline, not the models' quality.
+idle machine affords several times more steps in the same budget.
+bits/dim is the exact discrete NLL / (784 ln 2), no dequantisation term, on
+the first 2000 test images (train.final_eval_examples=0 scores all 10000).
+200 steps is ~0.06 epochs: the numbers show the pipeline, not the models'
+quality.
 Full quality (the papers' 15+ gated layers of 128+ channels, tens of epochs)
 needs a GPU; we estimate a few GPU-hours on Fashion-MNIST.
 
