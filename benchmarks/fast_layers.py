@@ -14,6 +14,8 @@ layouts flax uses, by another route, so a model could pass it to flax's
       w[s p' + u, s q' + v, c, o]. Its weight gradient is a stride-1
       convolution, not a strided one.
   shifted_matmul_conv   Σ over the k·k taps of (shifted input) @ w[p, q].
+  gemm_wgrad_conv       XLA's convolution forward and input gradient, the
+      kernel gradient as one GEMM on explicit patches (custom_vjp).
   im2col_conv           patches [B·H'·W', k·k·C] (k·k shifted slices of the
       padded input, concatenated on channels) @ w.reshape(k·k·C, O): one
       GEMM forward, two GEMMs backward (weight gradient patchesᵀ g, input
@@ -35,6 +37,7 @@ References:
 """
 
 import contextlib
+import functools
 from typing import Callable
 
 import jax
@@ -140,8 +143,56 @@ def shifted_matmul_conv(x: jax.Array, w: jax.Array, strides, padding
   return y
 
 
+def _patches(xp: jax.Array, kh: int, kw: int, sh: int, sw: int,
+             h_out: int, w_out: int) -> jax.Array:
+  """[B, Hp, Wp, C] padded input -> [B·H'·W', kh·kw·C] patch rows."""
+  cols = [xp[:, p:p + sh * (h_out - 1) + 1:sh, q:q + sw * (w_out - 1) + 1:sw]
+          for p in range(kh) for q in range(kw)]
+  patches = jnp.concatenate(cols, axis=-1)
+  return patches.reshape(-1, patches.shape[-1])
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _gemm_wgrad_conv(x, w, strides, pads):
+  return lax.conv_general_dilated(x, w, strides, pads, dimension_numbers=NHWC)
+
+
+def _gemm_wgrad_fwd(x, w, strides, pads):
+  return _gemm_wgrad_conv(x, w, strides, pads), (x, w)
+
+
+def _gemm_wgrad_bwd(strides, pads, res, g):
+  x, w = res
+  kh, kw, c, o = w.shape
+  conv_x = lambda a: lax.conv_general_dilated(a, w, strides, pads,
+                                              dimension_numbers=NHWC)
+  dx = jax.vjp(conv_x, x)[1](g)[0]                   # XLA's input gradient
+  xp = jnp.pad(x, ((0, 0),) + tuple(pads) + ((0, 0),))
+  _, h_out, w_out, _ = g.shape
+  patches = _patches(xp, kh, kw, strides[0], strides[1], h_out, w_out)
+  dw = patches.T @ g.reshape(-1, o)                  # one GEMM
+  return dx, dw.reshape(kh, kw, c, o)
+
+
+_gemm_wgrad_conv.defvjp(_gemm_wgrad_fwd, _gemm_wgrad_bwd)
+
+
+def gemm_wgrad_conv(x: jax.Array, w: jax.Array, strides, padding
+                    ) -> jax.Array:
+  """XLA's convolution forward and input gradient, and the kernel gradient
+  as one GEMM, dw = patches(x)ᵀ g ([kh·kw·C, B·H'·W'] @ [B·H'·W', O]),
+  instead of XLA:CPU's kernel-gradient convolution (a convolution with the
+  output's spatial size as its window and the batch as its contraction,
+  which runs on the slow Eigen path). Differentiable twice (the backward
+  rule is plain jax), as a gradient penalty needs."""
+  kh, kw = w.shape[:2]
+  pads = tuple(tuple(p) for p in _explicit_padding(
+      padding, x.shape[1:3], (kh, kw), strides))
+  return _gemm_wgrad_conv(x, w, tuple(strides), pads)
+
+
 FORMULATIONS = {"s2d": space_to_depth_conv, "im2col": im2col_conv,
-                "shift": shifted_matmul_conv}
+                "shift": shifted_matmul_conv, "gemm_wgrad": gemm_wgrad_conv}
 
 
 def make_conv_general_dilated(plan: Callable) -> Callable:
@@ -201,8 +252,13 @@ def table_plan(choices: dict) -> Callable:
   return plan
 
 
+def all_gemm_wgrad(x_shape, w_shape, strides):
+  del x_shape, w_shape, strides
+  return "gemm_wgrad"
+
+
 PLANS = {"s2d": strided_to_s2d, "thin_im2col": small_to_im2col(16),
-         "im2col": all_im2col}
+         "im2col": all_im2col, "gemm_wgrad": all_gemm_wgrad}
 
 
 class _LaxWithConv:

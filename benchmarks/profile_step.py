@@ -11,6 +11,10 @@ r"""Where the time of our train steps goes, and what faster formulations give.
   step runs it. The sum against the step's own time says how much of the
   step the contractions take; the rest is elementwise work, copies,
   transposes and the optimizer.
+--trace N: N steps under jax.profiler.trace with XLA:CPU's per-thunk
+  trace events; the time of every HLO op (summed over the worker threads)
+  by category (XLA/Eigen convolutions, YNNPACK fusions, elementwise
+  fusions, copies) and the top ops with the jax operation they come from.
 --layers: every flax conv layer of the step (recorded while tracing), its
   forward and backward timed alone under each formulation; the winners
   (>= 1.1x) form the plan 'best', compared on the whole step.
@@ -27,9 +31,14 @@ import collections
 import json
 import math
 import os
+import re
 import statistics
 import sys
 import time
+
+if "--trace" in sys.argv:   # per-thunk trace events need this before jax
+  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                             + " --xla_cpu_enable_xprof_traceme=true").strip()
 
 from benchmarks import suite  # sets the trainer's XLA flag before jax
 from benchmarks import harness
@@ -224,6 +233,96 @@ def best_plan(layer_result: dict, min_speedup: float = 1.1):
   return fast_layers.table_plan(choices), choices
 
 
+def _hlo_op_names(hlo: str) -> dict:
+  """{HLO instruction name: (op kind, jax op_name metadata)}."""
+  out = {}
+  pat = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = \S+ ([\w\-]+)\(", re.M)
+  for line in hlo.splitlines():
+    m = pat.match(line)
+    if m:
+      src = re.search(r'op_name="([^"]*)"', line)
+      out[m.group(1)] = (m.group(2), src.group(1) if src else "")
+  return out
+
+
+def trace_profile(name: str, steps: int = 10, variant=None, plan=None,
+                  top: int = 15) -> dict:
+  """Per-HLO-op time of `steps` steps from a jax.profiler trace (XLA:CPU's
+  thunk events, --xla_cpu_enable_xprof_traceme): ms per step summed over
+  the worker threads, grouped by op and by category. Needs the XPlane
+  protobuf of tensorflow (tensorflow-cpu) to read the trace."""
+  import glob
+  import tempfile
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2
+  config, reason = suite.availability(name, variant)
+  if config is None:
+    return {"model": name, "missing": reason}
+  batch = harness.synthetic_batch(suite.FASHION_MNIST, config.train.batch_size)
+  if plan:
+    conv = fast_layers.make_conv_general_dilated(fast_layers.PLANS[plan])
+    with fast_layers.patched_flax_conv(conv):
+      bench = harness.JaxBench(config, suite.FASHION_MNIST, batch)
+      bench.run(3)
+  else:
+    bench = harness.JaxBench(config, suite.FASHION_MNIST, batch)
+    bench.run(3)
+  names = _hlo_op_names(bench.hlo)
+  logdir = tempfile.mkdtemp(prefix=f"trace_{name}_")
+  t0 = time.perf_counter()
+  with jax.profiler.trace(logdir):
+    bench.run(steps)
+  wall = (time.perf_counter() - t0) / steps
+  path = sorted(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True))[-1]
+  space = xplane_pb2.XSpace()
+  with open(path, "rb") as f:
+    space.ParseFromString(f.read())
+  per_op = collections.Counter()
+  for plane in space.planes:
+    meta = {k: v.name for k, v in plane.event_metadata.items()}
+    for line in plane.lines:
+      if "XLAEigen" not in line.name:
+        continue
+      for ev in line.events:
+        op = meta.get(ev.metadata_id, "?")
+        if op in names:
+          per_op[op] += ev.duration_ps / 1e9 / steps
+  def category(op):
+    kind, _ = names[op]
+    if kind == "convolution":
+      return "convolution (XLA/Eigen)"
+    if op.startswith("ynn_fusion") or op.startswith("xnn_fusion"):
+      return "YNNPACK fusion (dots, convs)"
+    if kind in ("copy", "transpose") or "copy" in op or "transpose" in op:
+      return "copies / transposes"
+    if kind == "fusion":
+      return "elementwise / reduction fusions"
+    return kind
+  cats = collections.Counter()
+  for op, ms in per_op.items():
+    cats[category(op)] += ms
+  total = sum(per_op.values())
+  return {"model": name, "plan": plan or "none", "steps": steps,
+          "wall_ms_per_step": 1e3 * wall, "thread_ms_per_step": total,
+          "categories": dict(cats.most_common()),
+          "top": [{"op": op, "kind": names[op][0], "source": names[op][1],
+                   "ms_per_step": ms} for op, ms in per_op.most_common(top)]}
+
+
+def format_trace(t: dict) -> str:
+  if "missing" in t:
+    return f"{t['model']}: missing ({t['missing']})"
+  total = t["thread_ms_per_step"]
+  lines = [f"{t['model']} (plan {t['plan']}): {t['wall_ms_per_step']:.1f} ms"
+           f" wall per step, {total:.1f} thread-ms in XLA ops: " + ", ".join(
+               f"{k} {100 * v / total:.0f}%" for k, v in t["categories"].items())]
+  rows = [(r["op"], r["kind"], "/".join(r["source"].split("/")[-3:]),
+           f"{r['ms_per_step']:.1f}",
+           f"{100 * r['ms_per_step'] / total:.0f}%") for r in t["top"]]
+  lines.append(harness.markdown_table(("HLO op", "kind", "from", "ms/step",
+                                       "share"), rows))
+  return "\n".join(lines)
+
+
 class _PlanBench(harness.JaxBench):
   """JaxBench with flax convs rerouted through a fast_layers plan."""
 
@@ -263,6 +362,9 @@ def main(argv=None):
   p = argparse.ArgumentParser(prog="python -m benchmarks.profile_step")
   p.add_argument("--models", default="conv_vae,dcgan,wgan_gp,realnvp,pixelcnn")
   p.add_argument("--ops", action="store_true", help="conv/dot census")
+  p.add_argument("--trace", type=int, default=0, metavar="STEPS",
+                 help="profile STEPS steps with jax.profiler: time per HLO "
+                 "op and per category (also under each --plans plan)")
   p.add_argument("--layers", action="store_true",
                  help="per conv layer: fwd+bwd under each formulation; adds "
                  "the plan 'best' (the winners) to --plans")
@@ -283,6 +385,11 @@ def main(argv=None):
       c = op_census(name, args.variant, args.repeats)
       result["census"].append(c)
       print(format_census(c), flush=True)
+    if args.trace:
+      for plan in [None] + [x for x in args.plans.split(",") if x]:
+        t = trace_profile(name, args.trace, args.variant, plan)
+        result.setdefault("traces", []).append(t)
+        print(format_trace(t), flush=True)
     extra = {}
     if args.layers:
       lc = layer_comparison(name, args.variant, args.repeats)
