@@ -11,7 +11,12 @@ logistic one for MNIST). Adam 1e-3, 200-step warm-up, cosine.
 
 Variants (`:variant`):
   default   uniform dequantisation, 3000 steps of batch 64 (3.5 epochs),
-            ~10 min on a shared 2-core CPU.
+            ~10 min on a shared 2-core CPU. Measured: test 6.318 bits/dim
+            (all 10,000 test images; validation 6.24 at step 3000);
+            samples at T = 1: FID 268.5, IS 1.34, precision 0.91, recall
+            0.03; 431 s wall (131 s CPU) on the shared machine. Additive
+            couplings with one diagonal scaling are far weaker than the
+            affine multiscale flows (realnvp.py: 4.38 in 600 steps).
   smoke     3 steps on a tiny net, for tests (seconds).
 
 NICE's paper uses 5 hidden layers of 1000 units and 1500 epochs (a GPU).
