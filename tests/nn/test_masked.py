@@ -157,10 +157,8 @@ def test_plain_pixelcnn_is_autoregressive_but_has_the_blind_spot():
   # reachable only through (2, 2), which mask A/B hide (2016b, figure 1).
   assert (jac[2, 1, :, 1, 3] == 0).all()
   assert (jac[2, 1, :, 1, 2] > 0).all()
-  # The gated stacks of the same depth see it.
-  gated = GatedPixelCNN(features=6, num_layers=5, out_features=2,
-                        first_kernel_size=3, head_features=48)
-  assert (_jacobian(gated, 1)[2, 1, :, 1, 3] > 0).all()
+  # (The gated stacks of the same depth see it: the test above checks every
+  # allowed entry.)
 
 
 def test_gated_split_stacks_equal_the_whole_network_row_by_row():
