@@ -61,16 +61,24 @@ class Planar(Bijector):
     wu = jnp.dot(w, u)
     w_u_hat = -1.0 + jax.nn.softplus(wu)  # wᵀû = m(wᵀu) > -1
     u_hat = u + (w_u_hat - wu) * w / (jnp.dot(w, w) + 1e-12)
-    return w, u_hat, b, jnp.dot(w, u_hat)
+    # wᵀû is used in its analytic form: recomputed as jnp.dot(w, û) it can
+    # round to <= -1 in float32 when wᵀu << 0 (a non-finite log-det).
+    return w, u_hat, b, w_u_hat, wu
+
+  @staticmethod
+  def _log_det(wu: jax.Array, t: jax.Array) -> jax.Array:
+    """log(1 + (wᵀû)(1 - t²)) = log(t² + softplus(wᵀu)(1 - t²)): a sum of
+    non-negative terms, without the cancellation of 1 + (-1 + softplus)."""
+    return jnp.log(jnp.maximum(t * t + jax.nn.softplus(wu) * (1.0 - t * t),
+                               jnp.finfo(t.dtype).tiny))
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    w, u_hat, b, w_u_hat = self._params(x)
+    w, u_hat, b, _, wu = self._params(x)
     t = jnp.tanh(x @ w + b)  # [B]
-    log_det = jnp.log1p(w_u_hat * (1.0 - t * t))
-    return x + t[:, None] * u_hat, log_det
+    return x + t[:, None] * u_hat, self._log_det(wu, t)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-    w, u_hat, b, w_u_hat = self._params(y)
+    w, u_hat, b, w_u_hat, wu = self._params(y)
     c = y @ w + b  # [B]: solve g(a) = a + w_u_hat * tanh(a) = c
     g = lambda a: a + w_u_hat * jnp.tanh(a) - c
     radius = jnp.abs(w_u_hat)
@@ -88,5 +96,4 @@ class Planar(Bijector):
     t0 = jnp.tanh(a0)
     a = a0 - g(a0) / (1.0 + w_u_hat * (1.0 - t0 * t0))  # implicit gradient
     t = jnp.tanh(a)
-    log_det = -jnp.log1p(w_u_hat * (1.0 - t * t))
-    return y - t[:, None] * u_hat, log_det
+    return y - t[:, None] * u_hat, -self._log_det(wu, t)

@@ -41,8 +41,10 @@ def test_planar_u_hat_keeps_it_invertible():
   variables = {"params": {"w": jnp.array([1.0, 0.0, 0.0]),
                           "u": jnp.array([-5.0, 1.0, 0.0]),
                           "b": jnp.array(0.3)}}
-  _, u_hat, _, w_u_hat = flow.apply(variables, x, method="_params")
+  _, u_hat, _, w_u_hat, _ = flow.apply(variables, x, method="_params")
   assert float(w_u_hat) > -1.0
+  np.testing.assert_allclose(jnp.dot(variables["params"]["w"], u_hat), w_u_hat,
+                             rtol=1e-6)
   np.testing.assert_allclose(w_u_hat, -1.0 + jax.nn.softplus(-5.0), rtol=1e-6)
   np.testing.assert_allclose(u_hat[1:], [1.0, 0.0])  # only the w part moved
   y, ld = flow.apply(variables, x)
@@ -140,3 +142,18 @@ def test_reshape_checks_shapes():
     flow.apply({}, x[:, :2])
   with pytest.raises(ValueError, match="differ in size"):
     flows.Reshape((4, 4, 2), (31,)).apply({}, x)
+
+
+def test_planar_log_det_finite_and_exact_when_w_u_very_negative():
+  """wᵀu << 0 puts wᵀû = -1 + softplus(wᵀu) within float32 rounding of -1;
+  on the hyperplane (tanh = 0) the log-det is log softplus(wᵀu), which a
+  cancelling 1 + (wᵀû)(1 - t²) would turn into -inf or NaN."""
+  d = 4
+  w = jnp.array([3.0, 0.0, 0.0, 0.0])
+  u = jnp.array([-10.0, 0.0, 0.0, 0.0])        # wᵀu = -30: softplus ~ 9.4e-14
+  params = {"params": {"w": w, "u": u, "b": jnp.zeros(())}}
+  x = jnp.zeros((1, d))                          # a = wᵀx + b = 0, tanh = 0
+  _, log_det = flows.Planar().apply(params, x)
+  expected = np.log(np.log1p(np.exp(-30.0)))   # log softplus(-30), float64
+  assert np.isfinite(log_det).all()
+  np.testing.assert_allclose(np.asarray(log_det), expected, rtol=1e-5)
