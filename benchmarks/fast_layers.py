@@ -257,8 +257,18 @@ def all_gemm_wgrad(x_shape, w_shape, strides):
   return "gemm_wgrad"
 
 
+def strided_only(formulation: str) -> Callable:
+  """Plan: `formulation` for strided convolutions, XLA's for the others."""
+  def plan(x_shape, w_shape, strides):
+    del x_shape, w_shape
+    return formulation if max(strides) > 1 else "xla"
+  return plan
+
+
 PLANS = {"s2d": strided_to_s2d, "thin_im2col": small_to_im2col(16),
-         "im2col": all_im2col, "gemm_wgrad": all_gemm_wgrad}
+         "im2col": all_im2col, "gemm_wgrad": all_gemm_wgrad,
+         "strided_gemm_wgrad": strided_only("gemm_wgrad"),
+         "strided_im2col": strided_only("im2col")}
 
 
 class _LaxWithConv:

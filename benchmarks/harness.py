@@ -209,11 +209,29 @@ class JaxBench:
 
   name = "jax"
 
-  def __init__(self, config, info: dict, batch: dict, seed: int = 0):
+  def __init__(self, config, info: dict, batch: dict, seed: int = 0,
+               conv_plan: str | None = None):
+    """conv_plan: a benchmarks.fast_layers.PLANS name; every flax nn.Conv of
+    the step then uses that formulation (a proposed change, not the model
+    as it is); None: the model as it is."""
     import jax
     from gdm_jax import models
 
     self._jax = jax
+    self.conv_plan = conv_plan
+    if conv_plan:
+      from benchmarks import fast_layers
+      conv = fast_layers.make_conv_general_dilated(
+          fast_layers.PLANS[conv_plan])
+      with fast_layers.patched_flax_conv(conv):
+        self._build(jax, models, config, info, batch, seed)
+        self.metrics = None
+        self.run(1)     # the jitted call traces here, inside the patch
+    else:
+      self._build(jax, models, config, info, batch, seed)
+    self.metrics = None
+
+  def _build(self, jax, models, config, info, batch, seed):
     self.model = models.make(config, info)
     self.batch = {k: jax.numpy.asarray(v) for k, v in batch.items()}
     # Jitted: eager init dispatches (and compiles) op by op, which is slow.
@@ -225,7 +243,6 @@ class JaxBench:
     self.xla_flops = xla_flops(compiled)
     self.flops = step_contraction_flops(self.model, self.state, self.batch)
     self.hlo = compiled.as_text()
-    self.metrics = None
 
   def run(self, n: int):
     state, metrics = self.state, self.metrics
@@ -429,7 +446,8 @@ def interleaved_rates(benches, steps: dict, rounds: int):
 def benchmark_row(label: str, config, info: dict, torch_module: str | None,
                   *, steps=None, block_seconds=1.5, rounds=5, warmup=3,
                   torch_policies=("unset", "PASSIVE"), batch_size=None,
-                  torch_threads=None, seed=0, description="") -> dict:
+                  torch_threads=None, seed=0, description="",
+                  conv_plan=None) -> dict:
   """Times our step and PyTorch's `torch_module`.TorchStep (one worker
   process per OMP_WAIT_POLICY in `torch_policies`; none or no module: ours
   only) on the same synthetic batch; returns the row (a dict).
@@ -442,7 +460,7 @@ def benchmark_row(label: str, config, info: dict, torch_module: str | None,
     config = config.copy_and_resolve_references()
     config.train.batch_size = b
   batch = synthetic_batch(info, b, seed)
-  ours = JaxBench(config, info, batch, seed)
+  ours = JaxBench(config, info, batch, seed, conv_plan)
   benches = [ours]
   threads = torch_threads or os.cpu_count()
   try:
@@ -463,7 +481,7 @@ def benchmark_row(label: str, config, info: dict, torch_module: str | None,
   finally:
     for bench in benches[1:]:
       bench.close()
-  row = {"model": label, "architecture": description,
+  row = {"model": label, "architecture": description, "conv_plan": conv_plan,
          "model_config": config.model.to_dict(),
          "batch_size": b, "steps_per_block": n_steps, "rounds": rounds,
          "warmup_steps": warmup, "compile_s": ours.compile_s,

@@ -81,6 +81,10 @@ ALIASES = {"mlp": "mlp_vae", "conv": "conv_vae"}
 # --extra rows: (label, benchmark, batch size): how efficiency scales.
 EXTRA_ROWS = (("mlp_vae B=512 (extra)", "mlp_vae", 512),
               ("mlp_vae B=2048 (extra)", "mlp_vae", 2048))
+# --proposed rows: the step with every flax conv rerouted through a
+# benchmarks/fast_layers.py plan (same parameters, same function): the
+# changes benchmarks/README.md proposes, measured, next to the step as it is.
+PROPOSED = {"dcgan": "strided_im2col", "wgan_gp": "strided_im2col"}
 
 
 def load_config(spec: str, variant: str | None = None):
@@ -163,6 +167,9 @@ def parse_args(argv=None, prog="python -m benchmarks.suite",
   p.add_argument("--extra", action="store_true",
                  help="also run the clearly labelled larger-batch MLP VAE "
                  "rows")
+  p.add_argument("--proposed", action="store_true",
+                 help="also time our step with the proposed convolution "
+                 "formulations (PROPOSED; labelled rows)")
   p.add_argument("--sgemm-n", type=int, default=2048,
                  help="size of the numpy float32 reference matmul")
   p.add_argument("--json", default=None, help="write all figures here")
@@ -190,11 +197,15 @@ def run(args, argv=None, prog="python -m benchmarks.suite") -> dict:
           f"OMP_WAIT_POLICY variants: {policies}", file=sys.stderr)
 
   sgemm_before = harness.sgemm_gflops(args.sgemm_n)
-  plan = [(m, m, None) for m in models]
+  plan = []
+  for m in models:
+    plan.append((m, m, None, None))
+    if args.proposed and m in PROPOSED:
+      plan.append((f"{m} + {PROPOSED[m]} (proposed)", m, None, PROPOSED[m]))
   if args.extra:
-    plan += [e for e in EXTRA_ROWS if e[1] in models]
+    plan += [e + (None,) for e in EXTRA_ROWS if e[1] in models]
   rows = []
-  for label, name, batch_size in plan:
+  for label, name, batch_size, conv_plan in plan:
     config, reason = availability(name, args.variant)
     if config is None:
       print(f"[{label}] missing: {reason}", file=sys.stderr)
@@ -206,7 +217,7 @@ def run(args, argv=None, prog="python -m benchmarks.suite") -> dict:
         label, config, FASHION_MNIST, torch_module, steps=args.steps,
         block_seconds=args.block_seconds, rounds=args.rounds,
         warmup=args.warmup, torch_policies=policies, batch_size=batch_size,
-        torch_threads=threads,
+        torch_threads=threads, conv_plan=conv_plan,
         description=BENCHMARKS[name].description if not args.variant else
         f"{BENCHMARKS[name].config.partition(':')[0]}:{args.variant}"))
   sgemm_after = harness.sgemm_gflops(args.sgemm_n)

@@ -272,3 +272,32 @@ def test_suite_runs_end_to_end(tmp_path, capsys, monkeypatch):
                                          / r["torch_steps_per_s"])
   printed = capsys.readouterr().out
   assert "| mlp_vae" in printed and "| absent" in printed
+
+
+@pytest.mark.parametrize("formulation", ["s2d", "im2col", "shift",
+                                         "gemm_wgrad"])
+def test_fast_conv_formulations_compute_xla_convolution(formulation):
+  from benchmarks import fast_layers
+  f = fast_layers.FORMULATIONS[formulation]
+  k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+  # Strided 'SAME' on an odd size (asymmetric padding) and a stride-1 conv.
+  cases = [((2, 7, 7, 3), (4, 4, 3, 5), (2, 2)), ((2, 6, 6, 3), (3, 3, 3, 4),
+                                                    (1, 1))]
+  for x_shape, w_shape, strides in cases:
+    if formulation == "s2d" and strides == (1, 1):
+      continue
+    x = jax.random.normal(k1, x_shape)
+    w = jax.random.normal(k2, w_shape)
+    ref = lambda a, b: jax.lax.conv_general_dilated(
+        a, b, strides, "SAME", dimension_numbers=fast_layers.NHWC)
+    ours = lambda a, b: f(a, b, strides, "SAME")
+    np.testing.assert_allclose(ours(x, w), ref(x, w), rtol=1e-5, atol=1e-4)
+    # First and second derivatives (a WGAN-GP critic differentiates twice).
+    loss = lambda fn: lambda a, b: jnp.sum(jnp.sin(fn(a, b)))
+    penalty = lambda fn: lambda b: jnp.sum(
+        jax.grad(lambda a: jnp.sum(jnp.tanh(fn(a, b))))(x) ** 2)
+    for g_ref, g in zip(jax.grad(loss(ref), (0, 1))(x, w),
+                        jax.grad(loss(ours), (0, 1))(x, w)):
+      np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(jax.grad(penalty(ours))(w),
+                               jax.grad(penalty(ref))(w), rtol=1e-4, atol=1e-2)
