@@ -83,6 +83,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gdm_jax.nn.conv import strided_conv_general_dilated
 from gdm_jax.nn.layers import SubPixelUpsample
 from gdm_jax.nn.spectral import SpectralConv
 from gdm_jax.nn.spectral import SpectralDense
@@ -135,8 +136,10 @@ def _conv(features: int, kernel: int, stride: int, spectral: bool, name: str,
   if spectral:
     return SpectralConv(features, (kernel, kernel), strides=stride,
                         padding="SAME", name=name)(x, update_stats=train)
+  # Strided convs by im2col: XLA:CPU's strided kernel gradient is slow
+  # (gdm_jax/nn/conv.py); same parameters, same function.
   return nn.Conv(features, (kernel, kernel), strides=stride, padding="SAME",
-                 name=name)(x)
+                 name=name, conv_general_dilated=strided_conv_general_dilated)(x)
 
 
 def _norm(kind: str, name: str, x: jax.Array, train: bool) -> jax.Array:

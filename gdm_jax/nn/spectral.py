@@ -51,6 +51,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gdm_jax.nn.conv import strided_conv_general_dilated
+
 
 class SpectralDense(nn.Module):
   """`nn.Dense` with a spectrally normalised kernel.
@@ -103,7 +105,8 @@ class SpectralConv(nn.Module):
     """[B, H, W, C_in] -> [B, H', W', features]."""
     conv = nn.Conv(self.features, tuple(self.kernel_size),
                    strides=self.strides, padding=self.padding,
-                   use_bias=self.use_bias)
+                   use_bias=self.use_bias,
+                   conv_general_dilated=strided_conv_general_dilated)
     return nn.SpectralNorm(conv, n_steps=self.n_steps,
                            collection_name=self.collection_name)(
                                x, update_stats=update_stats)
