@@ -44,7 +44,9 @@ import jax
 from jax import lax
 import jax.numpy as jnp
 
-NHWC = ("NHWC", "HWIO", "NHWC")
+from gdm_jax.nn.conv import NHWC  # pylint: disable=unused-import
+from gdm_jax.nn.conv import _plain_nhwc  # pylint: disable=protected-access
+from gdm_jax.nn.conv import im2col_conv  # pylint: disable=unused-import
 
 
 def _explicit_padding(padding, in_hw, k_hw, strides):
@@ -53,19 +55,9 @@ def _explicit_padding(padding, in_hw, k_hw, strides):
   return [tuple(p) for p in padding]
 
 
-def _is_plain_nhwc(dimension_numbers, lhs_dilation, rhs_dilation,
-                   feature_group_count, batch_group_count) -> bool:
-  if dimension_numbers is None:
-    return False
-  dn = dimension_numbers
-  if isinstance(dn, lax.ConvDimensionNumbers):
-    plain = dn == lax.conv_dimension_numbers((1, 1, 1, 1), (1, 1, 1, 1), NHWC)
-  else:
-    plain = tuple(dn) == NHWC
-  no_dilation = (all(d == 1 for d in (lhs_dilation or (1, 1)))
-                 and all(d == 1 for d in (rhs_dilation or (1, 1))))
-  return (plain and no_dilation and feature_group_count == 1
-          and batch_group_count == 1)
+# The plain-layout check and the im2col route live in the library (the
+# strided GAN convolutions use them); the other formulations stay here.
+_is_plain_nhwc = _plain_nhwc
 
 
 def space_to_depth(x: jax.Array, s: int) -> jax.Array:
@@ -103,23 +95,6 @@ def space_to_depth_conv(x: jax.Array, w: jax.Array, strides, padding
   ws = ws.reshape(kh // s, kw // s, s * s * c, o)
   return lax.conv_general_dilated(xs, ws, (1, 1), "VALID",
                                   dimension_numbers=NHWC)
-
-
-def im2col_conv(x: jax.Array, w: jax.Array, strides, padding) -> jax.Array:
-  """lax.conv_general_dilated(x, w, strides, padding, NHWC/HWIO) as one GEMM
-  on explicit patches: x [B, H, W, C], w [kh, kw, C, O] -> [B, H', W', O]."""
-  kh, kw, c, o = w.shape
-  b, h, wd, _ = x.shape
-  sh, sw = strides
-  (pt, pb), (pl, pr) = _explicit_padding(padding, (h, wd), (kh, kw), strides)
-  xp = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-  h_out = (h + pt + pb - kh) // sh + 1
-  w_out = (wd + pl + pr - kw) // sw + 1
-  cols = [xp[:, p:p + sh * (h_out - 1) + 1:sh, q:q + sw * (w_out - 1) + 1:sw]
-          for p in range(kh) for q in range(kw)]
-  patches = jnp.concatenate(cols, axis=-1)            # [B, H', W', kh·kw·C]
-  y = patches.reshape(-1, kh * kw * c) @ w.reshape(kh * kw * c, o)
-  return y.reshape(b, h_out, w_out, o)
 
 
 def shifted_matmul_conv(x: jax.Array, w: jax.Array, strides, padding
