@@ -8,6 +8,11 @@ FAMILIES = {
     "cfg": "gdm_jax.models.cfg",          # CFG / xICFG
     "flow": "gdm_jax.models.flow",        # NICE, RealNVP, Glow, toy flows
     "pixelcnn": "gdm_jax.models.pixelcnn",  # PixelCNN, PixelCNN++
+    "avb": "gdm_jax.models.avb",          # adversarial variational Bayes
+    "aae": "gdm_jax.models.aae",          # adversarial autoencoder
+    "wae": "gdm_jax.models.wae",          # Wasserstein autoencoder (GAN / MMD)
+    "gumbel_vae": "gdm_jax.models.gumbel_vae",  # categorical latents
+    "helmholtz": "gdm_jax.models.helmholtz",    # wake-sleep
 }
 
 
