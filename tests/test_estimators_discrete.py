@@ -1,0 +1,220 @@
+"""Mathematical tests of the discrete-latent estimators in gdm_jax.estimators:
+Gumbel noise, the Gumbel-softmax (relaxed and straight-through), the Concrete
+density, and the score-function (REINFORCE) surrogate with baselines.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import integrate
+from scipy import stats
+
+from gdm_jax import estimators as E
+
+LOGITS = np.array([1.0, -0.5, 0.3, 2.0, -2.0], np.float32)        # [K]
+
+
+def _se(a, axis=0):
+  return a.std(axis) / math.sqrt(a.shape[axis])
+
+
+def test_sample_gumbel_distribution():
+  g = np.asarray(E.sample_gumbel(jax.random.key(0), (200_000,)), np.float64)
+  assert g.shape == (200_000,) and np.all(np.isfinite(g))
+  assert abs(g.mean() - np.euler_gamma) < 4.5 * _se(g)
+  assert abs(g.var() - math.pi**2 / 6) < 0.03
+  assert stats.kstest(g[:20000], "gumbel_r").pvalue > 1e-3
+
+
+def test_gumbel_softmax_on_simplex_and_tends_to_one_hot():
+  logits = jnp.broadcast_to(jnp.asarray(LOGITS), (5000, 5))
+  key = jax.random.key(1)
+  max_mean = []
+  for tau in (5.0, 1.0, 0.3, 0.05, 0.01):
+    y = np.asarray(E.gumbel_softmax(key, logits, tau), np.float64)
+    assert y.shape == (5000, 5) and np.all(y >= 0)
+    np.testing.assert_allclose(y.sum(-1), 1.0, atol=1e-5)
+    max_mean.append(y.max(-1).mean())
+  assert np.all(np.diff(max_mean) > 0), max_mean       # sharper as τ falls
+  assert max_mean[-1] > 0.99, max_mean
+  # The same noise at any τ has the same argmax (the Gumbel-max sample).
+  a = np.argmax(E.gumbel_softmax(key, logits, 5.0), -1)
+  b = np.argmax(E.gumbel_softmax(key, logits, 0.01), -1)
+  np.testing.assert_array_equal(a, b)
+  # τ -> ∞ tends to the uniform vector.
+  y = np.asarray(E.gumbel_softmax(key, logits, 1e4))
+  np.testing.assert_allclose(y, 0.2, atol=2e-3)
+
+
+def test_gumbel_max_frequencies_match_softmax():
+  n = 40_000
+  logits = jnp.broadcast_to(jnp.asarray(LOGITS), (n, 5))
+  y = E.gumbel_softmax(jax.random.key(2), logits, 0.5)
+  counts = np.bincount(np.asarray(jnp.argmax(y, -1)), minlength=5)
+  p = np.exp(LOGITS.astype(np.float64))
+  p /= p.sum()
+  chi2 = stats.chisquare(counts, n * p)
+  assert chi2.pvalue > 1e-3, (counts / n, p)
+  # A wrong distribution (e.g. softmax(l / 2)) is rejected by the same test.
+  q = np.sqrt(p) / np.sqrt(p).sum()
+  assert stats.chisquare(counts, n * q).pvalue < 1e-6
+
+
+def test_straight_through_forward_one_hot_backward_relaxed():
+  key = jax.random.key(3)
+  logits = jax.random.normal(jax.random.key(4), (64, 3, 5))
+  w = jax.random.normal(jax.random.key(5), (64, 3, 5))
+  hard = E.gumbel_softmax(key, logits, 0.7, hard=True)
+  soft = E.gumbel_softmax(key, logits, 0.7)
+  # Forward: exactly one-hot at the relaxed sample's argmax.
+  expected = jax.nn.one_hot(jnp.argmax(soft, -1), 5)
+  np.testing.assert_array_equal(hard, expected)
+  assert set(np.unique(np.asarray(hard))) == {0.0, 1.0}
+  # Backward: the relaxed sample's gradient, for a linear and a non-linear f.
+  for f in (lambda y: jnp.sum(w * y), lambda y: jnp.sum(jnp.sin(w * y) ** 2)):
+    g_hard = jax.grad(lambda l: f(jax.lax.stop_gradient(hard) * 0 + E.gumbel_softmax(
+        key, l, 0.7, hard=True)))(logits)
+    # Straight-through: ∂f/∂y is taken at the one-hot point, times ∂y_soft/∂l.
+    _, vjp = jax.vjp(lambda l: E.gumbel_softmax(key, l, 0.7), logits)
+    (g_expected,) = vjp(jax.grad(f)(expected))
+    np.testing.assert_allclose(g_hard, g_expected, rtol=1e-5, atol=1e-6)
+    assert np.abs(np.asarray(g_hard)).max() > 1e-3
+  # With a traced temperature (an annealing schedule) nothing recompiles.
+  fn = jax.jit(lambda t: E.gumbel_softmax(key, logits, t, hard=True))
+  fn(1.0), fn(0.5)
+  assert fn._cache_size() == 1
+
+
+def test_concrete_density_binary_case():
+  """K = 2: ∫ p(y1) dy1 = 1 and P(y1 < 0.3) matches samples, at τ < 1 and > 1."""
+  logits = np.array([0.8, -0.4], np.float32)
+  for tau in (0.6, 2.0):
+    def dens(y1):
+      y = jnp.asarray([y1, 1.0 - y1], jnp.float32)
+      return float(jnp.exp(E.relaxed_categorical_log_prob(
+          jnp.asarray(logits), y, tau)))
+    total = integrate.quad(dens, 0, 1, limit=200, points=[1e-3, 0.5, 1 - 1e-3])[0]
+    assert abs(total - 1.0) < 2e-3, (tau, total)
+    p_low = integrate.quad(dens, 0, 0.3, limit=200)[0]
+    y = E.gumbel_softmax(jax.random.key(6), jnp.broadcast_to(
+        jnp.asarray(logits), (40_000, 2)), tau)
+    frac = np.mean(np.asarray(y[:, 0]) < 0.3)
+    assert abs(frac - p_low) < 4.5 * math.sqrt(p_low * (1 - p_low) / 40_000) + 1e-3
+
+
+def test_concrete_density_integrates_to_one_for_three_classes():
+  logits = jnp.asarray([0.5, -1.0, 0.2])
+  tau = 1.5
+  f = jax.jit(lambda y1, y2: jnp.exp(E.relaxed_categorical_log_prob(
+      logits, jnp.stack([y1, y2, 1.0 - y1 - y2]), tau)))
+  total = integrate.dblquad(lambda y2, y1: float(f(y1, y2)), 0, 1,
+                            0, lambda y1: 1 - y1, epsabs=1e-5)[0]
+  assert abs(total - 1.0) < 2e-3, total
+
+
+def test_exp_concrete_density_relation():
+  logits = jax.random.normal(jax.random.key(7), (10, 4))
+  y = E.gumbel_softmax(jax.random.key(8), logits, 0.8)
+  log_p = E.relaxed_categorical_log_prob(logits, y, 0.8)
+  log_p_exp = E.relaxed_categorical_log_prob(logits, jnp.log(y), 0.8,
+                                             log_space=True)
+  np.testing.assert_allclose(log_p, log_p_exp - jnp.sum(jnp.log(y), -1),
+                             rtol=1e-5, atol=1e-4)
+  # Shifting the logits leaves the distribution unchanged.
+  np.testing.assert_allclose(
+      E.relaxed_categorical_log_prob(logits + 3.0, y, 0.8), log_p, rtol=1e-5,
+      atol=1e-4)
+
+
+# ------------------------------------------------------- score function
+
+MU, SIGMA = 0.7, 1.3
+
+
+def _gaussian_gradients(n, baseline):
+  """Per-sample gradient estimates of ∇_{μ,σ} E_{N(μ,σ²)}[z²]: [n, 2] each."""
+  eps = jax.random.normal(jax.random.key(9), (n,))
+  theta = jnp.asarray([MU, SIGMA])
+
+  def reparam(t, e):
+    return (t[0] + t[1] * e) ** 2
+
+  def score(t, e):
+    z = jax.lax.stop_gradient(t[0] + t[1] * e)
+    log_q = -0.5 * ((z - t[0]) / t[1]) ** 2 - jnp.log(t[1])
+    return E.score_function_surrogate(log_q, z ** 2, baseline)
+
+  g_rep = jax.jit(jax.vmap(jax.grad(reparam), (None, 0)))(theta, eps)
+  g_sf = jax.jit(jax.vmap(jax.grad(score), (None, 0)))(theta, eps)
+  return np.asarray(g_rep, np.float64), np.asarray(g_sf, np.float64)
+
+
+def test_score_function_and_reparameterisation_agree_with_closed_form():
+  """∇_μ E[z²] = 2μ, ∇_σ E[z²] = 2σ: both estimators within a few s.e."""
+  exact = np.array([2 * MU, 2 * SIGMA])
+  g_rep, g_sf = _gaussian_gradients(100_000, 0.0)
+  for g in (g_rep, g_sf):
+    assert np.all(np.abs(g.mean(0) - exact) < 4.5 * _se(g)), (g.mean(0), exact)
+  # The pathwise estimator has the smaller variance here (by far).
+  assert np.all(g_rep.var(0) < 0.5 * g_sf.var(0))
+
+
+def test_baseline_keeps_the_mean_and_reduces_the_variance():
+  exact = np.array([2 * MU, 2 * SIGMA])
+  _, g0 = _gaussian_gradients(100_000, 0.0)
+  _, gb = _gaussian_gradients(100_000, MU**2 + SIGMA**2)    # b = E[f]
+  assert np.all(np.abs(gb.mean(0) - exact) < 4.5 * _se(gb))
+  assert np.all(gb.var(0) < 0.85 * g0.var(0)), (gb.var(0), g0.var(0))
+  # A baseline that is far off increases it.
+  _, gbad = _gaussian_gradients(100_000, -10.0)
+  assert np.all(np.abs(gbad.mean(0) - exact) < 4.5 * _se(gbad))
+  assert np.all(gbad.var(0) > g0.var(0))
+
+
+def test_score_function_on_categorical_matches_exact_gradient():
+  """∇_l Σ_k softmax(l)_k f(k), exact vs REINFORCE with and without the
+  leave-one-out baseline (S = 4 samples per estimate)."""
+  logits = jnp.asarray([0.3, -0.8, 1.2, 0.0])
+  f = jnp.asarray([2.0, -1.0, 0.5, 4.0])
+  exact = np.asarray(jax.grad(lambda l: jnp.sum(jax.nn.softmax(l) * f))(logits))
+  n, s = 50_000, 4
+
+  def estimate(rng, loo):
+    k = jax.random.categorical(rng, logits, shape=(s,))          # [S]
+
+    def surrogate(l):
+      log_q = jax.nn.log_softmax(l)[k]
+      fk = f[k]
+      b = E.leave_one_out_baseline(fk) if loo else 0.0
+      return jnp.mean(E.score_function_surrogate(log_q, fk, b))
+    return jax.grad(surrogate)(logits)
+
+  keys = jax.random.split(jax.random.key(10), n)
+  out = {}
+  for loo in (False, True):
+    g = np.asarray(jax.jit(jax.vmap(lambda r: estimate(r, loo)))(keys), np.float64)
+    assert np.all(np.abs(g.mean(0) - exact) < 4.5 * _se(g) + 1e-6), (loo, g.mean(0), exact)
+    out[loo] = g
+  assert np.sum(out[True].var(0)) < 0.8 * np.sum(out[False].var(0))
+
+
+def test_surrogate_value_and_stop_gradient():
+  """The surrogate is (f - b) log q, and f, b get no gradient."""
+  lq = jnp.asarray([-1.0, -2.0])
+  val = E.score_function_surrogate(lq, jnp.asarray([3.0, 1.0]), 0.5)
+  np.testing.assert_allclose(val, [-2.5, -1.0])
+  g = jax.grad(lambda f: jnp.sum(E.score_function_surrogate(lq, f, f.mean())))(
+      jnp.asarray([3.0, 1.0]))
+  np.testing.assert_array_equal(g, 0.0)
+
+
+def test_leave_one_out_baseline():
+  f = jnp.asarray([[1.0, 10.0], [2.0, 20.0], [6.0, 30.0]])       # [S=3, 2]
+  b = E.leave_one_out_baseline(f)
+  np.testing.assert_allclose(b, [[4.0, 25.0], [3.5, 20.0], [1.5, 15.0]])
+  np.testing.assert_allclose(E.leave_one_out_baseline(f.T, axis=1), b.T)
+  with pytest.raises(ValueError, match=">= 2 samples"):
+    E.leave_one_out_baseline(jnp.ones((1, 3)))
