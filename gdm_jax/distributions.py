@@ -4,6 +4,11 @@ Conventions: "elementwise" functions return an array of the broadcast shape of
 their inputs; functions named `*_sum` or taking `event_ndims` sum the trailing
 event axes and return one value per example. Every value is a natural-log
 density (nats); divide by `log(2)` for bits.
+
+Inputs are validated at trace time (`gdm_jax.checks`): parameters
+(logits, means, log-scales) must be floating arrays, data integer or
+floating as documented, and shapes must broadcast; failures raise ValueError
+naming the function and the argument.
 """
 
 import math
@@ -11,11 +16,19 @@ import math
 import jax
 import jax.numpy as jnp
 
+from gdm_jax import checks
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
 def sum_except_batch(x: jax.Array, batch_ndims: int = 1) -> jax.Array:
-  """Sums all axes after the first `batch_ndims`: [B, ...] -> [B]."""
+  """Sums all axes after the first `batch_ndims`: [B, ...] -> [B].
+
+  Raises:
+    ValueError: x is not numeric or has fewer than `batch_ndims` axes.
+  """
+  checks.check_array("distributions.sum_except_batch", "x", x,
+                     min_rank=batch_ndims, dtype="numeric")
   return jnp.sum(x, axis=tuple(range(batch_ndims, x.ndim)))
 
 
@@ -32,7 +45,14 @@ def bernoulli_log_prob(logits: jax.Array, x: jax.Array) -> jax.Array:
 
   Returns:
     float array of the broadcast shape, in nats (<= 0 for binary x).
+
+  Raises:
+    ValueError: non-floating logits, or shapes that do not broadcast.
   """
+  fn = "distributions.bernoulli_log_prob"
+  checks.check_array(fn, "logits", logits)
+  checks.check_array(fn, "x", x, dtype=None)
+  checks.check_broadcastable(fn, [("logits", logits), ("x", x)])
   return x * logits - jax.nn.softplus(logits)
 
 
@@ -46,13 +66,29 @@ def gaussian_log_prob(x: jax.Array, mean: jax.Array,
 
   Returns:
     float array of the broadcast shape.
+
+  Raises:
+    ValueError: non-floating mean or log_scale, non-numeric x, or shapes
+      that do not broadcast.
   """
+  fn = "distributions.gaussian_log_prob"
+  checks.check_array(fn, "x", x, dtype="numeric")
+  checks.check_array(fn, "mean", mean)
+  checks.check_array(fn, "log_scale", log_scale)
+  checks.check_broadcastable(fn, [("x", x), ("mean", mean),
+                                  ("log_scale", log_scale)])
   z = (x - mean) * jnp.exp(-log_scale)
   return -0.5 * (z * z + LOG_2PI) - log_scale
 
 
 def standard_normal_log_prob(x: jax.Array) -> jax.Array:
-  """Elementwise log N(x | 0, 1), in nats."""
+  """Elementwise log N(x | 0, 1), in nats.
+
+  Raises:
+    ValueError: x is not numeric.
+  """
+  checks.check_array("distributions.standard_normal_log_prob", "x", x,
+                     dtype="numeric")
   return -0.5 * (x * x + LOG_2PI)
 
 
@@ -72,7 +108,20 @@ def kl_divergence_diagonal_gaussian(mean: jax.Array, log_scale: jax.Array,
 
   Returns:
     float array [...], in nats, >= 0.
+
+  Raises:
+    ValueError: non-floating or rank-0 mean/log_scale, or shapes that do not
+      broadcast.
   """
+  fn = "distributions.kl_divergence_diagonal_gaussian"
+  checks.check_array(fn, "mean", mean, min_rank=1, layout="[..., D]")
+  checks.check_array(fn, "log_scale", log_scale, min_rank=1,
+                     layout="[..., D]")
+  checks.check_array(fn, "prior_mean", prior_mean)
+  checks.check_array(fn, "prior_log_scale", prior_log_scale)
+  checks.check_broadcastable(fn, [("mean", mean), ("log_scale", log_scale),
+                                  ("prior_mean", prior_mean),
+                                  ("prior_log_scale", prior_log_scale)])
   var_ratio = jnp.exp(2.0 * (log_scale - prior_log_scale))
   mean_term = jnp.square((mean - prior_mean) * jnp.exp(-prior_log_scale))
   per_dim = 0.5 * (var_ratio + mean_term - 1.0) - (log_scale - prior_log_scale)
@@ -92,7 +141,17 @@ def categorical_log_prob(logits: jax.Array, x: jax.Array) -> jax.Array:
 
   Returns:
     float [...], in nats (<= 0); sum over the K values of exp(.) is 1.
+
+  Raises:
+    ValueError: non-floating logits or rank 0; non-integer x; x not of
+      rank logits.ndim - 1 or not broadcastable to logits.shape[:-1].
   """
+  fn = "distributions.categorical_log_prob"
+  checks.check_array(fn, "logits", logits, min_rank=1, layout="[..., K]")
+  checks.check_array(fn, "x", x, rank=len(checks.shape_of(logits)) - 1,
+                     dtype="integer", layout="[...] (logits without K)")
+  checks.check_broadcastable(
+      fn, [("logits[..., 0]", checks.Shape(logits.shape[:-1])), ("x", x)])
   log_p = jax.nn.log_softmax(logits, axis=-1)
   idx = jnp.asarray(x, jnp.int32)[..., None]
   return jnp.take_along_axis(log_p, idx, axis=-1)[..., 0]
@@ -127,12 +186,20 @@ def discretized_logistic_log_prob(x: jax.Array, mean: jax.Array,
   Returns:
     float [...] of the broadcast shape, in nats.
 
+  Raises:
+    ValueError: non-floating inputs, shapes that do not broadcast, or
+      num_bins not an int >= 2.
+
   References:
     Salimans, Karpathy, Chen, Kingma 2017, "PixelCNN++: Improving the
     PixelCNN with Discretized Logistic Mixture Likelihood and Other
     Modifications" (ICLR), section 2.1; openai/pixel-cnn nn.py,
     discretized_mix_logistic_loss.
   """
+  fn = "distributions.discretized_logistic_log_prob"
+  _check_logistic(fn, x, mean, log_scale, num_bins)
+  checks.check_broadcastable(fn, [("x", x), ("mean", mean),
+                                  ("log_scale", log_scale)])
   half = 1.0 / (num_bins - 1)
   centred = x - mean
   inv_s = jnp.exp(-log_scale)
@@ -178,12 +245,34 @@ def discretized_logistic_mixture_log_prob(
     float [...], log P(x) in nats; exp sums to 1 over the n^C pixel values.
 
   Raises:
-    ValueError: coeffs of the wrong size.
+    ValueError: non-floating inputs, wrong ranks, means/log_scales/coeffs
+      whose C or K axes do not match x and logit_weights, leading shapes
+      that do not broadcast, or coeffs of the wrong size.
 
   References:
     Salimans et al. 2017, "PixelCNN++", section 2.1-2.2.
   """
-  num_colours = x.shape[-1]
+  fn = "distributions.discretized_logistic_mixture_log_prob"
+  checks.check_array(fn, "x", x, min_rank=1, layout="[..., C]")
+  checks.check_array(fn, "logit_weights", logit_weights, min_rank=1,
+                     layout="[..., K]")
+  _check_logistic(fn, None, means, log_scales, num_bins)
+  num_colours, num_components = x.shape[-1], logit_weights.shape[-1]
+  for name, arr in (("means", means), ("log_scales", log_scales)):
+    checks.check_array(fn, name, arr, min_rank=2, layout="[..., C, K]")
+    if arr.shape[-2:] != (num_colours, num_components):
+      raise ValueError(f"{fn}: `{name}` must be [..., C, K] = [..., "
+                       f"{num_colours}, {num_components}] for x {x.shape} "
+                       f"and logit_weights {logit_weights.shape}; got shape "
+                       f"{arr.shape}.")
+  if coeffs is not None:
+    checks.check_array(fn, "coeffs", coeffs, min_rank=2,
+                       layout="[..., C(C-1)/2, K]")
+  checks.check_broadcastable(
+      fn, [("x[..., 0]", checks.Shape(x.shape[:-1])),
+           ("logit_weights[..., 0]", checks.Shape(logit_weights.shape[:-1])),
+           ("means[..., 0, 0]", checks.Shape(means.shape[:-2])),
+           ("log_scales[..., 0, 0]", checks.Shape(log_scales.shape[:-2]))])
   pairs = [(c, cp) for c in range(num_colours) for cp in range(c)]
   if coeffs is not None and coeffs.shape[-2] != len(pairs):
     raise ValueError(f"coeffs need {len(pairs)} entries on axis -2 for "
@@ -197,3 +286,14 @@ def discretized_logistic_mixture_log_prob(
   log_p = discretized_logistic_log_prob(xk, means, log_scales, num_bins)
   log_p = jnp.sum(log_p, axis=-2)                              # [..., K]
   return jax.nn.logsumexp(log_p + jax.nn.log_softmax(logit_weights, -1), -1)
+
+
+def _check_logistic(fn: str, x, mean, log_scale, num_bins) -> None:
+  if x is not None:
+    checks.check_array(fn, "x", x)
+  checks.check_array(fn, "mean" if x is not None else "means", mean)
+  checks.check_array(fn, "log_scale" if x is not None else "log_scales",
+                     log_scale)
+  checks.check_positive_int(fn, "num_bins", num_bins)
+  if num_bins < 2:
+    raise ValueError(f"{fn}: `num_bins` must be >= 2; got {num_bins}.")

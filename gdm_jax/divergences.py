@@ -28,6 +28,11 @@ which turns a target critic value (e.g. T*) into logits. Use
 the closed form, rather than composing `conjugate` with
 `output_activation` yourself.
 
+Inputs are validated at trace time (`gdm_jax.checks`): logits, samples and
+probabilities must be floating arrays of the documented ranks and matching
+shapes, and `div` an `FDivergence`; failures raise ValueError naming the
+function and the argument.
+
 Conventions worth knowing:
   * 'jensen_shannon' uses the paper's generator
     f(u) = u log u - (u + 1) log((u + 1) / 2), so D_f = 2 JSD(P || Q) with
@@ -69,6 +74,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import xlogy
 import numpy as np
+
+from gdm_jax import checks
 
 LOG_2 = math.log(2.0)
 LOG_4 = math.log(4.0)
@@ -276,7 +283,16 @@ def discrete_f_divergence(div: FDivergence, p: jax.Array, q: jax.Array,
 
   Returns:
     float array, the broadcast shape with `axis` removed, in nats.
+
+  Raises:
+    ValueError: div is not an FDivergence, p or q not floating, or shapes
+      that do not broadcast.
   """
+  fn = "divergences.discrete_f_divergence"
+  _check_div(fn, div)
+  checks.check_array(fn, "p", p)
+  checks.check_array(fn, "q", q)
+  checks.check_broadcastable(fn, [("p", p), ("q", q)])
   return jnp.sum(q * div.f(p / q), axis=axis)
 
 
@@ -295,7 +311,12 @@ def variational_terms(div: FDivergence, real_logits: jax.Array,
 
   Returns:
     (real_term, fake_term), shaped like the corresponding logits, nats.
+
+  Raises:
+    ValueError: div is not an FDivergence, or non-floating logits.
   """
+  _check_logits("divergences.variational_terms", div, real_logits,
+                fake_logits)
   return (div.output_activation(real_logits),
           div.conjugate_of_activation(fake_logits))
 
@@ -316,8 +337,11 @@ def variational_lower_bound_per_example(div: FDivergence,
     float array of that shape, nats.
 
   Raises:
-    ValueError: the shapes differ.
+    ValueError: the shapes differ, div is not an FDivergence, or
+      non-floating logits.
   """
+  _check_logits("divergences.variational_lower_bound_per_example", div,
+                real_logits, fake_logits)
   if real_logits.shape != fake_logits.shape:
     raise ValueError("variational_lower_bound_per_example needs real and fake "
                      f"logits of one shape; got {real_logits.shape} and "
@@ -342,9 +366,26 @@ def variational_lower_bound(div: FDivergence, real_logits: jax.Array,
 
   Returns:
     scalar, nats.
+
+  Raises:
+    ValueError: div is not an FDivergence, or non-floating logits.
   """
+  _check_logits("divergences.variational_lower_bound", div, real_logits,
+                fake_logits)
   real_term, fake_term = variational_terms(div, real_logits, fake_logits)
   return jnp.mean(real_term) - jnp.mean(fake_term)
+
+
+def _check_div(fn: str, div) -> None:
+  if not isinstance(div, FDivergence):
+    raise ValueError(f"{fn}: `div` must be an FDivergence (see "
+                     f"get_f_divergence); got {type(div).__name__}.")
+
+
+def _check_logits(fn: str, div, real_logits, fake_logits) -> None:
+  _check_div(fn, div)
+  checks.check_array(fn, "real_logits", real_logits)
+  checks.check_array(fn, "fake_logits", fake_logits)
 
 
 # ----------------------------------------------------------------- MMD ------
@@ -355,7 +396,16 @@ def _flatten(x: jax.Array) -> jax.Array:
 
 
 def squared_distances(x: jax.Array, y: jax.Array) -> jax.Array:
-  """Pairwise ||x_i - y_j||²: [N, ...], [M, ...] -> [N, M], clipped at 0."""
+  """Pairwise ||x_i - y_j||²: [N, ...], [M, ...] -> [N, M], clipped at 0.
+
+  Raises:
+    ValueError: non-floating or rank-0 inputs, or different event shapes.
+  """
+  fn = "divergences.squared_distances"
+  checks.check_array(fn, "x", x, min_rank=1, layout="[N, ...]")
+  checks.check_array(fn, "y", y, min_rank=1, layout="[M, ...]")
+  checks.check_same_shape(fn, [("x", x), ("y", y)], slice(1, None),
+                          "event shape (axes after the first)")
   x, y = _flatten(x), _flatten(y)
   xx = jnp.sum(x * x, axis=-1)[:, None]
   yy = jnp.sum(y * y, axis=-1)[None, :]
@@ -431,6 +481,10 @@ def _offdiag_mean(gram: jax.Array) -> jax.Array:
 
 
 def _check_two_samples(fn: str, x: jax.Array, y: jax.Array) -> None:
+  checks.check_array(f"divergences.{fn}", "x", x, min_rank=1,
+                     layout="[N, ...]")
+  checks.check_array(f"divergences.{fn}", "y", y, min_rank=1,
+                     layout="[M, ...]")
   if x.shape[0] < 2 or y.shape[0] < 2:
     raise ValueError(f"{fn} needs at least 2 samples from each side; got "
                      f"{x.shape[0]} and {y.shape[0]}.")
@@ -459,7 +513,8 @@ def mmd_unbiased(x: jax.Array, y: jax.Array, kernel: Kernel) -> jax.Array:
     scalar (squared MMD in the kernel's units).
 
   Raises:
-    ValueError: fewer than 2 samples on a side, or different event shapes.
+    ValueError: fewer than 2 samples on a side, different event shapes, or
+      non-floating samples.
   """
   _check_two_samples("mmd_unbiased", x, y)
   return (_offdiag_mean(kernel(x, x)) + _offdiag_mean(kernel(y, y))
@@ -492,7 +547,8 @@ def energy_distance(x: jax.Array, y: jax.Array) -> jax.Array:
     scalar, in the units of x.
 
   Raises:
-    ValueError: fewer than 2 samples on a side, or different event shapes.
+    ValueError: fewer than 2 samples on a side, different event shapes, or
+      non-floating samples.
   """
   _check_two_samples("energy_distance", x, y)
   dxy = jnp.mean(_safe_sqrt(squared_distances(x, y)))

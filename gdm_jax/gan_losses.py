@@ -4,7 +4,9 @@ Every loss is to be minimised by the player it names. Functions ending in
 `_per_example` return one value per example (shape of the logits, e.g. [B]);
 the unsuffixed versions return the scalar mean, reduced once and visibly.
 Per-example losses of a (real, fake) pair need equal shapes; the mean versions
-accept batches of different sizes.
+accept batches of different sizes. Critic outputs and samples must be
+floating arrays; inputs are validated at trace time (`gdm_jax.checks`) and
+failures raise ValueError naming the function and the argument.
 
 Logistic (Goodfellow et al. 2014) losses take logits l = V(x), D = σ(l), and
 are written with softplus so no probability is ever formed:
@@ -37,16 +39,27 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from gdm_jax import checks
 from gdm_jax import divergences
 
 Critic = Callable[[jax.Array], jax.Array]
 
 
-def _check_pair(fn: str, real: jax.Array, fake: jax.Array) -> None:
+def _check_pair(fn: str, real: jax.Array, fake: jax.Array,
+                names: tuple[str, str] = ("real_logits", "fake_logits"),
+                min_rank: int | None = None) -> None:
+  fn = f"gan_losses.{fn}"
+  _check_float(fn, names[0], real, min_rank)
+  _check_float(fn, names[1], fake, min_rank)
   if real.shape != fake.shape:
     raise ValueError(f"{fn} needs real and fake critic outputs of one shape; "
                      f"got {real.shape} and {fake.shape}. Use the mean "
                      "(unsuffixed) loss for unequal batches.")
+
+
+def _check_float(fn: str, name: str, x, min_rank: int | None = None) -> None:
+  checks.check_array(fn, name, x, min_rank=min_rank,
+                     layout="[B, ...]" if min_rank else None)
 
 
 # ------------------------------------------------------------ logistic ------
@@ -96,7 +109,12 @@ def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array,
 
   Returns:
     scalar, nats.
+
+  Raises:
+    ValueError: non-floating logits.
   """
+  _check_float("gan_losses.discriminator_loss", "real_logits", real_logits)
+  _check_float("gan_losses.discriminator_loss", "fake_logits", fake_logits)
   return (jnp.mean(_real_term(real_logits, real_label))
           + jnp.mean(jax.nn.softplus(fake_logits)))
 
@@ -107,6 +125,8 @@ def generator_loss_minimax_per_example(fake_logits: jax.Array) -> jax.Array:
   Saturates: d/dl = -σ(l) -> 0 as D(G(z)) -> 0 (see module docstring).
   Values are <= 0 (it is minimised towards -inf).
   """
+  _check_float("gan_losses.generator_loss_minimax_per_example",
+               "fake_logits", fake_logits)
   return -jax.nn.softplus(fake_logits)
 
 
@@ -121,6 +141,8 @@ def generator_loss_non_saturating_per_example(fake_logits: jax.Array
 
   d/dl = -σ(-l) -> -1 as D(G(z)) -> 0 (Goodfellow et al. 2014, section 3).
   """
+  _check_float("gan_losses.generator_loss_non_saturating_per_example",
+               "fake_logits", fake_logits)
   return jax.nn.softplus(-fake_logits)
 
 
@@ -145,24 +167,33 @@ def wasserstein_critic_loss_per_example(real_scores: jax.Array,
   Raises:
     ValueError: the shapes differ.
   """
-  _check_pair("wasserstein_critic_loss_per_example", real_scores, fake_scores)
+  _check_pair("wasserstein_critic_loss_per_example", real_scores, fake_scores,
+              ("real_scores", "fake_scores"))
   return fake_scores - real_scores
 
 
 def wasserstein_critic_loss(real_scores: jax.Array,
                             fake_scores: jax.Array) -> jax.Array:
   """E_Q[f] - E_P[f], scalar; -1 times the critic's W_1 estimate."""
+  _check_float("gan_losses.wasserstein_critic_loss", "real_scores",
+               real_scores)
+  _check_float("gan_losses.wasserstein_critic_loss", "fake_scores",
+               fake_scores)
   return jnp.mean(fake_scores) - jnp.mean(real_scores)
 
 
 def wasserstein_generator_loss_per_example(fake_scores: jax.Array
                                            ) -> jax.Array:
   """WGAN generator loss -f(G(z)), [B] -> [B] (Arjovsky et al. 2017, Alg. 1)."""
+  _check_float("gan_losses.wasserstein_generator_loss_per_example",
+               "fake_scores", fake_scores)
   return -fake_scores
 
 
 def wasserstein_generator_loss(fake_scores: jax.Array) -> jax.Array:
   """Mean of `wasserstein_generator_loss_per_example`, scalar."""
+  _check_float("gan_losses.wasserstein_generator_loss", "fake_scores",
+               fake_scores)
   return -jnp.mean(fake_scores)
 
 
@@ -181,9 +212,9 @@ def interpolate(real: jax.Array, fake: jax.Array,
     [B, ...], real's dtype.
 
   Raises:
-    ValueError: the shapes differ.
+    ValueError: the shapes differ, or non-floating or rank-0 inputs.
   """
-  _check_pair("interpolate", real, fake)
+  _check_pair("interpolate", real, fake, ("real", "fake"), min_rank=1)
   eps = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1),
                            dtype=real.dtype)
   return eps * real + (1.0 - eps) * fake
@@ -205,8 +236,23 @@ def gradient_norms(critic_fn: Critic, x: jax.Array) -> jax.Array:
 
   Returns:
     [B] float.
+
+  Raises:
+    ValueError: non-floating or rank-0 x, or a critic output that is not
+      [B] or [B, 1].
   """
-  grads = jax.grad(lambda inputs: jnp.sum(critic_fn(inputs)))(x)
+  fn = "gan_losses.gradient_norms"
+  _check_float(fn, "x", x, min_rank=1)
+
+  def total(inputs):
+    out = critic_fn(inputs)
+    if checks.shape_of(out) not in ((x.shape[0],), (x.shape[0], 1)):
+      raise ValueError(f"{fn}: `critic_fn` must map [B, ...] to [B] or "
+                       f"[B, 1] (B = {x.shape[0]}); got shape "
+                       f"{checks.shape_of(out)}.")
+    return jnp.sum(out)
+
+  grads = jax.grad(total)(x)
   sq = jnp.sum(jnp.square(grads), axis=tuple(range(1, grads.ndim)))
   positive = sq > 0
   return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
@@ -240,8 +286,10 @@ def gradient_penalty(critic_fn: Critic, real: jax.Array, fake: jax.Array,
     [B] float, >= 0.
 
   Raises:
-    ValueError: real and fake shapes differ.
+    ValueError: real and fake shapes differ, non-floating or rank-0 inputs,
+      or a critic output that is not [B] or [B, 1].
   """
+  _check_pair("gradient_penalty", real, fake, ("real", "fake"), min_rank=1)
   x_hat = interpolate(real, fake, rng)
   excess = gradient_norms(critic_fn, x_hat) - target
   if one_sided:
@@ -272,6 +320,10 @@ def hinge_discriminator_loss_per_example(real_logits: jax.Array,
 def hinge_discriminator_loss(real_logits: jax.Array,
                              fake_logits: jax.Array) -> jax.Array:
   """Mean hinge discriminator loss, scalar; batches may differ in size."""
+  _check_float("gan_losses.hinge_discriminator_loss", "real_logits",
+               real_logits)
+  _check_float("gan_losses.hinge_discriminator_loss", "fake_logits",
+               fake_logits)
   return (jnp.mean(jax.nn.relu(1.0 - real_logits))
           + jnp.mean(jax.nn.relu(1.0 + fake_logits)))
 
@@ -286,7 +338,12 @@ def fgan_critic_loss(div: divergences.FDivergence, real_logits: jax.Array,
   Minimising it maximises `divergences.variational_lower_bound`
   (Nowozin et al. 2016, eq. 6). For `divergences.GAN` it equals
   `discriminator_loss`.
+
+  Raises:
+    ValueError: div is not an FDivergence, or non-floating logits.
   """
+  _check_fgan("gan_losses.fgan_critic_loss", div, real_logits=real_logits,
+              fake_logits=fake_logits)
   return -divergences.variational_lower_bound(div, real_logits, fake_logits)
 
 
@@ -303,7 +360,12 @@ def fgan_generator_loss_per_example(div: divergences.FDivergence,
     2016, section 3.2, which they found works better; for `divergences.GAN`
     it is `generator_loss_non_saturating`, and the saddle-point version is
     `generator_loss_minimax`.
+
+  Raises:
+    ValueError: div is not an FDivergence, or non-floating logits.
   """
+  _check_fgan("gan_losses.fgan_generator_loss_per_example", div,
+              fake_logits=fake_logits)
   if non_saturating:
     return -div.output_activation(fake_logits)
   return -div.conjugate_of_activation(fake_logits)
@@ -314,3 +376,12 @@ def fgan_generator_loss(div: divergences.FDivergence, fake_logits: jax.Array,
   """Mean of `fgan_generator_loss_per_example`, scalar nats."""
   return jnp.mean(fgan_generator_loss_per_example(div, fake_logits,
                                                   non_saturating))
+
+
+def _check_fgan(fn: str, div, **logits) -> None:
+  if not isinstance(div, divergences.FDivergence):
+    raise ValueError(f"{fn}: `div` must be a divergences.FDivergence (see "
+                     f"divergences.get_f_divergence); got "
+                     f"{type(div).__name__}.")
+  for name, x in logits.items():
+    _check_float(fn, name, x)
