@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 
 from gdm_jax.flows.base import Bijector
+from gdm_jax.flows.base import check_channels
+from gdm_jax.flows.base import check_flow_input
 
 
 class ActNorm(Bijector):
@@ -37,6 +39,10 @@ class ActNorm(Bijector):
 
   Shapes: [B, ..., C] -> same; log_det [B]. Parameters "log_scale" [C] and
   "bias" [C].
+
+  Raises:
+    ValueError: (at call) a non-floating input of rank < 2, or one whose C
+      differs from the parameters'.
 
   Attributes:
     eps: added to σ at initialisation.
@@ -72,10 +78,18 @@ class ActNorm(Bijector):
     return jnp.broadcast_to(spatial * jnp.sum(log_scale), x.shape[:1]).astype(
         x.dtype)
 
+  def _check(self, x: jax.Array, method: str, name: str) -> None:
+    check_flow_input(self, method, name, x, min_rank=2, layout="[B, ..., C]")
+    if self.has_variable("params", "log_scale"):
+      check_channels(self, method, name, x,
+                     self.get_variable("params", "log_scale").shape[0])
+
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    self._check(x, "forward", "x")
     log_scale, bias = self._params(x, False)
     return x * jnp.exp(log_scale) + bias, self._log_det(x, log_scale)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    self._check(y, "inverse", "y")
     log_scale, bias = self._params(y, True)
     return (y - bias) * jnp.exp(-log_scale), -self._log_det(y, log_scale)

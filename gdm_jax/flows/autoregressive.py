@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gdm_jax import checks
 from gdm_jax.flows.base import Bijector
 from gdm_jax.flows.base import bounded_log_scale
 
@@ -74,6 +75,10 @@ class MaskedDense(nn.Module):
     features: output size.
     mask: [fan_in, features] 0/1 array (a static numpy array).
     kernel_init, bias_init: initialisers (the kernel before masking).
+
+  Raises:
+    ValueError: (at call) a non-floating input, or one whose last axis is not
+      the mask's fan_in.
   """
   features: int
   mask: np.ndarray
@@ -82,6 +87,12 @@ class MaskedDense(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    checks.check_array("MaskedDense.__call__", "x", x, min_rank=1,
+                       layout="[..., fan_in]")
+    if x.shape[-1] != np.shape(self.mask)[0]:
+      raise ValueError(f"MaskedDense.__call__: `x` must have fan_in = "
+                       f"{np.shape(self.mask)[0]} (the mask's rows) on its "
+                       f"last axis; got shape {x.shape}.")
     kernel = self.param("kernel", self.kernel_init,
                         (x.shape[-1], self.features), x.dtype)
     bias = self.param("bias", self.bias_init, (self.features,), x.dtype)
@@ -116,6 +127,7 @@ class MADE(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    checks.check_array("MADE.__call__", "x", x)
     if x.ndim != 2:
       raise ValueError(f"MADE: expects [B, D] inputs, got shape {x.shape}.")
     d = x.shape[-1]
@@ -182,10 +194,12 @@ class IAF(Bijector):
                                         self.log_scale_bound)
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    checks.check_array("IAF.forward", "x", x, rank=2, layout="[B, D]")
     shift, log_s = self._shift_and_log_scale(x)
     return x * jnp.exp(log_s) + shift, jnp.sum(log_s, axis=-1)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    checks.check_array("IAF.inverse", "y", y)
     if y.ndim != 2:
       raise ValueError(f"IAF: expects [B, D] inputs, got shape {y.shape}.")
     if self.is_initializing():

@@ -17,6 +17,10 @@ Change of variables: if y = f(x) with x ~ p_X then
 so a flow model x = f^{-1}(z), z ~ N(0, I), has
   log p(x) = log N(f(x); 0, I) + forward(x).log_det.
 
+Inputs are validated at trace time (`check_flow_input`, built on
+`gdm_jax.checks`): a bijector's input must be a floating array [B, ...] of
+the rank it documents, else ValueError naming e.g. "AffineCoupling.inverse".
+
 References:
   Dinh, Krueger and Bengio 2014, "NICE: Non-linear Independent Components
     Estimation" (composition of bijectors, change of variables).
@@ -30,16 +34,70 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gdm_jax import checks
+
 SCALE_FUNCTIONS = ("tanh", "sigmoid")
 
 
+def check_flow_input(module: nn.Module | str, method: str, name: str,
+                     x: jax.Array, *, rank: int | None = None,
+                     min_rank: int | None = 1,
+                     ranks: tuple[int, ...] | None = None,
+                     layout: str = "[B, ...]") -> None:
+  """Checks a bijector input: floating, of `rank` / >= `min_rank` / one of
+  `ranks` axes; the message names "<Class>.<method>" and the argument.
+
+  Raises:
+    ValueError: the input does not fit.
+  """
+  owner = module if isinstance(module, str) else type(module).__name__
+  fn = f"{owner}.{method}"
+  if ranks is not None:
+    checks.check_array(fn, name, x, min_rank=None, layout=layout)
+    if len(checks.shape_of(x)) not in ranks:
+      raise ValueError(f"{fn}: `{name}` must be a floating array of rank in "
+                       f"{ranks} {layout}; got "
+                       f"{checks.dtype_of(x).name} with shape "
+                       f"{checks.shape_of(x)}.")
+    return
+  checks.check_array(fn, name, x, rank=rank,
+                     min_rank=None if rank is not None else min_rank,
+                     layout=layout)
+
+
+def check_channels(module: nn.Module, method: str, name: str, x: jax.Array,
+                   channels: int) -> None:
+  """Checks that x's last axis has the `channels` a layer was built for.
+
+  Raises:
+    ValueError: it does not (broadcasting would otherwise hide a 1-channel
+      input against C-channel parameters).
+  """
+  if x.shape[-1] != channels:
+    raise ValueError(f"{type(module).__name__}.{method}: `{name}` must have "
+                     f"{channels} channels on its last axis (the layer's "
+                     f"parameters); got shape {x.shape}.")
+
+
 def sum_except_batch(x: jax.Array) -> jax.Array:
-  """Sums all axes but the first: [B, ...] -> [B]."""
+  """Sums all axes but the first: [B, ...] -> [B].
+
+  Raises:
+    ValueError: x is not numeric or has rank 0.
+  """
+  checks.check_array("flows.sum_except_batch", "x", x, min_rank=1,
+                     dtype="numeric", layout="[B, ...]")
   return jnp.sum(x, axis=tuple(range(1, x.ndim)))
 
 
 def zero_log_det(x: jax.Array) -> jax.Array:
-  """The log-det of a volume-preserving map: zeros of shape [B], dtype of x."""
+  """The log-det of a volume-preserving map: zeros of shape [B], dtype of x.
+
+  Raises:
+    ValueError: x is not floating or has rank 0.
+  """
+  checks.check_array("flows.zero_log_det", "x", x, min_rank=1,
+                     layout="[B, ...]")
   return jnp.zeros(x.shape[:1], x.dtype)
 
 
@@ -68,8 +126,9 @@ def bounded_log_scale(raw: jax.Array, scale_fn: str = "tanh",
     log s, same shape and dtype as `raw`.
 
   Raises:
-    ValueError: unknown `scale_fn`, or bound <= 0.
+    ValueError: unknown `scale_fn`, bound <= 0, or non-floating raw.
   """
+  checks.check_array("flows.bounded_log_scale", "raw", raw)
   if scale_fn == "tanh":
     if bound <= 0:
       raise ValueError(f"bounded_log_scale: bound must be > 0, got {bound}.")
@@ -117,6 +176,7 @@ class Chain(Bijector):
   bijectors: Sequence[nn.Module] = ()
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    check_flow_input(self, "forward", "x", x)
     log_det = zero_log_det(x)
     for b in self.bijectors:
       x, ld = b.forward(x)
@@ -124,6 +184,7 @@ class Chain(Bijector):
     return x, log_det
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    check_flow_input(self, "inverse", "y", y)
     log_det = zero_log_det(y)
     for b in reversed(self.bijectors):
       y, ld = b.inverse(y)
@@ -173,6 +234,8 @@ class Reshape(Bijector):
   out_shape: Sequence[int] = ()
 
   def _check(self, x: jax.Array, expected: Sequence[int], direction: str):
+    check_flow_input(self, direction, "x" if direction == "forward" else "y",
+                     x)
     if _prod(self.in_shape) != _prod(self.out_shape):
       raise ValueError(f"Reshape: {tuple(self.in_shape)} and "
                        f"{tuple(self.out_shape)} differ in size.")

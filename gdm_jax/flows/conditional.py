@@ -18,6 +18,10 @@ from typing import Optional, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
+import numpy as np
+
+from gdm_jax import checks
+from gdm_jax.flows.base import check_flow_input
 
 from gdm_jax.flows.base import bounded_log_scale
 from gdm_jax.flows.base import sum_except_batch
@@ -51,7 +55,9 @@ class ConditionalAffineCoupling(nn.Module):
     scale_fn, log_scale_bound: see `bounded_log_scale`.
 
   Raises:
-    ValueError: (at call) a mask that does not fit the input.
+    ValueError: (at call) a mask that does not fit the input; non-floating
+      x or context; x not [B, H, W, C] or [B, D]; a context that does not
+      broadcast to x on all axes but the last.
 
   References:
     Ho et al. 2019, "Flow++", sec. 3.1 (conditional flows for q(u|x)).
@@ -86,13 +92,36 @@ class ConditionalAffineCoupling(nn.Module):
   def __call__(self, x, context):
     return self.forward(x, context)
 
+  def _check(self, method, x, context):
+    check_flow_input(self, method, "x" if method == "forward" else "y", x,
+                     ranks=(2, 4), layout="[B, H, W, C] or [B, D]")
+    _check_context(self, method, x, context)
+
   def forward(self, x, context):
+    self._check("forward", x, context)
     shift, log_s = self._shift_and_log_scale(x, context)
     return x * jnp.exp(log_s) + shift, sum_except_batch(log_s)
 
   def inverse(self, y, context):
+    self._check("inverse", y, context)
     shift, log_s = self._shift_and_log_scale(y, context)
     return (y - shift) * jnp.exp(-log_s), -sum_except_batch(log_s)
+
+
+def _check_context(module, method, x, context) -> None:
+  """context [B, ..., F] must broadcast to x [B, ..., C] on all axes but the
+  last (its last axis holds the features)."""
+  fn = f"{type(module).__name__}.{method}"
+  checks.check_array(fn, "context", context, min_rank=1,
+                     layout="[B, ..., F]")
+  lead_x, lead_c = x.shape[:-1], context.shape[:-1]
+  try:
+    ok = np.broadcast_shapes(lead_c, lead_x) == lead_x
+  except ValueError:
+    ok = False
+  if not ok:
+    raise ValueError(f"{fn}: `context` {context.shape} must match the input "
+                     f"{x.shape} on all axes but the last.")
 
 
 class ConditionalAffine(nn.Module):
@@ -108,6 +137,10 @@ class ConditionalAffine(nn.Module):
 
   Attributes:
     scale_fn, log_scale_bound: see `bounded_log_scale`.
+
+  Raises:
+    ValueError: (at call) non-floating x or context, rank < 2, or a context
+      that does not broadcast to x on all axes but the last.
   """
   scale_fn: str = "tanh"
   log_scale_bound: float = 2.0
@@ -124,11 +157,18 @@ class ConditionalAffine(nn.Module):
   def __call__(self, x, context):
     return self.forward(x, context)
 
+  def _check(self, method, x, context):
+    check_flow_input(self, method, "x" if method == "forward" else "y", x,
+                     min_rank=2, layout="[B, ..., C]")
+    _check_context(self, method, x, context)
+
   def forward(self, x, context):
+    self._check("forward", x, context)
     shift, log_s = self._shift_and_log_scale(x, context)
     return x * jnp.exp(log_s) + shift, sum_except_batch(log_s)
 
   def inverse(self, y, context):
+    self._check("inverse", y, context)
     shift, log_s = self._shift_and_log_scale(y, context)
     return (y - shift) * jnp.exp(-log_s), -sum_except_batch(log_s)
 
@@ -148,6 +188,9 @@ class ConditionalChain(nn.Module):
     return self.forward(x, context)
 
   def forward(self, x, context):
+    check_flow_input(self, "forward", "x", x)
+    checks.check_array("ConditionalChain.forward", "context", context,
+                       min_rank=1)
     log_det = zero_log_det(x)
     for b in self.bijectors:
       x, ld = b.forward(x, context)
@@ -155,6 +198,9 @@ class ConditionalChain(nn.Module):
     return x, log_det
 
   def inverse(self, y, context):
+    check_flow_input(self, "inverse", "y", y)
+    checks.check_array("ConditionalChain.inverse", "context", context,
+                       min_rank=1)
     log_det = zero_log_det(y)
     for b in reversed(self.bijectors):
       y, ld = b.inverse(y, context)

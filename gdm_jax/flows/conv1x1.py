@@ -12,11 +12,19 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
+from gdm_jax import checks
 from gdm_jax.flows.base import Bijector
+from gdm_jax.flows.base import check_channels
+from gdm_jax.flows.base import check_flow_input
 
 
 def random_rotation(rng: jax.Array, n: int) -> jax.Array:
-  """A Haar-random orthogonal [n, n] matrix (QR of a Gaussian, signs fixed)."""
+  """A Haar-random orthogonal [n, n] matrix (QR of a Gaussian, signs fixed).
+
+  Raises:
+    ValueError: n is not a positive int.
+  """
+  checks.check_positive_int("flows.random_rotation", "n", n)
   q, r = jnp.linalg.qr(jax.random.normal(rng, (n, n), jnp.float32))
   return q * jnp.sign(jnp.diag(r))[None, :]
 
@@ -43,6 +51,10 @@ class InvertibleConv1x1(Bijector):
   (a missing "constants" collection raises flax's ScopeCollectionNotFound).
 
   Shapes: [B, ..., C] -> same; log_det [B].
+
+  Raises:
+    ValueError: (at call) a non-floating input of rank < 2, or one whose C
+      differs from the parameters'.
 
   References:
     Kingma and Dhariwal 2018, "Glow", sec. 3.2 and table 1.
@@ -81,12 +93,20 @@ class InvertibleConv1x1(Bijector):
     return jnp.broadcast_to(spatial * jnp.sum(log_s), x.shape[:1]).astype(
         x.dtype)
 
+  def _check(self, x: jax.Array, method: str, name: str) -> None:
+    check_flow_input(self, method, name, x, min_rank=2, layout="[B, ..., C]")
+    if self.has_variable("params", "log_s"):
+      check_channels(self, method, name, x,
+                     self.get_variable("params", "log_s").shape[0])
+
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    self._check(x, "forward", "x")
     perm, l_mat, u_mat, log_s = self._factors(x.shape[-1])
     w = perm @ l_mat @ u_mat
     return jnp.einsum("...i,oi->...o", x, w), self._log_det(x, log_s)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    self._check(y, "inverse", "y")
     perm, l_mat, u_mat, log_s = self._factors(y.shape[-1])
     l_inv_pt = solve_triangular(l_mat, perm.T, lower=True, unit_diagonal=True)
     w_inv = solve_triangular(u_mat, l_inv_pt, lower=False)

@@ -45,8 +45,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gdm_jax import checks
 from gdm_jax.flows.base import Bijector
 from gdm_jax.flows.base import bounded_log_scale
+from gdm_jax.flows.base import check_flow_input
 from gdm_jax.flows.base import sum_except_batch
 
 IMAGE_MASKS = ("checkerboard", "channel")
@@ -55,7 +57,13 @@ VECTOR_MASKS = ("half", "alternating")
 
 def checkerboard_mask(height: int, width: int,
                       parity: bool = False) -> np.ndarray:
-  """b[i, j] = 1 if (i + j + parity) is even else 0; [H, W, 1] float32."""
+  """b[i, j] = 1 if (i + j + parity) is even else 0; [H, W, 1] float32.
+
+  Raises:
+    ValueError: height or width not a positive int.
+  """
+  checks.check_positive_int("flows.checkerboard_mask", "height", height)
+  checks.check_positive_int("flows.checkerboard_mask", "width", width)
   i, j = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
   return ((i + j + int(parity)) % 2 == 0).astype(np.float32)[..., None]
 
@@ -146,6 +154,8 @@ class ConvConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
+    _check_conditioner(self, x, out_features, rank=4,
+                       layout="[B, H, W, C_in]")
     k = (self.kernel_size, self.kernel_size)
     x = nn.relu(nn.Conv(self.hidden_channels, k, padding="SAME")(x))
     x = nn.relu(nn.Conv(self.hidden_channels, (1, 1))(x))
@@ -178,6 +188,8 @@ class ResNetConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
+    _check_conditioner(self, x, out_features, rank=4,
+                       layout="[B, H, W, C_in]")
     h = nn.Conv(self.hidden_channels, (3, 3), padding="SAME", name="conv_in")(x)
     for i in range(self.num_blocks):
       r = nn.Conv(self.hidden_channels, (3, 3), padding="SAME",
@@ -205,10 +217,18 @@ class MLPConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
+    _check_conditioner(self, x, out_features, rank=None,
+                       layout="[..., D_in]")
     for i, f in enumerate(self.hidden):
       x = self.activation(nn.Dense(f, name=f"dense_{i}")(x))
     return nn.Dense(out_features, kernel_init=nn.initializers.zeros,
                     bias_init=nn.initializers.zeros, name="zero_dense")(x)
+
+
+def _check_conditioner(module, x, out_features, rank, layout) -> None:
+  check_flow_input(module, "__call__", "x", x, rank=rank, layout=layout)
+  checks.check_positive_int(f"{type(module).__name__}.__call__",
+                            "out_features", out_features)
 
 
 class _Coupling(Bijector):
@@ -227,6 +247,10 @@ class _Coupling(Bijector):
     else:
       net = MLPConditioner((self.hidden, self.hidden), name="net")
     return net(x_masked, out_features)
+
+  def _check(self, x: jax.Array, method: str) -> None:
+    check_flow_input(self, method, "x" if method == "forward" else "y", x,
+                     ranks=(2, 4), layout="[B, H, W, C] or [B, D]")
 
   def _mask(self, x: jax.Array) -> jax.Array:
     return jnp.asarray(coupling_mask(x.shape, self.mask_type, self.parity),
@@ -266,9 +290,11 @@ class AdditiveCoupling(_Coupling):
     return (1.0 - b) * self._condition(x * b, x.shape[-1])
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    self._check(x, "forward")
     return x + self._shift(x), jnp.zeros(x.shape[:1], x.dtype)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    self._check(y, "inverse")
     return y - self._shift(y), jnp.zeros(y.shape[:1], y.dtype)
 
 
@@ -315,9 +341,11 @@ class AffineCoupling(_Coupling):
     return shift, log_s
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    self._check(x, "forward")
     shift, log_s = self._shift_and_log_scale(x)
     return x * jnp.exp(log_s) + shift, sum_except_batch(log_s)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    self._check(y, "inverse")
     shift, log_s = self._shift_and_log_scale(y)
     return (y - shift) * jnp.exp(-log_s), -sum_except_batch(log_s)

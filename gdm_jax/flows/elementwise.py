@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from gdm_jax.flows.base import Bijector
+from gdm_jax.flows.base import check_flow_input
 from gdm_jax.flows.base import sum_except_batch
 
 
@@ -40,19 +41,21 @@ class Logit(Bijector):
   """
   alpha: float = 0.05
 
-  def _check(self):
+  def _check(self, x=None, method=None):
+    if x is not None:
+      check_flow_input(self, method, "x" if method == "forward" else "y", x)
     if not 0.0 <= self.alpha < 0.5:
       raise ValueError(f"Logit: alpha must be in [0, 0.5), got {self.alpha}.")
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    self._check()
+    self._check(x, "forward")
     p = self.alpha + (1.0 - 2.0 * self.alpha) * x
     log_p, log_1mp = jnp.log(p), jnp.log1p(-p)
     log_det = jnp.log1p(-2.0 * self.alpha) - log_p - log_1mp
     return log_p - log_1mp, sum_except_batch(log_det)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-    self._check()
+    self._check(y, "inverse")
     x = (jax.nn.sigmoid(y) - self.alpha) / (1.0 - 2.0 * self.alpha)
     log_det = (jax.nn.log_sigmoid(y) + jax.nn.log_sigmoid(-y)
                - jnp.log1p(-2.0 * self.alpha))
@@ -77,6 +80,9 @@ class SinhArcsinh(Bijector):
 
   Shapes: [B, ..., D] -> same; log_det [B].
 
+  Raises:
+    ValueError: (at call) a non-floating input of rank < 2.
+
   References:
     Jones and Pewsey 2009, "Sinh-arcsinh distributions", Biometrika 96(4),
       eq. 2 (the transformation S_{ε,δ}).
@@ -91,12 +97,14 @@ class SinhArcsinh(Bijector):
     return skew, log_tail
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    check_flow_input(self, "forward", "x", x, min_rank=2, layout="[B, ..., D]")
     skew, log_tail = self._params(x)
     inner = jnp.exp(log_tail) * jnp.arcsinh(x) - skew
     log_det = log_tail + _log_cosh(inner) - 0.5 * jnp.log1p(x * x)
     return jnp.sinh(inner), sum_except_batch(log_det)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    check_flow_input(self, "inverse", "y", y, min_rank=2, layout="[B, ..., D]")
     skew, log_tail = self._params(y)
     inner = (jnp.arcsinh(y) + skew) * jnp.exp(-log_tail)
     log_det = -log_tail + _log_cosh(inner) - 0.5 * jnp.log1p(y * y)

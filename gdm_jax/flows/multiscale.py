@@ -40,7 +40,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gdm_jax import checks
 from gdm_jax.flows.base import Bijector
+from gdm_jax.flows.base import check_flow_input
 from gdm_jax.flows.base import zero_log_det
 
 
@@ -140,12 +142,33 @@ def split_channels(x: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def merge_channels(kept: jax.Array, factored: jax.Array) -> jax.Array:
-  """Inverse of `split_channels`: concatenates on the last axis."""
+  """Inverse of `split_channels`: concatenates on the last axis.
+
+  Raises:
+    ValueError: the two parts differ in dtype or in any axis but the last.
+  """
+  fn = "flows.merge_channels"
+  checks.check_array(fn, "kept", kept, min_rank=1, dtype=None)
+  checks.check_array(fn, "factored", factored, min_rank=1, dtype=None)
+  checks.check_same_shape(fn, [("kept", kept), ("factored", factored)],
+                          slice(0, -1), "shape on all axes but the last")
+  if kept.dtype != factored.dtype:
+    raise ValueError(f"{fn}: `kept` and `factored` must have one dtype; got "
+                     f"{kept.dtype} and {factored.dtype}.")
   return jnp.concatenate([kept, factored], axis=-1)
 
 
 def flatten_latents(latents: Sequence[jax.Array]) -> jax.Array:
-  """(z_0 [B, ...], ..., z_{L-1} [B, ...]) -> [B, D], concatenated in order."""
+  """(z_0 [B, ...], ..., z_{L-1} [B, ...]) -> [B, D], concatenated in order.
+
+  Raises:
+    ValueError: no latents, or latents with different batch sizes.
+  """
+  if not latents:
+    raise ValueError("flows.flatten_latents: `latents` must hold at least "
+                     "one array; got none.")
+  checks.check_same_batch("flows.flatten_latents",
+                          [(f"latents[{i}]", z) for i, z in enumerate(latents)])
   return jnp.concatenate([z.reshape(z.shape[0], -1) for z in latents], axis=-1)
 
 
@@ -154,8 +177,10 @@ def unflatten_latents(z: jax.Array,
   """Inverse of `flatten_latents`: [B, D] -> latents of per-example `shapes`.
 
   Raises:
-    ValueError: if the shapes' sizes do not add up to D.
+    ValueError: z is not [B, D], or the shapes' sizes do not add up to D.
   """
+  checks.check_array("flows.unflatten_latents", "z", z, rank=2,
+                     dtype=None, layout="[B, D]")
   sizes = [math.prod(s) for s in shapes]
   if sum(sizes) != z.shape[-1]:
     raise ValueError(f"unflatten_latents: shapes {shapes} hold {sum(sizes)} "
@@ -203,6 +228,7 @@ class MultiscaleFlow(Bijector):
   def forward(self, x: jax.Array) -> tuple[tuple[jax.Array, ...], jax.Array]:
     if not self.levels:
       raise ValueError("MultiscaleFlow: needs at least one level.")
+    check_flow_input(self, "forward", "x", x, min_rank=2)
     log_det = zero_log_det(x)
     latents = []
     h = x
@@ -220,6 +246,11 @@ class MultiscaleFlow(Bijector):
     if len(latents) != len(self.levels):
       raise ValueError(f"MultiscaleFlow.inverse: expects {len(self.levels)} "
                        f"latents, got {len(latents)}.")
+    for i, z in enumerate(latents):
+      check_flow_input(self, "inverse", f"latents[{i}]", z, min_rank=2)
+    checks.check_same_batch("MultiscaleFlow.inverse",
+                            [(f"latents[{i}]", z)
+                             for i, z in enumerate(latents)])
     h = latents[-1]
     log_det = zero_log_det(h)
     for k in reversed(range(len(self.levels))):

@@ -9,6 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gdm_jax import checks
 from gdm_jax.flows.base import Bijector
 
 
@@ -50,6 +51,7 @@ class Planar(Bijector):
 
   @nn.compact
   def _params(self, x: jax.Array):
+    checks.check_array("Planar.forward/inverse", "x", x)
     if x.ndim != 2:
       raise ValueError(f"Planar: expects [B, D] inputs, got shape {x.shape}; "
                        "flatten images first.")
