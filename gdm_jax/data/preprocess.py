@@ -18,6 +18,12 @@ log 128 for [-1, 1]). For binary data the offset is 0. Without
 dequantisation the scaling is pixel / 255 and the offset log 255 (or log
 127.5), but a continuous density on undequantised data is no bound on the
 discrete likelihood: report bits/dim only with dequantisation.
+
+Every function takes 8-bit pixel values 0..255 [B, H, W, C] (any rank >= 2,
+[B, ...], is accepted), uint8 or another integer or float dtype (PixelCNN's
+sampler feeds float canvases); bool or complex arrays and rank < 2 raise
+ValueError at trace time. Values cannot be checked inside jit: float data
+already in [0, 1] are not detected.
 """
 
 import math
@@ -26,29 +32,57 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gdm_jax import checks
+
 BINARIZATIONS = ("dynamic", "static", "none")
 DEQUANTIZATIONS = ("none", "uniform")
 VALUE_RANGES = ("0_1", "-1_1")
 
 
 def binarize_dynamic(rng: jax.Array, image: jax.Array) -> jax.Array:
-  """uint8 [B, H, W, C] -> float32 {0, 1}, x ~ Bernoulli(pixel / 255)."""
+  """uint8 [B, H, W, C] -> float32 {0, 1}, x ~ Bernoulli(pixel / 255).
+
+  Raises:
+    ValueError: image is not a numeric array [B, ...].
+  """
+  check_image("preprocess.binarize_dynamic", image)
   p = image.astype(jnp.float32) / 255.0
   return jax.random.bernoulli(rng, p).astype(jnp.float32)
 
 
 def binarize_static(image: jax.Array) -> jax.Array:
-  """uint8 [B, H, W, C] -> float32 {0, 1}, x = [pixel / 255 > 0.5]."""
+  """uint8 [B, H, W, C] -> float32 {0, 1}, x = [pixel / 255 > 0.5].
+
+  Raises:
+    ValueError: image is not a numeric array [B, ...].
+  """
+  check_image("preprocess.binarize_static", image)
   return (image.astype(jnp.float32) / 255.0 > 0.5).astype(jnp.float32)
 
 
 def dequantize_uniform(rng: jax.Array, image: jax.Array) -> jax.Array:
-  """uint8 [B, H, W, C] -> float32 in [0, 1): (pixel + u) / 256."""
+  """uint8 [B, H, W, C] -> float32 in [0, 1): (pixel + u) / 256.
+
+  Raises:
+    ValueError: image is not a numeric array [B, ...].
+  """
+  check_image("preprocess.dequantize_uniform", image)
   y = image.astype(jnp.float32)
   u = jax.random.uniform(rng, image.shape, jnp.float32)
   # In float32, pixel + u rounds up to pixel + 1 for u within half an ulp of
   # 1; clamp to the largest float below pixel + 1 so x stays in its bin.
   return jnp.minimum(y + u, jnp.nextafter(y + 1.0, y)) / 256.0
+
+
+def check_image(fn: str, image: jax.Array, name: str = "image") -> None:
+  """Checks for a batch of pixel values [B, H, W, C] (rank >= 2), integer or
+  float (values 0..255 are assumed, not checked).
+
+  Raises:
+    ValueError: a bool/complex or rank < 2 array; message names `fn`.
+  """
+  checks.check_array(fn, name, image, min_rank=2, dtype="numeric",
+                     layout="[B, H, W, C] of pixel values 0..255")
 
 
 class Preprocessing(NamedTuple):
@@ -74,6 +108,9 @@ def make_preprocessing(binarization: str = "dynamic",
                        value_range: str = "0_1") -> Preprocessing:
   """Builds the preprocessing from config strings.
 
+  The returned `apply` raises ValueError (at trace time) on an image that is
+  not a numeric array [B, ...].
+
   Raises:
     ValueError: an unknown mode, or binarisation combined with
       dequantisation or the [-1, 1] range.
@@ -95,7 +132,8 @@ def make_preprocessing(binarization: str = "dynamic",
       fn = binarize_dynamic
     else:
       fn = lambda rng, image: binarize_static(image)
-    return Preprocessing(fn, lambda x: x, True, 0.0, f"{binarization} binarisation")
+    return Preprocessing(_checked(fn), lambda x: x, True, 0.0,
+                         f"{binarization} binarisation")
 
   lo = 0.0 if value_range == "0_1" else -1.0
   width = 1.0 - lo
@@ -108,4 +146,12 @@ def make_preprocessing(binarization: str = "dynamic",
   apply = lambda rng, image: lo + scale * base(rng, image)
   to_unit = lambda x: jnp.clip((x - lo) / width, 0.0, 1.0)
   desc = f"{dequantization} dequantisation, range [{lo:g}, 1]"
-  return Preprocessing(apply, to_unit, False, -math.log(scale), desc)
+  return Preprocessing(_checked(apply), to_unit, False, -math.log(scale),
+                       desc)
+
+
+def _checked(apply):
+  def checked_apply(rng, image):
+    check_image("Preprocessing.apply", image)
+    return apply(rng, image)
+  return checked_apply

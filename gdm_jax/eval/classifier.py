@@ -39,6 +39,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
+from gdm_jax import checks
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "fashion_mnist_classifier.msgpack"
 # Run from the repository root; writes DEFAULT_WEIGHTS and its JSON record.
@@ -69,6 +71,8 @@ class FashionMnistCNN(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
+    checks.check_array("FashionMnistCNN.__call__", "x", x,
+                       shape=(None,) + IMAGE_SHAPE, layout="[N, 28, 28, 1]")
     x = (x - _PIXEL_MEAN) / _PIXEL_STD                  # [N, 28, 28, 1]
     for c in self.channels:
       x = nn.relu(nn.Conv(c, (3, 3), padding="SAME")(x))
@@ -255,8 +259,10 @@ def features_and_probs(classifier: Classifier, images, batch_size: int = 500
     (features float32 [N, F], probs float32 [N, 10]), probs = softmax(logits).
 
   Raises:
-    ValueError: see `check_images`.
+    ValueError: see `check_images`; batch_size not a positive int.
   """
+  checks.check_positive_int("classifier.features_and_probs", "batch_size",
+                            batch_size)
   x = check_images(images)
   n = x.shape[0]
   feats, probs = [], []
@@ -272,6 +278,19 @@ def features_and_probs(classifier: Classifier, images, batch_size: int = 500
 
 def accuracy(classifier: Classifier, images, labels, batch_size: int = 1000
              ) -> float:
-  """Fraction of images whose most probable class equals its label."""
+  """Fraction of images whose most probable class equals its label.
+
+  Args:
+    classifier: from `load_classifier`.
+    images: as in `features_and_probs`, [N, 28, 28, 1].
+    labels: int [N].
+    batch_size: images per forward pass.
+
+  Raises:
+    ValueError: see `check_images`; labels not an integer [N] array.
+  """
+  n = (checks.shape_of(images) or (None,))[0]
+  checks.check_array("classifier.accuracy", "labels", labels,
+                     shape=(n,), dtype="integer", layout="[N] (N = images)")
   _, probs = features_and_probs(classifier, images, batch_size)
   return float(np.mean(np.argmax(probs, -1) == np.asarray(labels)))

@@ -6,6 +6,8 @@ import os
 import numpy as np
 from PIL import Image
 
+from gdm_jax import checks
+
 
 def image_grid(images: np.ndarray, ncols: int | None = None,
                pad: int = 1) -> np.ndarray:
@@ -18,10 +20,23 @@ def image_grid(images: np.ndarray, ncols: int | None = None,
 
   Returns:
     uint8 array [rows*(H+pad)+pad, ncols*(W+pad)+pad, C].
+
+  Raises:
+    ValueError: images not a numeric [N, H, W, C] array with N >= 1 and C in
+      {1, 3}; ncols not a positive int (or None); pad not an int >= 0.
   """
+  fn = "images.image_grid"
+  checks.check_array(fn, "images", images, rank=4, dtype="numeric",
+                     layout="[N, H, W, C]")
+  n, _, _, c = checks.shape_of(images)
+  if n < 1 or c not in (1, 3):
+    raise ValueError(f"{fn}: `images` must be [N, H, W, C] with N >= 1 and C "
+                     f"in (1, 3); got shape {checks.shape_of(images)}.")
+  if ncols is not None:
+    checks.check_positive_int(fn, "ncols", ncols)
+  if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
+    raise ValueError(f"{fn}: `pad` must be an int >= 0; got {pad!r}.")
   images = np.asarray(images, dtype=np.float32)
-  if images.ndim != 4:
-    raise ValueError(f"image_grid expects [N, H, W, C]; got shape {images.shape}.")
   n, h, w, c = images.shape
   ncols = ncols or int(math.ceil(math.sqrt(n)))
   rows = int(math.ceil(n / ncols))
@@ -34,7 +49,17 @@ def image_grid(images: np.ndarray, ncols: int | None = None,
 
 
 def save_png(grid: np.ndarray, path: str) -> None:
-  """Saves a uint8 [H, W, C] image (C in {1, 3}) as PNG."""
+  """Saves a uint8 [H, W, C] image (C in {1, 3}) as PNG.
+
+  Raises:
+    ValueError: grid is not a uint8 [H, W, C] array with C in {1, 3}.
+  """
+  fn = "images.save_png"
+  checks.check_array(fn, "grid", grid, rank=3, dtype=None, layout="[H, W, C]")
+  if checks.dtype_of(grid) != np.uint8 or checks.shape_of(grid)[-1] not in (1, 3):
+    raise ValueError(f"{fn}: `grid` must be a uint8 [H, W, C] array with C in "
+                     f"(1, 3); got {checks.dtype_of(grid).name} with shape "
+                     f"{checks.shape_of(grid)}.")
   os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
   arr = grid[..., 0] if grid.shape[-1] == 1 else grid
   Image.fromarray(arr).save(path)

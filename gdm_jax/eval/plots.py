@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
+from gdm_jax import checks
+
 DATA_COLOR = "0.55"          # grey
 SAMPLE_COLOR = "tab:orange"
 FIELD_CMAP = "viridis"
@@ -99,18 +101,23 @@ def toy_scatter(samples, data=None,
     float32 [400, 400, 3] RGB image in [0, 1].
 
   Raises:
-    ValueError: D not in {1, 2}, or samples and data of different D.
+    ValueError: non-numeric samples or data, D not in {1, 2}, samples and
+      data of different D, or max_points not a positive int.
   """
+  fn = "plots.toy_scatter"
+  checks.check_array(fn, "samples", samples, dtype="numeric")
   samples = np.asarray(samples, np.float64)
   if samples.ndim != 2 or samples.shape[1] not in (1, 2):
-    raise ValueError(f"toy_scatter draws [N, 1] or [N, 2] samples; got shape "
+    raise ValueError(f"{fn}: draws [N, 1] or [N, 2] samples; got shape "
                      f"{samples.shape}.")
   dim = samples.shape[1]
+  checks.check_positive_int(fn, "max_points", max_points)
   if data is not None:
+    checks.check_array(fn, "data", data, dtype="numeric")
     data = np.asarray(data, np.float64)
     if data.ndim != 2 or data.shape[1] != dim:
-      raise ValueError(f"data must be [M, {dim}] like the samples; got "
-                       f"{data.shape}.")
+      raise ValueError(f"data must be [M, {dim}] like the samples ({fn}); "
+                       f"got {data.shape}.")
   # Non-finite points (a diverged model) are not drawn.
   samples = samples[np.all(np.isfinite(samples), axis=1)][:max_points]
   if data is not None:

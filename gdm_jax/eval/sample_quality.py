@@ -48,6 +48,7 @@ import numpy as np
 import scipy.linalg
 from scipy.special import xlogy
 
+from gdm_jax import checks
 from gdm_jax.eval import classifier as classifier_lib
 
 # Sizes used unless the caller says otherwise (Binkowski et al. 2018 use 100
@@ -58,19 +59,34 @@ PR_K = 3
 IS_SPLITS = 10
 
 
-def _as_2d(x, name: str, min_rows: int = 2) -> np.ndarray:
+def _as_2d(x, name: str, min_rows: int = 2,
+           fn: str = "sample_quality") -> np.ndarray:
+  if not fn.startswith("sample_quality"):
+    fn = f"sample_quality.{fn}"
+  checks.check_array(fn, name, x, rank=2, dtype="numeric", layout="[N, F]")
   x = np.asarray(x, dtype=np.float64)
-  if x.ndim != 2 or x.shape[0] < min_rows:
-    raise ValueError(f"{name} must have shape [N, F] with N >= {min_rows}; "
-                     f"got {x.shape}.")
+  if x.shape[0] < min_rows:
+    raise ValueError(f"{fn}: `{name}` must have shape [N, F] with N >= "
+                     f"{min_rows}; got {x.shape}.")
   if not np.all(np.isfinite(x)):
-    raise ValueError(f"{name} contains NaN or infinite values.")
+    raise ValueError(f"{fn}: `{name}` contains NaN or infinite values.")
   return x
 
 
+def _check_widths(fn: str, names: tuple[str, str], a: np.ndarray,
+                  b: np.ndarray) -> None:
+  if a.shape[1] != b.shape[1]:
+    raise ValueError(f"sample_quality.{fn}: feature widths differ: "
+                     f"`{names[0]}` {a.shape} vs `{names[1]}` {b.shape}.")
+
+
 def gaussian_statistics(features) -> tuple[np.ndarray, np.ndarray]:
-  """Mean float64 [F] and unbiased covariance float64 [F, F] of [N, F]."""
-  f = _as_2d(features, "features")
+  """Mean float64 [F] and unbiased covariance float64 [F, F] of [N, F].
+
+  Raises:
+    ValueError: not a finite numeric [N, F] array with N >= 2.
+  """
+  f = _as_2d(features, "features", fn="gaussian_statistics")
   return f.mean(axis=0), np.cov(f, rowvar=False)
 
 
@@ -142,15 +158,29 @@ def _sqrtm_product(s1, s2):
 
 
 def fid(features_a, features_b) -> float:
-  """Frechet distance between Gaussians fitted to two feature sets [N, F]."""
-  mu_a, s_a = gaussian_statistics(features_a)
-  mu_b, s_b = gaussian_statistics(features_b)
+  """Frechet distance between Gaussians fitted to two feature sets [N, F].
+
+  Raises:
+    ValueError: not finite numeric [N, F] arrays with N >= 2, or different
+      feature widths F.
+  """
+  a = _as_2d(features_a, "features_a", fn="fid")
+  b = _as_2d(features_b, "features_b", fn="fid")
+  _check_widths("fid", ("features_a", "features_b"), a, b)
+  mu_a, s_a = gaussian_statistics(a)
+  mu_b, s_b = gaussian_statistics(b)
   return frechet_distance(mu_a, s_a, mu_b, s_b)
 
 
 def polynomial_kernel(x, y) -> np.ndarray:
-  """k(x, y) = (x.y / F + 1)^3 for x [N, F], y [M, F] -> [N, M] (float64)."""
-  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+  """k(x, y) = (x.y / F + 1)^3 for x [N, F], y [M, F] -> [N, M] (float64).
+
+  Raises:
+    ValueError: non-numeric or non-[N, F] inputs, or different F.
+  """
+  x = _as_2d(x, "x", 1, fn="polynomial_kernel")
+  y = _as_2d(y, "y", 1, fn="polynomial_kernel")
+  _check_widths("polynomial_kernel", ("x", "y"), x, y)
   return (x @ y.T / x.shape[1] + 1.0) ** 3
 
 
@@ -163,9 +193,16 @@ def mmd2_unbiased(x, y) -> float:
   x: [m, F], y: [n, F] with m, n >= 2. Its expectation is MMD^2 >= 0, so
   single estimates can be negative.
 
+  Raises:
+    ValueError: non-numeric or non-[N, F] inputs, fewer than 2 rows, or
+      different F.
+
   References:
     Gretton et al. 2012, "A Kernel Two-Sample Test", JMLR, Lemma 6 (eq. 3).
   """
+  x = _as_2d(x, "x", fn="mmd2_unbiased")
+  y = _as_2d(y, "y", fn="mmd2_unbiased")
+  _check_widths("mmd2_unbiased", ("x", "y"), x, y)
   m, n = len(x), len(y)
   kxx, kyy, kxy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
   sxx = (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
@@ -192,12 +229,16 @@ def kid(features_a, features_b, num_subsets: int = KID_SUBSETS,
     (mean, std) over subsets of MMD_u^2, in squared kernel units; the mean is
     an unbiased estimate of MMD^2 (0 for equal distributions).
 
+  Raises:
+    ValueError: non-numeric, non-finite or non-[N, F] inputs, fewer than 2
+      rows, different F, or num_subsets < 1.
+
   References:
     Binkowski et al. 2018, Sec. 4 and App. D.
   """
-  a, b = _as_2d(features_a, "features_a"), _as_2d(features_b, "features_b")
-  if a.shape[1] != b.shape[1]:
-    raise ValueError(f"kid: feature widths differ: {a.shape} vs {b.shape}.")
+  a = _as_2d(features_a, "features_a", fn="kid")
+  b = _as_2d(features_b, "features_b", fn="kid")
+  _check_widths("kid", ("features_a", "features_b"), a, b)
   if num_subsets < 1:
     raise ValueError(f"kid: num_subsets must be >= 1; got {num_subsets}.")
   size = min(subset_size, len(a), len(b))
@@ -209,10 +250,14 @@ def kid(features_a, features_b, num_subsets: int = KID_SUBSETS,
   return float(values.mean()), float(values.std())
 
 
-def _check_probs(probs, name: str = "probs") -> np.ndarray:
+def _check_probs(probs, name: str = "probs",
+                 fn: str = "sample_quality") -> np.ndarray:
+  checks.check_array(fn, name, probs, rank=2, dtype="floating",
+                     layout="[N, K]")
   p = np.asarray(probs, dtype=np.float64)
-  if p.ndim != 2 or p.shape[0] < 1:
-    raise ValueError(f"{name} must have shape [N, K]; got {p.shape}.")
+  if p.shape[0] < 1:
+    raise ValueError(f"{fn}: `{name}` must have shape [N, K] with N >= 1; "
+                     f"got {p.shape}.")
   if (not np.all(np.isfinite(p)) or p.min() < 0
       or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3)):
     raise ValueError(f"{name} must hold probability vectors (rows >= 0 "
@@ -240,10 +285,14 @@ def inception_score(probs, num_splits: int = IS_SPLITS) -> tuple[float, float]:
     (mean, std) over splits; 1 <= IS <= K (K for confident predictions spread
     evenly over the classes, 1 when every x gets the same p(y|x)).
 
+  Raises:
+    ValueError: probs not a floating [N, K] array of probability vectors,
+      or num_splits outside [1, N].
+
   References:
     Salimans et al. 2016, Sec. 4.
   """
-  p = _check_probs(probs)
+  p = _check_probs(probs, fn="sample_quality.inception_score")
   if not 1 <= num_splits <= len(p):
     raise ValueError(f"inception_score: need 1 <= num_splits <= N; got "
                      f"num_splits={num_splits}, N={len(p)}.")
@@ -271,8 +320,12 @@ def diversity_score(probs, class_prior) -> float:
   References:
     Johnson & Zhang 2018 (arXiv:1801.06309); the project's source text
     ../shared/seeds/002 ("diversity score exp(-KL(Pr(y) || Pr_*(y)))").
+
+  Raises:
+    ValueError: probs not a floating [N, K] array of probability vectors,
+      or a class_prior that is not non-negative of shape [K].
   """
-  p = _check_probs(probs)
+  p = _check_probs(probs, fn="sample_quality.diversity_score")
   prior = np.asarray(class_prior, dtype=np.float64)
   if prior.shape != (p.shape[1],) or prior.min() < 0 or prior.sum() <= 0:
     raise ValueError(f"class_prior must be non-negative of shape "
@@ -291,8 +344,14 @@ def knn_radii(features, k: int = PR_K, block_size: int = 1000) -> np.ndarray:
   """Squared distance of each row to its k-th nearest other row: [N].
 
   Computed in row blocks of `block_size` (memory O(block_size * N)).
+
+  Raises:
+    ValueError: non-numeric or non-[N, F] features, k outside [1, N), or a
+      non-positive block_size.
   """
-  f = np.asarray(features, np.float64)
+  f = _as_2d(features, "features", 1, fn="knn_radii")
+  checks.check_positive_int("sample_quality.knn_radii", "block_size",
+                            block_size)
   if not 1 <= k < len(f):
     raise ValueError(f"k-NN radii need 1 <= k < N; got k={k}, N={len(f)}.")
   out = np.empty(len(f))
@@ -331,14 +390,18 @@ def precision_recall(real_features, fake_features, k: int = PR_K,
   Returns:
     (precision, recall), each in [0, 1].
 
+  Raises:
+    ValueError: non-numeric, non-finite or non-[N, F] features, N <= k, or
+      different F.
+
   References:
     Kynkaanniemi et al. 2019, Sec. 2, eqs. 1-3.
   """
-  real = _as_2d(real_features, "real_features", k + 1)
-  fake = _as_2d(fake_features, "fake_features", k + 1)
-  if real.shape[1] != fake.shape[1]:
-    raise ValueError(f"precision_recall: feature widths differ: {real.shape} "
-                     f"vs {fake.shape}.")
+  checks.check_positive_int("sample_quality.precision_recall", "k", k)
+  real = _as_2d(real_features, "real_features", k + 1, fn="precision_recall")
+  fake = _as_2d(fake_features, "fake_features", k + 1, fn="precision_recall")
+  _check_widths("precision_recall", ("real_features", "fake_features"),
+                real, fake)
   center = real.mean(axis=0)  # Translation-invariant; keeps magnitudes small.
   real, fake = real - center, fake - center
   precision = _coverage(fake, real, knn_radii(real, k, block_size), block_size)

@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from gdm_jax import checks
+
 # POT's backends each import their framework (TensorFlow, PyTorch, JAX,
 # CuPy) at `import ot` unless disabled by these variables (POT 0.9.7,
 # ot/backend.py); we only need its numpy network simplex.
@@ -61,13 +63,22 @@ def _ot():
   return ot
 
 
-def _as_points(name: str, x) -> np.ndarray:
+def _as_points(fn: str, name: str, x, finite: bool = True) -> np.ndarray:
+  checks.check_array(f"toy_metrics.{fn}", name, x, rank=2, dtype="numeric",
+                     layout="[N, D]")
   x = np.asarray(x, np.float64)
-  if x.ndim != 2:
-    raise ValueError(f"{name} must be [N, D]; got shape {x.shape}.")
-  if not np.all(np.isfinite(x)):
-    raise ValueError(f"{name} contains non-finite values.")
+  if finite and not np.all(np.isfinite(x)):
+    raise ValueError(f"toy_metrics.{fn}: `{name}` contains non-finite "
+                     f"values.")
   return x
+
+
+def _check_same_dim(fn: str, names: tuple[str, str], a: np.ndarray,
+                    b: np.ndarray) -> None:
+  if a.shape[1] != b.shape[1]:
+    raise ValueError(f"toy_metrics.{fn}: `{names[0]}` and `{names[1]}` must "
+                     f"have the same dimension D; got {a.shape[1]} and "
+                     f"{b.shape[1]} (shapes {a.shape} and {b.shape}).")
 
 
 def mode_assignment(samples, modes, mode_std: float, num_std: float = 3.0
@@ -86,14 +97,20 @@ def mode_assignment(samples, modes, mode_std: float, num_std: float = 3.0
     (nearest int64 [N], high_quality bool [N]).
 
   Raises:
-    ValueError: shapes do not match or mode_std <= 0.
+    ValueError: non-numeric, non-finite or non-[N, D] inputs, mismatched
+      dimensions, or mode_std <= 0.
   """
-  x, mu = _as_points("samples", samples), _as_points("modes", modes)
-  if x.shape[1] != mu.shape[1]:
-    raise ValueError(f"samples have dimension {x.shape[1]} but modes have "
-                     f"{mu.shape[1]}.")
+  return _mode_assignment("mode_assignment", samples, modes, mode_std,
+                          num_std)
+
+
+def _mode_assignment(fn, samples, modes, mode_std, num_std):
+  x = _as_points(fn, "samples", samples)
+  mu = _as_points(fn, "modes", modes)
+  _check_same_dim(fn, ("samples", "modes"), x, mu)
   if not mode_std > 0:
-    raise ValueError(f"mode_std must be positive; got {mode_std}.")
+    raise ValueError(f"toy_metrics.{fn}: `mode_std` must be positive; got "
+                     f"{mode_std}.")
   # Squared distances [N, M] in chunks so 10^5 samples x 100 modes is cheap.
   nearest = np.empty(len(x), np.int64)
   dist = np.empty(len(x), np.float64)
@@ -107,7 +124,16 @@ def mode_assignment(samples, modes, mode_std: float, num_std: float = 3.0
 
 
 def default_min_count(num_samples: int, num_modes: int) -> int:
-  """max(1, ceil(0.01 N / M)): 1% of a mode's expected share of N samples."""
+  """max(1, ceil(0.01 N / M)): 1% of a mode's expected share of N samples.
+
+  Raises:
+    ValueError: num_samples < 0 or num_modes < 1 (or not ints).
+  """
+  checks.check_positive_int("toy_metrics.default_min_count", "num_modes",
+                            num_modes)
+  if num_samples != 0:
+    checks.check_positive_int("toy_metrics.default_min_count",
+                              "num_samples", num_samples)
   return max(1, math.ceil(MIN_COUNT_FRACTION * num_samples / num_modes))
 
 
@@ -129,13 +155,18 @@ def modes_covered(samples, modes, mode_std: float, num_std: float = 3.0,
   Returns:
     {'modes_covered', 'num_modes', 'high_quality_fraction', 'min_count'}
     (python numbers).
+
+  Raises:
+    ValueError: see `mode_assignment`; min_count < 1.
   """
-  nearest, hq = mode_assignment(samples, modes, mode_std, num_std)
+  nearest, hq = _mode_assignment("modes_covered", samples, modes, mode_std,
+                                 num_std)
   num_modes = len(np.asarray(modes))
   if min_count is None:
     min_count = default_min_count(len(nearest), num_modes)
   if min_count < 1:
-    raise ValueError(f"min_count must be >= 1; got {min_count}.")
+    raise ValueError(f"toy_metrics.modes_covered: `min_count` must be >= 1; "
+                     f"got {min_count}.")
   counts = np.bincount(nearest[hq], minlength=num_modes)
   return {"modes_covered": int((counts >= min_count).sum()),
           "num_modes": int(num_modes),
@@ -207,10 +238,8 @@ def wasserstein1(x, y, weights: tuple[Any, Any] | None = None,
       weights, or weights together with sets larger than `max_points`.
     RuntimeError: the network simplex stopped before optimality.
   """
-  x, y = _as_points("x", x), _as_points("y", y)
-  if x.shape[1] != y.shape[1]:
-    raise ValueError(f"x and y must have the same dimension; got {x.shape[1]}"
-                     f" and {y.shape[1]}.")
+  x, y = _as_points("wasserstein1", "x", x), _as_points("wasserstein1", "y", y)
+  _check_same_dim("wasserstein1", ("x", "y"), x, y)
   a = b = None
   if weights is not None:
     a, b = (np.asarray(w, np.float64) for w in weights)
@@ -255,11 +284,15 @@ def evaluate_toy_samples(
     quality, and 'w1' and 'true_log_prob' are then nan). protocol:
     {num_samples, num_reference, num_std, min_count, w1_solver,
     w1_subsample}.
+
+  Raises:
+    ValueError: non-numeric or non-[N, D] samples or reference, non-finite
+      reference, or mismatched dimensions.
   """
-  x = np.asarray(samples, np.float64)
-  if x.ndim != 2:
-    raise ValueError(f"samples must be [N, D]; got shape {x.shape}.")
-  ref = _as_points("reference", reference)
+  fn = "evaluate_toy_samples"
+  x = _as_points(fn, "samples", samples, finite=False)
+  ref = _as_points(fn, "reference", reference)
+  _check_same_dim(fn, ("samples", "reference"), x, ref)
   # A diverged model may emit inf/nan: such samples count as low quality,
   # and W1 and the log-likelihood are then nan, not an exception that
   # loses the rest of a final evaluation.
