@@ -64,6 +64,12 @@ LABELS = {"gan": "GAN (non-saturating)", "wgan_gp": "WGAN-GP",
 COLORS = ("tab:red", "tab:blue", "tab:green", "tab:purple")
 
 
+def arm_names(config) -> list[str]:
+  """The arms to train: `study.run_arms` (default: every arm in `arms`)."""
+  names = config.study.get("run_arms", None)
+  return list(config.arms.keys()) if names is None else list(names)
+
+
 def validate(config) -> None:
   """Raises ValueError naming the field for an invalid study setting."""
   s = config.study
@@ -85,9 +91,13 @@ def validate(config) -> None:
                      f"study.eval_samples ({s.eval_samples}).")
   if not s.seeds:
     raise ValueError("study.seeds must name at least one seed.")
-  arms = list(config.arms.keys())
+  arms = arm_names(config)
   if not arms:
-    raise ValueError("config.arms must hold at least one arm.")
+    raise ValueError("study.run_arms must name at least one arm.")
+  unknown = sorted(set(arms) - set(config.arms.keys()))
+  if unknown:
+    raise ValueError(f"study.run_arms names {unknown}, which are not in "
+                     f"config.arms ({sorted(config.arms.keys())}).")
   first = config.arms[arms[0]]
   for name in arms:
     arm = config.arms[name]
@@ -201,7 +211,7 @@ def run(config, workdir: str) -> dict:
   validate(config)
   s = config.study
   os.makedirs(workdir, exist_ok=True)
-  first = config.arms[list(config.arms.keys())[0]]
+  first = config.arms[arm_names(config)[0]]
   dataset = data_lib.load(first.data)
   if dataset.info.get("modes") is None:
     raise ValueError(f"data set '{first.data.name}' has no modes to cover.")
@@ -213,7 +223,7 @@ def run(config, workdir: str) -> dict:
   floor = toy_metrics.wasserstein1(train_points, reference[:s.w1_points],
                                    max_points=None)
   results = {}
-  for name in config.arms.keys():
+  for name in arm_names(config):
     print(f"arm {name} ...", flush=True)
     results[name] = run_arm(name, config.arms[name], dataset, reference, s)
   num_modes = len(dataset.info["modes"])

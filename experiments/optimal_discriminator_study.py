@@ -418,11 +418,11 @@ def write_figure(out: dict, path: str) -> None:
                     alpha=0.2, label="π (scaled)")
     ax.fill_between(cv["x"], 0, np.asarray(cv["p_g"]) / top, color="tab:red",
                     alpha=0.2, label="p_g (scaled)")
-    ax.set_xlim(-7, 10)
+    ax.set_xlim(min(-4.5, float(mu) - 3.5), max(4.5, float(mu) + 3.5))
     ax.set_title(f"(a) p_g = N({mu}, σ²)")
     ax.set_xlabel("x")
     if i == 0:
-      ax.legend(fontsize=7, loc="upper left")
+      ax.legend(fontsize=7, loc="center left")
   v = out["value"]
   ax = fig.add_subplot(gs[1, :ncol])
   ax.plot(out["closed_form_curve"]["mu"], out["closed_form_curve"]["c_of_g"],
@@ -447,8 +447,9 @@ def write_figure(out: dict, path: str) -> None:
     ax.axhline(max(g["at_optimum"][name], 1e-30), color=color, ls=":", lw=1)
   ax.set_xlabel("discriminator training steps t")
   ax.set_ylabel("||∇θ E L_G||  (θ = (μ, σ))")
-  ax.set_title(f"(c) generator gradient, p_g = N({out['protocol']['gradient_part']['far_mu']:g}, σ²) fixed\n"
-               "geometric mean and range over seeds; dotted: at D*")
+  far = out["protocol"]["gradient_part"]["far_mu"]
+  ax.set_title(f"(c) generator gradient, G = N({far:g}, σ²) fixed\n"
+               "geometric mean, range over seeds; dotted: at D*", fontsize=10)
   ax.legend(fontsize=7)
   for a in fig.axes:
     a.grid(alpha=0.3)

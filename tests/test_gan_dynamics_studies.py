@@ -16,6 +16,7 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from experiments import mode_collapse_study as mc_study
 from experiments import optimal_discriminator_study as od_study
@@ -184,6 +185,7 @@ def test_short_gan_run_covers_both_modes_of_a_1d_mixture(tmp_path):
     arm.optimizer.discriminator.learning_rate = 3e-3
   with config.unlocked():
     config.arms = {"gan": arm}
+    config.study.run_arms = ("gan",)
     config.study.num_steps = 400
     config.study.record_every = 200
     config.study.snapshot_steps = (0, 400)
@@ -197,3 +199,17 @@ def test_short_gan_run_covers_both_modes_of_a_1d_mixture(tmp_path):
   assert r["modes_covered"][0][-1] == 2, r["modes_covered"]
   assert r["high_quality_fraction"][0][-1] > 0.8
   assert r["w1"][0][-1] < 0.5 * r["w1"][0][0]
+
+
+def test_mode_collapse_study_refuses_arms_with_different_generators():
+  config = mc_configs.get_config("smoke")
+  mc_study.validate(config)
+  with config.unlocked():
+    config.arms.wgan_gp.model.generator_hidden = (8,)
+  with pytest.raises(ValueError, match="generator_hidden"):
+    mc_study.validate(config)
+  config = mc_configs.get_config("smoke")
+  with config.unlocked():
+    config.study.run_arms = ("gan", "unrolled")
+  with pytest.raises(ValueError, match="unrolled"):
+    mc_study.validate(config)

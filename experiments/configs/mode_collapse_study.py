@@ -13,19 +13,40 @@ arms whose generators differ) and trains with
 the gan family's own `train_step`. `study` holds the study's settings.
 
 WGAN-GP on ring8, what went wrong before (README, "Toy data": 0-1 of 8 modes
-after 5000 steps with wgan_gp.py:ring8): not a defect of models/gan.py but
-the hyper-parameters. Measured (2 x 128 ReLU nets, n_critic 5, batch 256,
-lr 1e-4, seed 0, 2000 samples, modes covered / W1 at step 5000 unless said):
-  b1 = 0,   λ = 10   (wgan_gp.py:ring8)  0/8, W1 1.78; the critic's W
-                                         estimate swings sign from record
-                                         to record, samples jump around
-  b1 = 0.5, λ = 0.1  (Gulrajani et al.'s toy code)  8/8 from step 1750,
-                                         high-quality fraction 0.63, W1 0.18
-  (the b1 = 0.5, λ = 10 and b1 = 0, λ = 0.1 runs that separate the two
-  changes: see the study's README section / the report.)
-Gulrajani et al.'s gan_toy.py uses Adam(1e-4, β = (0.5, 0.9)) and λ = 0.1
-for the toy sets, not the image settings (β1 = 0, λ = 10) of their
-Algorithm 1; this study uses the toy code's settings.
+after 5000 steps with wgan_gp.py:ring8): the gradient-penalty weight λ = 10
+together with the critic's learning rate 1e-4, not a defect of
+models/gan.py: the same code reaches 8/8 once λ is smaller or the critic
+faster. Measured with /tmp scripts on this study's path (models.make +
+train_step, 2 x 128 ReLU nets, n_critic 5, m = 256, Adam(1e-4, b2 0.9) for
+both players unless said, seed 0, 2000 samples every 250 steps; loaded
+2-core CPU, 70-240 s per run):
+
+  β1   λ    critic lr  modes at step 1000/2000/4000  W1 at 4000  W estimate
+  0    10   1e-4       0 / 2 / 0   (wgan_gp.py:ring8)  1.92       swings -1.3..+2.5
+  0.5  10   1e-4       0 / 0 / 1                        1.60       swings -1.4..+1.2
+  0    0.1  1e-4       5 / 8 / 8                        0.204      0.34, decreasing
+  0.5  0.1  1e-4       2 / 8 / 8   (5000: 8, W1 0.176)  0.191      0.29, decreasing
+  0.5  1    1e-4       4 / 8 / 8                        0.193      0.15
+  0.5  10   1e-3       3 / 8 / 8                        0.197      0.13
+
+With λ = 10 and lr 1e-4 the critic's W estimate E f(x) - E f(G(z)) changes
+sign from record to record: the critic lags the generator, which chases a
+stale critic around the ring (the samples jump; W1 stays at 1.1-3.3).
+β1 does not matter; a 10x faster critic or a 10-100x smaller λ does.
+Gulrajani et al.'s toy code (gan_toy.py) uses λ = 0.1 ("smaller lambda
+seems to help for toy tasks specifically"), Adam(1e-4, β = (0.5, 0.9)),
+3 x 512 ReLU nets and batch 256, not Algorithm 1's image settings (λ = 10,
+β1 = 0). This study uses λ = 0.1, β = (0.5, 0.9) and the toy nets of
+gan.py:ring8 (2 x 128, the same for both arms).
+A row of the table with this study (one seed, WGAN-GP arm only), e.g. the
+failing setting:
+  python -m experiments.mode_collapse_study \
+      --config=experiments/configs/mode_collapse_study.py \
+      --workdir=/tmp/wgan_gp_lambda10 --config.study.seeds='(0,)' \
+      --config.study.run_arms='("wgan_gp",)' \
+      --config.arms.wgan_gp.model.gp_weight=10 \
+      --config.arms.wgan_gp.optimizer.generator.b1=0 \
+      --config.arms.wgan_gp.optimizer.discriminator.b1=0
 
 Variants (`:variant`):
   default  GAN (non-saturating, k = 1, Adam(1e-3, b1 0.5), gan.py:ring8)
@@ -74,6 +95,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   s.w1_points = 1000             # exact W1 on this many samples vs test
   s.scatter_points = 1000        # points per scatter panel
   s.num_std = 3.0                # high-quality radius (toy_metrics)
+  s.run_arms = ARM_NAMES         # which of `arms` to train
 
   if variant == "default":
     pass
