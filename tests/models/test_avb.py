@@ -1,0 +1,302 @@
+"""Mathematical tests of adversarial variational Bayes (gdm_jax/models/avb.py).
+
+1. Proposition 1: on a Gaussian case with known densities, x ~ N(0, 1),
+   q(z|x) = N(a x + c, s²), p(z) = N(0, 1), the module's discriminator
+   trained with the module's loss approaches T*(x, z) = log q(z|x) - log p(z),
+   and its mean under q approaches the closed-form KL.
+2. The importance-sampled NLL on a linear-Gaussian model, where
+     z ~ N(0, I_d),  x | z ~ N(W z + b, σ² I_D)  =>  x ~ N(b, W Wᵀ + σ² I_D)
+   and z | x ~ N(P Wᵀ (x - b) / σ², P), P = (I + WᵀW / σ²)^-1:
+   with the exact posterior as proposal every log-weight equals log p(x);
+   an implicit encoder that samples the exact posterior gives a
+   moment-matched proposal whose bound is log p(x); the mean log-weight
+   equals the closed-form ELBO of the Gaussian proposal; and with an inexact
+   proposal the bound stays below log p(x) and tightens with K.
+3. The train step: finite metrics, both players move, one compilation.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from scipy import stats
+
+from experiments.configs import avb as avb_configs
+from gdm_jax.models import avb
+
+SHAPE = (4, 4, 1)
+SIGMA = 0.5
+
+
+# ------------------------------------------------- Proposition 1 ----------
+
+A, C, S = 0.6, 0.2, 0.7        # q(z|x) = N(A x + C, S²)
+
+
+def true_log_ratio(x, z):
+  return (stats.norm.logpdf(z, A * x + C, S) - stats.norm.logpdf(z)).astype(
+      np.float64)
+
+
+def test_discriminator_learns_the_log_density_ratio():
+  disc = avb.Discriminator(hidden=(32,), architecture="inner_product",
+                           embedding_dim=8, activation="elu")
+  batch, steps = 512, 2000
+  params = disc.init(jax.random.PRNGKey(0), jnp.zeros((1, 1)), jnp.zeros((1, 1)))
+  tx = optax.adam(optax.cosine_decay_schedule(1e-2, steps))
+
+  def draw(rng):
+    kx, kq, kp = jax.random.split(rng, 3)
+    x = jax.random.normal(kx, (batch, 1))
+    z_q = A * x + C + S * jax.random.normal(kq, (batch, 1))
+    return x, z_q, jax.random.normal(kp, (batch, 1))
+
+  def loss_fn(p, rng):
+    x, z_q, z_p = draw(rng)
+    return jnp.mean(avb.discriminator_loss_per_example(
+        disc.apply(p, x, z_q), disc.apply(p, x, z_p)))
+
+  def step(carry, rng):
+    p, o = carry
+    g = jax.grad(loss_fn)(p, rng)
+    u, o = tx.update(g, o, p)
+    return (optax.apply_updates(p, u), o), None
+
+  (params, _), _ = jax.jit(lambda c, r: jax.lax.scan(step, c, r))(
+      (params, tx.init(params)), jax.random.split(jax.random.PRNGKey(1), steps))
+
+  x, z_q, z_p = (np.asarray(v) for v in draw(jax.random.PRNGKey(2)))
+  x2, z = np.concatenate([x, x]), np.concatenate([z_q, z_p])   # the mixture
+  t = np.asarray(disc.apply(params, x2, z), np.float64)
+  truth = true_log_ratio(x2[:, 0], z[:, 0])
+  rmse = np.sqrt(np.mean((t - truth) ** 2))
+  assert rmse < 0.2 * np.std(truth), (rmse, np.std(truth))
+  # E_q[T] -> KL(q(z|x) || p(z)) averaged over x, in closed form.
+  kl = -math.log(S) + (S * S + A * A + C * C) / 2 - 0.5
+  t_q = t[:batch]
+  assert abs(t_q.mean() - kl) < 0.1 * kl + 3 * t_q.std() / math.sqrt(batch), (
+      t_q.mean(), kl)
+
+
+def test_discriminator_loss_is_the_logistic_loss():
+  tq = jnp.array([-3.0, 0.0, 2.0, 40.0])  # T = 0 counts as wrong
+  tp = jnp.array([1.0, -2.0, 0.5, -40.0])
+  expect = -np.log(1 / (1 + np.exp(-np.asarray(tq, np.float64)))) - np.log(
+      1 - 1 / (1 + np.exp(-np.asarray(tp, np.float64))))
+  np.testing.assert_allclose(avb.discriminator_loss_per_example(tq, tp),
+                             expect, rtol=1e-5, atol=1e-6)
+  np.testing.assert_array_equal(avb.discriminator_accuracy(tq, tp),
+                                [0.0, 0.5, 0.5, 1.0])
+
+
+# ------------------------------------------- importance-sampled NLL -------
+
+
+def linear_config(latent_dim, noise_dim=None, **model):
+  cfg = avb_configs.get_config("smoke")
+  cfg.data.binarization = "none"
+  cfg.model.hidden = ()
+  cfg.model.likelihood = "gaussian"
+  cfg.model.fixed_scale = SIGMA
+  cfg.model.latent_dim = latent_dim
+  cfg.model.noise_dim = noise_dim or latent_dim
+  for k, v in model.items():
+    setattr(cfg.model, k, v)
+  return cfg
+
+
+def _decoder_wb(params):
+  dec = params["encoder_decoder"]["params"]["decoder"]["dense_0"]
+  return (np.asarray(dec["kernel"], np.float64).T,          # W [D, d]
+          np.asarray(dec["bias"], np.float64))              # b [D]
+
+
+def exact_log_px(params, x):
+  w, b = _decoder_wb(params)
+  cov = w @ w.T + SIGMA ** 2 * np.eye(w.shape[0])
+  flat = np.asarray(x, np.float64).reshape(x.shape[0], -1)
+  return stats.multivariate_normal(b, cov).logpdf(flat)
+
+
+def exact_posterior(params, x):
+  """(mean [B, d], covariance P [d, d]) of z | x."""
+  w, b = _decoder_wb(params)
+  cov = np.linalg.inv(np.eye(w.shape[1]) + w.T @ w / SIGMA ** 2)
+  flat = np.asarray(x, np.float64).reshape(x.shape[0], -1)
+  return (flat - b) @ (cov @ w.T / SIGMA ** 2).T, cov
+
+
+def _setup(cfg, seed=0, n=6):
+  model = avb.make(cfg, {"shape": SHAPE})
+  state = jax.jit(model.init)(jax.random.PRNGKey(seed), None)
+  params = state.params
+  # A decoder with larger weights, so the posterior is far from the prior.
+  dec = params["encoder_decoder"]["params"]["decoder"]["dense_0"]
+  dec["kernel"] = dec["kernel"] * 3.0
+  x_rng = jax.random.PRNGKey(seed + 100)
+  x = 0.5 + jax.random.normal(x_rng, (n,) + SHAPE)
+  return model, params, x
+
+
+def test_bound_with_the_exact_posterior_has_zero_variance_and_equals_log_px():
+  model, params, x = _setup(linear_config(1))
+  mean, cov = exact_posterior(params, x)
+  prop = (jnp.asarray(mean, jnp.float32),
+          jnp.full(mean.shape, 0.5 * math.log(cov[0, 0]), jnp.float32))
+  log_w = np.asarray(model.importance_log_weights(
+      params, x, jax.random.PRNGKey(3), 50, None, prop), np.float64)
+  exact = exact_log_px(params, x)
+  np.testing.assert_allclose(log_w, np.broadcast_to(exact, log_w.shape),
+                             atol=2e-3 * max(1.0, np.abs(exact).max() / 10))
+  assert log_w.std(axis=0).max() < 1e-3
+
+
+def _posterior_encoder(params, x_dim, noise_dim):
+  """Implicit-encoder params with g(x, ε) = M (x - b) + L ε, L Lᵀ = P:
+  the encoder samples the exact posterior (ε enters linearly)."""
+  w, b = _decoder_wb(params)
+  d = w.shape[1]
+  cov = np.linalg.inv(np.eye(d) + w.T @ w / SIGMA ** 2)
+  m = cov @ w.T / SIGMA ** 2                                 # [d, D]
+  chol = np.linalg.cholesky(cov)                             # [d, d]
+  kernel = np.zeros((x_dim + noise_dim, d))
+  kernel[:x_dim] = m.T
+  kernel[x_dim:x_dim + d] = chol.T
+  enc = {"kernel": jnp.asarray(kernel, jnp.float32),
+         "bias": jnp.asarray(-m @ b, jnp.float32)}
+  params = jax.tree_util.tree_map(lambda v: v, params)
+  params["encoder_decoder"]["params"]["encoder"]["dense_0"] = enc
+  return params
+
+
+def test_moment_matched_proposal_of_an_exact_implicit_encoder_gives_log_px():
+  model, params, x = _setup(linear_config(1, noise_dim=3,
+                                          eval_proposal_samples=4096))
+  params = _posterior_encoder(params, math.prod(SHAPE), 3)
+  mean, cov = exact_posterior(params, x)
+  m, log_s = model.proposal(params, x, jax.random.PRNGKey(4))
+  # Moments of 4096 samples: mean within ~4 SE, std within ~5 %.
+  np.testing.assert_allclose(m, mean, atol=4 * math.sqrt(cov[0, 0] / 4096))
+  np.testing.assert_allclose(np.exp(log_s), np.sqrt(cov[0, 0]) * np.ones_like(m),
+                             rtol=0.05)
+  bound = np.asarray(model.iwae_bound(params, x, jax.random.PRNGKey(5), 100, 50))
+  np.testing.assert_allclose(bound, exact_log_px(params, x), atol=0.01)
+
+
+def test_mean_log_weight_is_the_closed_form_elbo_of_the_proposal():
+  """E_r[log p(x|z) + log p(z) - log r(z|x)] for r = N(m, diag v):
+  log N(x; W m + b, σ²I) - tr(W diag(v) Wᵀ)/(2σ²)
+  - (d log 2π + |m|² + Σv)/2 + Σ(log √v + (1 + log 2π)/2)."""
+  model, params, x = _setup(linear_config(2))
+  w, b = _decoder_wb(params)
+  rng = np.random.default_rng(0)
+  m = rng.normal(size=(x.shape[0], 2))
+  log_s = rng.normal(-0.5, 0.3, size=(x.shape[0], 2))
+  v = np.exp(2 * log_s)
+  k = 20000
+  log_w = np.asarray(model.importance_log_weights(
+      params, x, jax.random.PRNGKey(6), k, 1000,
+      (jnp.asarray(m, jnp.float32), jnp.asarray(log_s, jnp.float32))),
+      np.float64)
+  flat = np.asarray(x, np.float64).reshape(x.shape[0], -1)
+  resid = flat - (m @ w.T + b)
+  dim = flat.shape[1]
+  e_log_px_z = (-0.5 * np.sum(resid ** 2, 1) / SIGMA ** 2
+                - dim * (math.log(SIGMA) + 0.5 * math.log(2 * math.pi))
+                - 0.5 * np.sum(v * np.sum(w ** 2, 0), 1) / SIGMA ** 2)
+  e_log_pz = -0.5 * (2 * math.log(2 * math.pi) + np.sum(m ** 2 + v, 1))
+  entropy = np.sum(log_s + 0.5 * (1 + math.log(2 * math.pi)), 1)
+  elbo = e_log_px_z + e_log_pz + entropy
+  se = log_w.std(0) / math.sqrt(k)
+  assert np.all(np.abs(log_w.mean(0) - elbo) < 4 * se + 1e-3), (
+      log_w.mean(0), elbo, se)
+
+
+def test_bound_is_below_log_px_and_tightens_with_k():
+  model, params, x = _setup(linear_config(2, eval_proposal_scale=2.0,
+                                          eval_proposal_samples=64))
+  # An encoder sampling the exact (correlated) posterior: the diagonal,
+  # widened proposal is inexact, so the bound has a visible gap.
+  params = _posterior_encoder(params, math.prod(SHAPE), 2)
+  exact = exact_log_px(params, x)
+  prop = model.proposal(params, x, jax.random.PRNGKey(7))
+  reps = 200
+
+  def bounds(k):
+    keys = jax.random.split(jax.random.PRNGKey(k), reps)
+    return np.asarray(jax.jit(jax.vmap(
+        lambda r: model.iwae_bound(params, x, r, k, None, prop)))(keys),
+        np.float64)                                          # [reps, B]
+
+  means, ses = [], []
+  for k in (1, 10, 100):
+    b = bounds(k)
+    means.append(b.mean(0))
+    ses.append(b.std(0) / math.sqrt(reps))
+  means, ses = np.array(means), np.array(ses)
+  assert np.all(means[0] < exact - 0.05), (means[0], exact)   # a real gap
+  assert np.all(means[:-1] < means[1:] + 3 * (ses[:-1] + ses[1:]))
+  assert np.all(means < exact + 3 * ses)
+  # tightens: the K = 100 gap is a fraction of the K = 1 gap
+  assert np.all(exact - means[2] < 0.5 * (exact - means[0]))
+
+
+def test_gaussian_proposal_moments_and_floor():
+  rng = np.random.default_rng(1)
+  z = rng.normal([1.0, -2.0], [0.5, 2.0], size=(5000, 3, 2))
+  mean, log_s = avb.gaussian_proposal(jnp.asarray(z, jnp.float32), scale=1.5)
+  np.testing.assert_allclose(mean, z.mean(0), atol=1e-4)
+  np.testing.assert_allclose(np.exp(log_s), 1.5 * z.std(0, ddof=1), rtol=1e-4)
+  constant = jnp.ones((4, 3, 2))
+  _, log_s = avb.gaussian_proposal(constant, min_std=1e-3)
+  np.testing.assert_allclose(log_s, math.log(1e-3), rtol=1e-6)
+  with pytest.raises(ValueError, match="2 samples"):
+    avb.gaussian_proposal(jnp.ones((1, 3, 2)))
+
+
+# ------------------------------------------------------ train step --------
+
+
+@pytest.mark.parametrize("contrast", [False, True])
+def test_train_step_moves_both_players_and_compiles_once(contrast):
+  cfg = avb_configs.get_config("smoke")
+  cfg.model.adaptive_contrast = contrast
+  model = avb.make(cfg, {"shape": (8, 8, 1)})
+  batch = {"image": jnp.asarray(np.random.default_rng(0).integers(
+      0, 256, (16, 8, 8, 1)), jnp.uint8)}
+  state = jax.jit(model.init)(jax.random.PRNGKey(0), batch)
+  before = jax.tree_util.tree_map(np.asarray, state.params)
+  step = jax.jit(model.train_step)
+  for i in range(3):
+    state, metrics = step(state, batch, jax.random.PRNGKey(i))
+  assert step._cache_size() == 1  # pylint: disable=protected-access
+  assert int(state.step) == 3
+  for name in ("loss", "d_loss", "d_accuracy", "elbo_avb", "kl_estimate",
+               "reconstruction", "t_posterior", "t_prior"):
+    assert np.isfinite(float(metrics[name])), name
+  np.testing.assert_allclose(
+      metrics["elbo_avb"], -metrics["reconstruction"] - metrics["kl_estimate"],
+      rtol=1e-5)
+  for player in ("encoder_decoder", "discriminator"):
+    moved = jax.tree_util.tree_leaves(jax.tree_util.tree_map(
+        lambda a, b: np.abs(np.asarray(a) - b).max() > 0,
+        state.params[player], before[player]))
+    assert all(moved), player
+  if not contrast:   # evaluate_final and images run in tests/test_cli_avb.py
+    out = jax.jit(model.evaluate)(state.params, batch, jax.random.PRNGKey(9))
+    assert all(v.shape == (16,) and np.all(np.isfinite(v))
+               for v in out.values())
+
+
+@pytest.mark.parametrize("field,value", [
+    ("noise_injection", "hidden"), ("discriminator_architecture", "bilinear"),
+    ("discriminator_steps", 0), ("contrast_samples", 1),
+    ("eval_chunk_size", 7)])
+def test_invalid_config_raises_naming_the_field(field, value):
+  cfg = avb_configs.get_config("smoke")
+  setattr(cfg.model, field, value)
+  with pytest.raises(ValueError, match=field):
+    avb.make(cfg, {"shape": (8, 8, 1)})
