@@ -1,0 +1,68 @@
+"""Mode covering vs mode seeking (experiments/mode_seeking_study.py).
+
+Launch:
+  python -m experiments.mode_seeking_study \
+      --config=experiments/configs/mode_seeking_study.py --workdir=/tmp/ms
+
+π = 0.5 N(-2, 0.5²) + 0.5 N(2, 0.5²), p = N(μ, σ²); (μ, log σ) fitted by
+Adam (lr 0.05, cosine decay, 3000 steps) to KL(π‖p), KL(p‖π) and JSD(π‖p),
+each by Gauss-Legendre quadrature (8 nodes x 600 panels on [-25, 25]),
+from five starts (μ, σ) = (-3, 1), (-0.5, 1), (0.5, 1), (3, 1), (0.3, 3).
+
+Expected result (measured, see the study's table; README section
+"Divergence and transport studies"): forward KL from every start
+μ = 0.0000, σ = 2.0616 = √4.25 (the moment-matching closed form);
+reverse KL μ ≈ ±2.000, σ ≈ 0.500, value log 2 = 0.6931 (the nearest mode);
+JSD ≤ log 2 everywhere. Quadrature and Monte Carlo (10^5 samples) agree
+within a few standard errors. A few seconds on a CPU.
+
+Variants: default, smoke (coarser grids, fewer steps; for tests).
+"""
+
+import ml_collections
+
+
+def get_config(variant: str = "default") -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.mixture = ml_collections.ConfigDict()
+  c.mixture.locs = (-2.0, 2.0)
+  c.mixture.scale = 0.5
+  c.mixture.weights = (0.5, 0.5)
+
+  c.quadrature = ml_collections.ConfigDict()
+  c.quadrature.low = -25.0
+  c.quadrature.high = 25.0
+  c.quadrature.num_panels = 600
+  c.quadrature.order = 8
+
+  c.fit = ml_collections.ConfigDict()
+  c.fit.learning_rate = 0.05
+  c.fit.num_steps = 3000
+  c.fit.inits = ((-3.0, 1.0), (-0.5, 1.0), (0.5, 1.0), (3.0, 1.0), (0.3, 3.0))
+
+  c.monte_carlo = ml_collections.ConfigDict()
+  c.monte_carlo.num_samples = 100_000
+
+  c.landscape = ml_collections.ConfigDict()
+  c.landscape.mu_min = -5.0
+  c.landscape.mu_max = 5.0
+  c.landscape.num_mu = 201
+  c.landscape.fixed_sigma = 0.5
+  c.landscape.sigma_min = 0.15
+  c.landscape.sigma_max = 6.0
+  c.landscape.num_sigma = 120
+
+  if variant == "default":
+    pass
+  elif variant == "smoke":
+    c.quadrature.num_panels = 300
+    c.fit.num_steps = 1500
+    c.fit.inits = ((-3.0, 1.0), (0.5, 1.0), (3.0, 1.0))
+    c.monte_carlo.num_samples = 20_000
+    c.landscape.num_mu = 41
+    c.landscape.num_sigma = 30
+  else:
+    raise ValueError(f"unknown variant '{variant}' of mode_seeking_study.py; "
+                     "choose one of default, smoke.")
+  return c
