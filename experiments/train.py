@@ -33,10 +33,51 @@ from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
+from ml_collections.config_flags import config_flags as config_flags_lib
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Experiment config file, e.g. experiments/configs/vae.py:conv.",
-    lock_config=True)
+# Trainer options every config accepts from the command line, even when its
+# file does not set them (gdm_jax/train/loop.py documents each).
+TRAINER_DEFAULTS = {"train": {"steps_per_dispatch": 1, "num_seeds": 1,
+                              "compute_dtype": "float32"},
+                    "eval": {"sample_metrics": False, "num_samples": 10000,
+                             "periodic_num_samples": 0,
+                             "reference_split": "test"}}
+
+
+def add_trainer_defaults(config):
+  """Adds the missing TRAINER_DEFAULTS fields to an unlocked config."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  if not isinstance(config, ml_collections.ConfigDict):
+    return config
+  for section, fields in TRAINER_DEFAULTS.items():
+    if section not in config:
+      config[section] = ml_collections.ConfigDict()
+    for field, value in fields.items():
+      if field not in config[section]:
+        config[section][field] = value
+  return config
+
+
+class _ConfigFileParser(config_flags_lib.ConfigFileFlagParser):
+  """Loads a config file, adds the trainer's optional fields, then locks it
+  (so --config.train.num_seeds=4 works for every config, and a misspelt
+  field is still an error)."""
+
+  def __init__(self, name):
+    super().__init__(name=name, lock_config=False)
+
+  def parse(self, path):
+    config = add_trainer_defaults(super().parse(path))
+    if hasattr(config, "lock"):
+      config.lock()
+    return config
+
+
+flags.DEFINE_flag(config_flags_lib._ConfigFlag(  # pylint: disable=protected-access
+    parser=_ConfigFileParser("config"), serializer=flags.ArgumentSerializer(),
+    name="config", default=None,
+    help_string="Experiment config file, e.g. experiments/configs/vae.py:conv."))
+_CONFIG = flags.FlagHolder(flags.FLAGS, flags.FLAGS["config"])
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder; resumes if it "
                                "holds checkpoints.")
 _COORDINATOR = flags.DEFINE_string(
@@ -86,8 +127,13 @@ def _parse_flags(argv):
   except flags.Error as e:
     message = _one_line(e)
   except (AttributeError, KeyError) as e:
-    field = str(e.args[0] if e.args else e).strip("'\"")
-    message = f"unknown config field {field!r} (see the config file's fields)"
+    text = str(e.args[0] if e.args else e)
+    for escaped, plain in (("\\n", "\n"), ("\\'", "'"), ('\\"', '"')):
+      text = text.replace(escaped, plain)
+    lines = [l.strip().strip("'\"") for l in text.splitlines() if l.strip()]
+    field, hint = lines[0].strip("'\""), " ".join(lines[1:])
+    message = (f"unknown config field '{field}' ({hint or 'see the config file'}"
+               ")")
   except OSError as e:
     message = f"cannot read the config file: {' '.join(str(e).split())}"
   print(f"error: {message}\nPass --helpshort or --helpfull to see help on "

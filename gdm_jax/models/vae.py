@@ -92,6 +92,7 @@ from gdm_jax.data.preprocess import Preprocessing
 from gdm_jax.nn import ConvDecoder
 from gdm_jax.nn import ConvEncoder
 from gdm_jax.nn import MLP
+from gdm_jax.train import precision
 from gdm_jax.train.optimizers import make_optimizer
 from gdm_jax.train.state import apply_gradients
 from gdm_jax.train.state import TrainState
@@ -558,11 +559,17 @@ def make(config, dataset_info: dict) -> VAE:
                prior_flow, flow["prior_flow_steps"], flow["prior_flow_hidden"])
   tx = make_optimizer(config.optimizer, config.train.num_steps)
 
+  # Mixed precision (train.compute_dtype): the encoder and decoder networks
+  # run in the compute dtype on cast parameters; flows, priors and every
+  # log-density stay in float32 (gdm_jax/train/precision.py).
+  dtype = precision.compute_dtype(config)
+
   def encode(params, x):
-    return net.apply(params, x, method=VAENet.encode)
+    return precision.apply_in(dtype, net.apply, params, x, method=VAENet.encode)
 
   def encode_posterior(params, x):
-    return net.apply(params, x, method=VAENet.encode_with_context)
+    return precision.apply_in(dtype, net.apply, params, x,
+                              method=VAENet.encode_with_context)
 
   def transform_posterior(params, z0, context):
     return net.apply(params, z0, context, method=VAENet.transform_posterior)
@@ -605,7 +612,8 @@ def make(config, dataset_info: dict) -> VAE:
 
   def log_likelihood(params, z, x):
     """log p(x | z): z [N, D], x [N, H, W, C] -> [N]."""
-    loc, log_scale = net.apply(params, z, method=VAENet.decode)
+    loc, log_scale = precision.apply_in(dtype, net.apply, params, z,
+                                        method=VAENet.decode)
     if mc.likelihood == "bernoulli":
       ll = distributions.bernoulli_log_prob(loc, x)
     else:
@@ -722,7 +730,8 @@ def make(config, dataset_info: dict) -> VAE:
             "nll": nll, "bits_per_dim": _bits(nll)}
 
   def decode_mean(params, z):
-    loc, _ = net.apply(params, z, method=VAENet.decode)
+    loc, _ = precision.apply_in(dtype, net.apply, params, z,
+                                method=VAENet.decode)
     return jax.nn.sigmoid(loc) if mc.likelihood == "bernoulli" else pre.to_unit(loc)
 
   def sample(params, rng, n):

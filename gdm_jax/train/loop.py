@@ -26,6 +26,15 @@ models whose steps are shorter than the dispatch overhead; the result is the
 same as one step per call, and the logging, evaluation and checkpoint
 intervals must be multiples of it.
 
+`config.train.num_seeds` (optional, default 1) trains that many seeds at
+once (gdm_jax/train/multi_seed.py: vmap over keys, shared data order); every
+final metric is then reported as the mean over seeds, its standard deviation
+('NAME_std') and each seed's value ('NAME/seedS').
+
+`config.train.compute_dtype` (optional, 'float32' or 'bfloat16') runs the
+networks of the families that support it in bfloat16 with float32
+parameters (gdm_jax/train/precision.py).
+
 The optional `config.eval` section (absent = no sample metrics):
   sample_metrics (bool), num_samples (N at the final evaluation),
   periodic_num_samples (0 = off), reference_split (final; periodic ones use
@@ -48,6 +57,8 @@ from gdm_jax import data as data_lib
 from gdm_jax import models
 from gdm_jax.eval import evaluator
 from gdm_jax.eval import generated
+from gdm_jax.train import multi_seed
+from gdm_jax.train import precision
 from gdm_jax.train import sharding
 from gdm_jax.train.checkpoint import CheckpointError
 from gdm_jax.train.checkpoint import Checkpointer
@@ -81,6 +92,10 @@ def validate_config(config) -> None:
     if t[field] % k:
       raise ValueError(f"train.{field} ({t[field]}) must be a multiple of "
                        f"train.steps_per_dispatch ({k}).")
+  s = t.get("num_seeds", 1)
+  if not isinstance(s, int) or s < 1:
+    raise ValueError(f"train.num_seeds must be a positive integer; got {s!r}.")
+  precision.compute_dtype(config)  # Raises for an unknown or unsupported dtype.
   e = eval_settings(config)
   if not isinstance(e["sample_metrics"], bool):
     raise ValueError("eval.sample_metrics must be True or False; got "
@@ -103,6 +118,14 @@ def eval_settings(config) -> dict:
           "num_samples": e.get("num_samples", 10000),
           "periodic_num_samples": e.get("periodic_num_samples", 0),
           "reference_split": e.get("reference_split", "test")}
+
+
+def make_model(config, dataset_info: dict):
+  """The model of `config`, wrapped to train `train.num_seeds` seeds at once
+  when that is > 1 (multi_seed.vmap_seeds)."""
+  model = models.make(config, dataset_info)
+  num_seeds = config.train.get("num_seeds", 1)
+  return multi_seed.vmap_seeds(model, num_seeds) if num_seeds > 1 else model
 
 
 def _check_workdir(workdir: str) -> None:
@@ -244,7 +267,7 @@ def train_and_evaluate(config, workdir: str, *,
   for field in ("batch_size", "eval_batch_size", "final_eval_batch_size"):
     sharding.check_batch_size(t[field], mesh, f"train.{field}")
   dataset = data_lib.load(config.data)
-  model = models.make(config, dataset.info)
+  model = make_model(config, dataset.info)
   dataset.steps_per_epoch(t.batch_size)  # Raises if the batch is too large.
   repl, shard = sharding.replicated(mesh), sharding.batch_sharded(mesh)
   pid, nproc = jax.process_index(), jax.process_count()
@@ -416,6 +439,9 @@ def train_and_evaluate(config, workdir: str, *,
   final = evaluator.evaluate_split(
       p_final, state.params, dataset, split, t.final_eval_batch_size,
       final_rng, mesh, t.final_eval_examples or None)
+  num_seeds = t.get("num_seeds", 1)
+  if num_seeds > 1:
+    final = multi_seed.seed_statistics(final)
   n = dataset.num_examples(split)
   n = min(n, t.final_eval_examples) if t.final_eval_examples else n
   result = {
@@ -423,6 +449,7 @@ def train_and_evaluate(config, workdir: str, *,
       "protocol": {"dataset": config.data.name, "split": split,
                    "num_examples": n, "seed": config.seed,
                    "train_steps": t.num_steps, "batch_size": t.batch_size,
+                   "compute_dtype": t.get("compute_dtype", "float32"),
                    **model.protocol()},
   }
   if sample_cfg["sample_metrics"] and generated.applies(dataset.info):
@@ -431,9 +458,19 @@ def train_and_evaluate(config, workdir: str, *,
     logging.info("sample metrics: %d samples against the %s split ...",
                  sample_cfg["num_samples"], ref)
     try:
-      scores, sample_protocol = generated.evaluate_generated(
-          p_sample, state.params, dataset, sample_cfg["num_samples"],
-          jax.random.fold_in(final_rng, 1), ref)
+      if num_seeds == 1:
+        scores, sample_protocol = generated.evaluate_generated(
+            p_sample, state.params, dataset, sample_cfg["num_samples"],
+            jax.random.fold_in(final_rng, 1), ref)
+      else:  # Every seed's samples are scored; mean, std and per seed.
+        p_inner = jax.jit(model.inner.sample, static_argnums=2)
+        scores = {}
+        for s in range(num_seeds):
+          seed_scores, sample_protocol = generated.evaluate_generated(
+              p_inner, multi_seed.seed_params(state.params, s), dataset,
+              sample_cfg["num_samples"], jax.random.fold_in(final_rng, 1), ref)
+          scores.update({f"{k}/seed{s}": v for k, v in seed_scores.items()})
+        scores = multi_seed.seed_statistics(scores)
     except ValueError as e:  # e.g. NaN samples of a diverged generator
       logging.error("sample metrics failed: %s", e)
       result["sample_metrics_error"] = str(e)
@@ -493,7 +530,7 @@ def load_run(workdir: str, step: int | None = None) -> Run:
   with open(path) as f:
     config = ml_collections.ConfigDict(json.load(f))
   dataset = data_lib.load(config.data)
-  model = models.make(config, dataset.info)
+  model = make_model(config, dataset.info)
   example = dataset.train_batch(0, config.train.batch_size, int(config.seed))
   init_rng = jax.random.split(jax.random.PRNGKey(config.seed), 4)[0]
   like = jax.jit(model.init)(init_rng, example)

@@ -1,0 +1,97 @@
+"""Mixed precision (train.compute_dtype='bfloat16'): the networks compute in
+bfloat16, the parameters, optimizer state and losses stay float32, and the
+loss and gradient agree with float32 to bfloat16's precision."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import train as train_cli
+from gdm_jax import models
+from gdm_jax.train import precision
+from tests.train import _helpers as h
+
+
+@pytest.fixture(autouse=True)
+def _cached_data(monkeypatch):
+  h.patch_data_cache(monkeypatch)
+
+
+def _vae(dtype):
+  config = h.smoke_config()
+  config.train.compute_dtype = dtype
+  dataset = h.cached_load(config.data)
+  batch = jax.tree.map(jnp.asarray, dataset.train_batch(0, 32, 0, 0, 1))
+  return models.make(config, dataset.info), batch
+
+
+def test_bfloat16_vae_step_keeps_float32_parameters_and_matches():
+  f32, batch = _vae("float32")
+  bf16, _ = _vae("bfloat16")
+  state = f32.init(jax.random.PRNGKey(0), batch)
+  rng = jax.random.PRNGKey(1)
+  new32, m32 = jax.jit(f32.train_step)(state, batch, rng)
+  new16, m16 = jax.jit(bf16.train_step)(state, batch, rng)
+  for leaf in jax.tree.leaves((new16.params, new16.opt_state)):
+    if jnp.issubdtype(leaf.dtype, jnp.floating):
+      assert leaf.dtype == jnp.float32
+  for k in ("loss", "elbo", "kl", "reconstruction"):
+    assert m16[k].dtype == jnp.float32
+  assert float(m16["loss"]) == pytest.approx(float(m32["loss"]), rel=2e-2)
+  # Adam's first update is ~lr * sign(g): the updates agree in direction.
+  u32 = jax.tree.leaves(jax.tree.map(jnp.subtract, new32.params, state.params))
+  u16 = jax.tree.leaves(jax.tree.map(jnp.subtract, new16.params, state.params))
+  a, b = (jnp.concatenate([x.ravel() for x in u]) for u in (u32, u16))
+  assert float(a @ b / jnp.linalg.norm(a) / jnp.linalg.norm(b)) > 0.9
+
+
+def test_bfloat16_dots_in_the_compiled_step():
+  """The matmuls of the bf16 step take bf16 operands; float32's do not."""
+  def dot_dtypes(model, batch):
+    state = model.init(jax.random.PRNGKey(0), batch)
+    text = jax.jit(model.train_step).lower(state, batch,
+                                           jax.random.PRNGKey(1)).as_text()
+    return [line for line in text.splitlines() if "dot_general" in line]
+  f32, batch = _vae("float32")
+  bf16, _ = _vae("bfloat16")
+  assert not any("bf16" in l for l in dot_dtypes(f32, batch))
+  dots = dot_dtypes(bf16, batch)
+  assert dots and all("bf16" in l for l in dots)
+
+
+def test_apply_in_and_cast_floating():
+  tree = {"w": jnp.ones((2,), jnp.float32), "i": jnp.arange(3), "s": "name"}
+  cast = precision.cast_floating(tree, jnp.bfloat16)
+  assert cast["w"].dtype == jnp.bfloat16 and cast["i"].dtype == tree["i"].dtype
+  assert cast["s"] == "name"
+  fn = lambda p, x: {"y": p["w"] * x, "dtype_in": jnp.zeros((), x.dtype)}
+  out = precision.apply_in(jnp.bfloat16, fn, tree, jnp.full((2,), 1.5))
+  assert out["y"].dtype == jnp.float32 and out["dtype_in"].dtype == jnp.float32
+  assert precision.apply_in(jnp.float32, fn, tree, jnp.ones(2))["y"].dtype == jnp.float32
+
+
+@pytest.mark.parametrize("dtype,family,match", [
+    ("float16", "vae", "float16 needs loss scaling"),
+    ("int8", "vae", "must be one of"),
+    ("bfloat16", "flow", "supported by the families"),
+])
+def test_compute_dtype_errors(dtype, family, match):
+  config = h.smoke_config()
+  config.train.compute_dtype = dtype
+  config.model.name = family
+  with pytest.raises(ValueError, match=match):
+    precision.compute_dtype(config)
+
+
+def test_cli_adds_trainer_options_to_every_config():
+  """--config.train.num_seeds / steps_per_dispatch / compute_dtype exist for
+  configs whose files do not set them; a misspelt field stays an error."""
+  from experiments.configs import gan as gan_configs
+  config = train_cli.add_trainer_defaults(gan_configs.get_config("smoke"))
+  for section, fields in train_cli.TRAINER_DEFAULTS.items():
+    for field in fields:
+      assert field in config[section]
+  config.lock()
+  with pytest.raises((AttributeError, KeyError)):
+    config.train.num_seed = 2
