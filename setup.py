@@ -21,6 +21,7 @@ setuptools.setup(
     package_data={"gdm_jax.eval": ["weights/*"]},
     python_requires=">=3.11",
     install_requires=_requirements(),
-    extras_require={"test": ["pytest==9.2.0", "pytest-timeout==2.4.0"],
+    extras_require={"test": ["pytest==9.2.0", "pytest-timeout==2.4.0",
+                             "pytest-xdist==3.8.0"],
                     "benchmark": ["torch==2.13.0"]},
 )
