@@ -14,6 +14,10 @@ Variants (`:variant`):
              layers, wake-sleep, same budget.
   rws        the default's network trained by reweighted wake-sleep, K = 5,
              wake- and sleep-phase q updates averaged.
+  reinforce  the default's network trained on the ELBO itself: θ by
+             E_q ∇_θ log p(x, z), φ by the score function with a
+             leave-one-out baseline over K = 2 samples (the like-for-like
+             ELBO-trained SBN for the comparison with wake-sleep).
   smoke      3 steps of a tiny model, for tests (seconds).
 
 Evaluation (final_metrics.json): test ELBO (one Monte Carlo sample per
@@ -102,6 +106,9 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.model.latent_sizes = (200, 200)
   elif variant == "rws":
     c.model.training = "reweighted"
+  elif variant == "reinforce":
+    c.model.training = "reinforce"
+    c.model.num_samples = 2
   elif variant == "smoke":
     c.model.latent_sizes = (8, 4)
     c.model.hidden = (16,)
@@ -120,5 +127,5 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.eval.num_samples = 100
   else:
     raise ValueError(f"unknown variant '{variant}' of helmholtz.py; choose one "
-                     "of default, two_layer, rws, smoke.")
+                     "of default, two_layer, rws, reinforce, smoke.")
   return c

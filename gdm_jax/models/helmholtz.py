@@ -32,6 +32,16 @@ Training (`model.training`), one compiled step that updates both players:
         wake-phase q update, eq. 6), 'sleep' the sleep phase above, or
         'wake_sleep' the average of the two (the paper's experiments use both
         q updates).
+  'reinforce'   the ELBO-trained SBN on the same binary latents, for comparison
+      (the like-for-like of a VAE, in the spirit of NVIL, Mnih and Gregor
+      2014): K >= 2 samples z_k ~ q_φ(z | x), f_k = log p_θ(x, z_k) -
+      log q_φ(z_k | x);
+      θ ascends (1/K) Σ_k log p_θ(x, z_k) (∇_θ of the ELBO, unbiased);
+      φ ascends the score-function surrogate (1/K) Σ_k (f_k - b_k) log
+        q_φ(z_k | x) with the leave-one-out baseline b_k = mean_{j≠k} f_j
+        (`estimators.score_function_surrogate`, `leave_one_out_baseline`;
+        Williams 1992, Kool et al. 2019), an unbiased estimate of ∇_φ ELBO
+        (the pathwise term -∇_φ log q_φ has mean 0 and is dropped).
 
 Evaluation, on the same bounds as the VAE family (models/vae.py):
   ELBO   L(x) = E_q[log p_θ(x, z) - log q_φ(z | x)], one Monte Carlo sample
@@ -46,7 +56,8 @@ Evaluation, on the same bounds as the VAE family (models/vae.py):
 
 Config (`config.model`): latent_sizes (n_1 .. n_L, bottom to top), hidden
 (MLP sizes of every g_l and r_l; () = affine), training ('wake_sleep' |
-'reweighted'), num_samples (K of reweighted wake-sleep), q_update ('wake' |
+'reweighted' | 'reinforce'), num_samples (K of reweighted wake-sleep and
+of reinforce), q_update ('wake' |
 'sleep' | 'wake_sleep'), sleep_batch_size (dreams per step; 0 = the train
 batch size), eval_num_samples, eval_chunk_size. Optimisers:
 `config.optimizer.generative` and `config.optimizer.recognition` (optax
@@ -84,7 +95,7 @@ from gdm_jax.nn import MLP
 from gdm_jax.train.optimizers import make_optimizer
 from gdm_jax.train.state import TrainState
 
-TRAININGS = ("wake_sleep", "reweighted")
+TRAININGS = ("wake_sleep", "reweighted", "reinforce")
 Q_UPDATES = ("wake", "sleep", "wake_sleep")
 
 # A list of binary latent layers [z_1, ..., z_L], each float32 [..., n_l].
@@ -221,6 +232,10 @@ def validate_config(config) -> None:
           f"model.num_samples must be >= 1; got {mc.num_samples}.")
     check(mc.q_update in Q_UPDATES,
           f"model.q_update must be one of {Q_UPDATES}; got '{mc.q_update}'.")
+  if mc.training == "reinforce":
+    check(mc.num_samples >= 2, "model.num_samples must be >= 2 for "
+          "training='reinforce' (leave-one-out baseline); got "
+          f"{mc.num_samples}.")
   check(mc.sleep_batch_size >= 0,
         f"model.sleep_batch_size must be >= 0; got {mc.sleep_batch_size}.")
   check(mc.eval_num_samples >= 1,
@@ -417,6 +432,18 @@ def make(config, dataset_info: dict) -> Helmholtz:
         "iwae_bound": jnp.mean(estimators.iwae_bound(log_w)),
         "elbo": jnp.mean(log_w), "effective_sample_size": jnp.mean(ess)}
 
+  def reinforce_losses(params, x, rng):
+    """ELBO surrogates (θ loss, φ loss, metrics) with K samples: the θ loss
+    -mean log p_θ(x, z_k), the φ loss -mean (f_k - b_k) log q_φ(z_k | x)."""
+    zs, _ = sample_posterior(params, x, rng, num_is)          # [K, B, n_l]
+    lp = log_joint(params, x, zs)                             # [K, B]
+    lq = log_posterior(params, x, zs)
+    f = jax.lax.stop_gradient(lp - lq)
+    surrogate = estimators.score_function_surrogate(
+        lq, f, estimators.leave_one_out_baseline(f, axis=0))
+    return -jnp.mean(lp), -jnp.mean(surrogate), {
+        "elbo": jnp.mean(f), "iwae_bound": jnp.mean(estimators.iwae_bound(f))}
+
   def _only(params, part, fn):
     """∇ of fn w.r.t. params[part] (the other player's params held fixed)."""
     def f(p):
@@ -437,21 +464,21 @@ def make(config, dataset_info: dict) -> Helmholtz:
       (loss, aux), g = _only(params, "generative",
                              lambda p: wake_loss(p, x, rng))
       return g, {"wake_loss": loss, **aux}
+    losses = reweighted_losses if training == "reweighted" else reinforce_losses
     (loss, aux), g = _only(params, "generative",
-                           lambda p: _rw_gen(p, x, rng))
+                           lambda p: _pick(losses(p, x, rng), 0))
     return g, {"wake_loss": loss, **aux}
 
-  def _rw_gen(p, x, rng):
-    gen_loss, _, aux = reweighted_losses(p, x, rng)
-    return gen_loss, aux
-
-  def _rw_rec(p, x, rng):
-    _, rec_loss, _ = reweighted_losses(p, x, rng)
-    return rec_loss, {}
+  def _pick(losses, i):
+    return losses[i], losses[2]
 
   def _rec_grads(params, x, wake_rng, sleep_rng):
     metrics = {}
     grads = []
+    if training == "reinforce":
+      (loss, _), g = _only(params, "recognition", lambda p: _pick(
+          reinforce_losses(p, x, wake_rng), 1))
+      return g, {"q_surrogate_loss": loss}
     if training == "wake_sleep" or q_update in ("sleep", "wake_sleep"):
       (loss, _), g = _only(params, "recognition",
                            lambda p: sleep_loss(p, sleep_rng, sleep_n))
@@ -459,7 +486,8 @@ def make(config, dataset_info: dict) -> Helmholtz:
       grads.append(g)
     if training == "reweighted" and q_update in ("wake", "wake_sleep"):
       (loss, _), g = _only(params, "recognition",
-                           lambda p: _rw_rec(p, x, wake_rng))
+                           lambda p: _pick(reweighted_losses(p, x, wake_rng),
+                                           1))
       metrics["q_wake_loss"] = loss
       grads.append(g)
     g = jax.tree.map(lambda *a: sum(a) / len(a), *grads)
@@ -557,6 +585,9 @@ def make(config, dataset_info: dict) -> Helmholtz:
            "bits_per_dim": "nll / (D ln 2)"}
     if training == "reweighted":
       out.update(num_samples=num_is, q_update=q_update)
+    if training == "reinforce":
+      out.update(num_samples=num_is, q_gradient="score function, "
+                 "leave-one-out baseline")
     return out
 
   return Helmholtz(init, train_step, evaluate, evaluate_final, sample,

@@ -253,6 +253,31 @@ def test_reweighted_gradients_approach_the_true_ones(tiny):
                              atol=0.01)
 
 
+def test_reinforce_gradients_are_the_elbo_gradients(tiny):
+  """training='reinforce': both players' steps are unbiased estimates of
+  -∇ of the data's ELBO E_q[log p_θ(x, z) - log q_φ(z | x)] (exact by
+  enumeration); the score-function φ step with the leave-one-out baseline
+  included."""
+  _, params = tiny
+  model = helmholtz.make(tiny_config(training="reinforce", num_samples=20_000),
+                         {"shape": SHAPE})
+  data = _data()
+  grads, metrics = jax.jit(model.gradients)(params, data, jax.random.key(6))
+
+  def neg_elbo(gen, rec):
+    x = data[:, None, :]
+    log_q = bf_log_q(rec, x, ALL_Z[None])
+    return -jnp.mean(jnp.sum(jnp.exp(log_q) * (
+        bf_log_joint(gen, x, ALL_Z[None]) - log_q), 1))
+
+  g_gen, g_rec = jax.grad(neg_elbo, (0, 1))(params["generative"],
+                                            params["recognition"])
+  assert _rel_err(grads["generative"], g_gen) < 0.03
+  assert _rel_err(grads["recognition"], g_rec) < 0.05
+  np.testing.assert_allclose(metrics["elbo"], -neg_elbo(
+      params["generative"], params["recognition"]), atol=0.05)
+
+
 # -------------------------------------------------------------- training
 
 
@@ -316,9 +341,11 @@ def test_interface_shapes_and_config_errors(tiny):
   pics = jax.jit(model.images)(params, {"image": img}, jax.random.key(2))
   assert pics["reconstructions"].shape == (12,) + SHAPE
   assert model.protocol()["model"] == "helmholtz"
-  for field, value in (("training", "vae"), ("latent_sizes", ()),
-                       ("q_update", "both")):
-    cfg = tiny_config(training="reweighted")
+  for training, field, value in (
+      ("reweighted", "training", "vae"), ("reweighted", "latent_sizes", ()),
+      ("reweighted", "q_update", "both"), ("reweighted", "num_samples", 0),
+      ("reinforce", "num_samples", 1)):
+    cfg = tiny_config(training=training)
     setattr(cfg.model, field, value)
     with pytest.raises(ValueError, match=f"model.{field}"):
       helmholtz.make(cfg, {"shape": SHAPE})
