@@ -23,7 +23,10 @@ scatters per arm over training (seed 0) and the modes-covered, quality and
 W1 curves (mean and range over seeds).
 
 Writes WORKDIR/mode_collapse_study.json (every number, and the scatter
-points) and WORKDIR/mode_collapse_study.png, and prints a short table.
+points) and WORKDIR/mode_collapse_study.png, and prints a short table. An
+arm already in WORKDIR's JSON with the same arm config and study settings
+is reused, not retrained (so an arm can be added to a finished study, or an
+interrupted one resumed arm by arm).
 
 Usage:
   python -m experiments.mode_collapse_study \
@@ -59,8 +62,7 @@ from gdm_jax.eval import toy_metrics
 
 JSON_NAME = "mode_collapse_study.json"
 FIGURE_NAME = "mode_collapse_study.png"
-LABELS = {"gan": "GAN (non-saturating)", "wgan_gp": "WGAN-GP",
-          "unrolled": "unrolled GAN"}
+LABELS = {"gan": "GAN (non-saturating)", "wgan_gp": "WGAN-GP"}
 COLORS = ("tab:red", "tab:blue", "tab:green", "tab:purple")
 
 
@@ -182,6 +184,24 @@ def run_arm(name: str, arm_config, dataset, reference: np.ndarray,
   return rec
 
 
+def _arm_record_key(arm_config, s) -> str:
+  """What a saved arm must match to be reused: its config and the study's
+  recording settings."""
+  study = {k: s[k] for k in ("num_steps", "record_every", "eval_samples",
+                             "w1_points", "scatter_points", "num_std")}
+  study["seeds"] = list(s.seeds)
+  study["snapshot_steps"] = list(s.snapshot_steps)
+  return json.dumps({"arm": arm_config.to_dict(), "study": study},
+                    sort_keys=True, default=str)
+
+
+def _saved_arms(path: str) -> dict:
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f).get("arms", {})
+
+
 def summarise(results: dict, num_modes: int) -> dict:
   """Per arm: final metrics, mean ± std over seeds; first step at all modes."""
   out = {}
@@ -222,10 +242,18 @@ def run(config, workdir: str) -> dict:
   train_points = np.asarray(dataset.splits["train"]["x"][:s.w1_points])
   floor = toy_metrics.wasserstein1(train_points, reference[:s.w1_points],
                                    max_points=None)
+  json_path = os.path.join(workdir, JSON_NAME)
+  saved = _saved_arms(json_path)
   results = {}
   for name in arm_names(config):
+    key = _arm_record_key(config.arms[name], s)
+    if saved.get(name, {}).get("record_key") == key:
+      print(f"arm {name}: reusing the records in {json_path}", flush=True)
+      results[name] = saved[name]
+      continue
     print(f"arm {name} ...", flush=True)
     results[name] = run_arm(name, config.arms[name], dataset, reference, s)
+    results[name]["record_key"] = key
   num_modes = len(dataset.info["modes"])
   out = {
       "arms": results, "summary": summarise(results, num_modes),
@@ -240,7 +268,7 @@ def run(config, workdir: str) -> dict:
           "w1_data_floor": floor,
           "sample_keys": "fold_in(split(PRNGKey(seed))[1], step)"},
   }
-  with open(os.path.join(workdir, JSON_NAME), "w") as f:
+  with open(json_path, "w") as f:
     json.dump(out, f)
   write_figure(out, os.path.join(workdir, FIGURE_NAME))
   return out

@@ -439,17 +439,23 @@ def write_figure(out: dict, path: str) -> None:
   g = out["gradients"]
   ax = fig.add_subplot(gs[1, ncol:])
   steps = np.asarray(g["steps"])
+  bottom = min(float(np.min(np.maximum(np.asarray(g[n]), 1e-30)))
+               for n in LOSSES) / 30
   for name, color in (("minimax", "tab:red"), ("non_saturating", "tab:blue")):
     a = np.maximum(np.asarray(g[name]), 1e-30)
     mean, lo, hi = (np.exp(np.mean(np.log(a), 0)), np.min(a, 0), np.max(a, 0))
-    ax.semilogy(steps, mean, color=color, label=LABELS[name])
+    at_star = g["at_optimum"][name]
+    ax.semilogy(steps, mean, color=color,
+                label=f"{LABELS[name]}; at D*: {at_star:.2g}")
     ax.fill_between(steps, lo, hi, color=color, alpha=0.2)
-    ax.axhline(max(g["at_optimum"][name], 1e-30), color=color, ls=":", lw=1)
+    if at_star > bottom:
+      ax.axhline(at_star, color=color, ls=":", lw=1)
+  ax.set_ylim(bottom=bottom)
   ax.set_xlabel("discriminator training steps t")
   ax.set_ylabel("||∇θ E L_G||  (θ = (μ, σ))")
   far = out["protocol"]["gradient_part"]["far_mu"]
   ax.set_title(f"(c) generator gradient, G = N({far:g}, σ²) fixed\n"
-               "geometric mean, range over seeds; dotted: at D*", fontsize=10)
+               "geometric mean and range over seeds; dotted: at D*", fontsize=10)
   ax.legend(fontsize=7)
   for a in fig.axes:
     a.grid(alpha=0.3)

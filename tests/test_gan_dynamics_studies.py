@@ -166,6 +166,9 @@ def test_mode_collapse_study_smoke(tmp_path):
     summary = saved["summary"][name]
     assert summary["final_modes_covered_mean"] == r["modes_covered"][0][-1]
   assert "GAN (non-saturating)" in mc_study.format_table(out)
+  # A second run in the same workdir reuses every finished arm.
+  again = mc_study.run(config, str(tmp_path))
+  assert again["arms"] == json.loads(json.dumps(out["arms"]))
 
 
 def test_short_gan_run_covers_both_modes_of_a_1d_mixture(tmp_path):
