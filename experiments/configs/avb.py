@@ -71,7 +71,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.model.eval_num_samples = 1000
   c.model.eval_chunk_size = 100
   c.model.eval_proposal_samples = 128
-  c.model.eval_proposal_scale = 1.0
+  c.model.eval_proposal_scales = (1.0, 2.0, 4.0, 8.0)  # mixture components
   c.model.eval_proposal_min_std = 1e-3
 
   c.optimizer = ml_collections.ConfigDict()
@@ -100,6 +100,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     pass
   elif variant == "contrast":
     c.model.adaptive_contrast = True
+    c.model.contrast_samples = 4
   elif variant == "smoke":
     c.model.hidden = (32,)
     c.model.latent_dim = 4
@@ -111,6 +112,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.model.eval_num_samples = 20
     c.model.eval_chunk_size = 10
     c.model.eval_proposal_samples = 8
+    c.model.eval_proposal_scales = (1.0, 2.0)
     c.optimizer.encoder_decoder.warmup_steps = 0
     c.optimizer.discriminator.warmup_steps = 0
     c.train.batch_size = 32

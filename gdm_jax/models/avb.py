@@ -58,10 +58,18 @@ updates all three simultaneously from one batch; updating T first keeps it
 nearer T* for the encoder's current q.
 
 Test NLL: q_φ has no density, so the importance-sampling estimate uses a
-per-example proposal r(z|x) = N(m(x), diag (c s(x))²), m and s the mean and
-standard deviation of S = `model.eval_proposal_samples` encoder samples and
-c = `model.eval_proposal_scale` a widening factor (s is floored at
-`model.eval_proposal_min_std`). For ANY proposal with a density positive
+per-example proposal with a density, the equal-weight mixture
+
+  r(z|x) = (1/M) Σ_m N(z; m(x), diag (c_m s(x))²),
+
+m and s the mean and standard deviation of S = `model.eval_proposal_samples`
+encoder samples (s floored at `model.eval_proposal_min_std`) and c_1..c_M =
+`model.eval_proposal_scales` widening factors (a defensive mixture: the
+implicit q is typically narrower than p(z|x), and a too-narrow proposal
+gives a loose bound). The K samples are stratified: sample k comes from
+component k mod M (K and the chunk size must be multiples of M), which
+keeps (1/K) Σ_k w_k an unbiased estimate of p(x) with w_k = p(x, z_k) /
+r(z_k|x) under the mixture density. For ANY such proposal, positive
 wherever p(z|x) is,
 
   log p(x) >= E[log (1/K) Σ_k p(x|z_k) p(z_k) / r(z_k|x)],  z_k ~ r(·|x)
@@ -321,8 +329,14 @@ def validate_config(config) -> None:
         f"standard deviation needs two samples); got {mc.contrast_samples}.")
   check(mc.eval_proposal_samples >= 2, "model.eval_proposal_samples must be "
         f">= 2; got {mc.eval_proposal_samples}.")
-  check(mc.eval_proposal_scale > 0, "model.eval_proposal_scale must be > 0; "
-        f"got {mc.eval_proposal_scale}.")
+  scales = tuple(mc.eval_proposal_scales)
+  check(len(scales) >= 1 and all(c > 0 for c in scales),
+        f"model.eval_proposal_scales must be >= 1 factors > 0; got {scales}.")
+  check(mc.eval_num_samples % len(scales) == 0 and mc.eval_chunk_size %
+        len(scales) == 0, f"model.eval_num_samples ({mc.eval_num_samples}) and "
+        f"model.eval_chunk_size ({mc.eval_chunk_size}) must be multiples of "
+        f"the number of model.eval_proposal_scales ({len(scales)}): the "
+        "samples are stratified over the mixture's components.")
   check(mc.eval_proposal_min_std > 0, "model.eval_proposal_min_std must be "
         f"> 0; got {mc.eval_proposal_min_std}.")
   check(mc.eval_num_samples >= 1,
@@ -343,7 +357,7 @@ def make(config, dataset_info: dict) -> AVB:
   discriminator_hidden, discriminator_embedding_dim,
   discriminator_activation, discriminator_steps, adaptive_contrast,
   contrast_samples, eval_num_samples (K), eval_chunk_size,
-  eval_proposal_samples (S), eval_proposal_scale (c),
+  eval_proposal_samples (S), eval_proposal_scales (c_1..c_M),
   eval_proposal_min_std. Optimisers: config.optimizer.encoder_decoder and
   config.optimizer.discriminator.
 
@@ -365,6 +379,8 @@ def make(config, dataset_info: dict) -> AVB:
   latent_dim, noise_dim = mc.latent_dim, mc.noise_dim
   k_d = mc.discriminator_steps
   contrast = bool(mc.adaptive_contrast)
+  scales = jnp.asarray(tuple(mc.eval_proposal_scales), jnp.float32)  # [M]
+  num_components = len(tuple(mc.eval_proposal_scales))
   net = AVBNet(shape, latent_dim, tuple(mc.hidden), mc.noise_injection)
   disc = Discriminator(tuple(mc.discriminator_hidden),
                        mc.discriminator_architecture,
@@ -518,14 +534,22 @@ def make(config, dataset_info: dict) -> AVB:
   # ----------------------------------------------------- evaluation ----
 
   def proposal(params, x, rng, s=None):
-    """r(z|x) = N(m, diag (c·s)²) from S encoder samples: ([B, D], [B, D])."""
+    """(m, log s) of S encoder samples, [B, D] each; the proposal is the
+    mixture of N(m, diag (c_m s)²) over `model.eval_proposal_scales`."""
     zs = encode(params, x, rng, s or mc.eval_proposal_samples)
-    return gaussian_proposal(zs, mc.eval_proposal_scale,
-                             mc.eval_proposal_min_std)
+    return gaussian_proposal(zs, 1.0, mc.eval_proposal_min_std)
 
   def _log_weights(params, x, rng, k, mean, log_scale):
-    z = estimators.reparameterize(rng, mean, log_scale, k)       # [K, B, D]
-    log_r = jnp.sum(distributions.gaussian_log_prob(z, mean, log_scale), -1)
+    if k % num_components:
+      raise ValueError(f"importance_log_weights: K (or chunk size) {k} is not "
+                       f"a multiple of the {num_components} proposal scales.")
+    comp_scale = jnp.tile(scales, k // num_components)[:, None, None]  # [K,1,1]
+    eps = jax.random.normal(rng, (k,) + mean.shape)
+    z = mean + comp_scale * jnp.exp(log_scale) * eps              # [K, B, D]
+    # log r(z) = logsumexp_m Σ_d log N(z; m, c_m s) - log M      [K, B]
+    log_comp = jnp.sum(distributions.gaussian_log_prob(
+        z[:, None], mean, log_scale + jnp.log(scales)[:, None, None]), -1)
+    log_r = jax.nn.logsumexp(log_comp, axis=1) - math.log(num_components)
     log_pz = jnp.sum(distributions.standard_normal_log_prob(z), -1)
     b = x.shape[0]
     xk = jnp.broadcast_to(x, (k,) + x.shape).reshape((k * b,) + x.shape[1:])
@@ -536,8 +560,9 @@ def make(config, dataset_info: dict) -> AVB:
                              proposal_params=None):
     """log w_k = log p(x|z_k) + log p(z_k) - log r(z_k|x), z_k ~ r: [K, B].
 
-    r is `proposal_params` = (mean, log_scale) [B, D] if given, else the
-    moment-matched Gaussian `proposal` (from a key split off `rng`). With
+    r is the mixture over `model.eval_proposal_scales` of N(m, diag
+    (c s)²), with (m, log s) = `proposal_params` [B, D] if given, else the
+    moment-matched `proposal` (from a key split off `rng`). With
     `chunk_size`, `chunk_size` samples at a time (sequential `lax.map`).
     """
     if chunk_size is not None and chunk_size < k and k % chunk_size:
@@ -633,7 +658,7 @@ def make(config, dataset_info: dict) -> AVB:
                              "moment-matched diagonal Gaussian proposal",
             "nll_num_samples": mc.eval_num_samples,
             "proposal_samples": mc.eval_proposal_samples,
-            "proposal_scale": mc.eval_proposal_scale,
+            "proposal_scales": list(mc.eval_proposal_scales),
             "bits_per_dim": "nll / (D ln 2)" + (
                 "" if pre.binary else f" + {pre.nats_offset_per_dim:.4f}/ln 2")}
 
