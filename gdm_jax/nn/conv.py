@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from gdm_jax import checks
+
 NHWC = ("NHWC", "HWIO", "NHWC")
 
 
@@ -37,7 +39,16 @@ def im2col_conv(x: jax.Array, w: jax.Array, strides, padding) -> jax.Array:
 
   Returns:
     [B, H', W', O].
+
+  Raises:
+    ValueError: x or w not floating of rank 4, or x's C not w's C.
   """
+  checks.check_array("nn.im2col_conv", "x", x, rank=4, layout="[B, H, W, C]")
+  checks.check_array("nn.im2col_conv", "w", w, rank=4,
+                     layout="[kh, kw, C, O]")
+  if x.shape[-1] != w.shape[2]:
+    raise ValueError(f"nn.im2col_conv: `x` {x.shape} has {x.shape[-1]} "
+                     f"channels but `w` {w.shape} expects {w.shape[2]}.")
   kh, kw, c, o = w.shape
   b, h, wd, _ = x.shape
   sh, sw = strides

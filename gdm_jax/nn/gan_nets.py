@@ -83,6 +83,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gdm_jax import checks
 from gdm_jax.nn.conv import strided_conv_general_dilated
 from gdm_jax.nn.layers import SubPixelUpsample
 from gdm_jax.nn.spectral import SpectralConv
@@ -185,6 +186,8 @@ class MLPGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    checks.check_array("MLPGenerator.__call__", "z", z, rank=2,
+                       layout="[B, latent_dim]")
     _check("generator normalization", self.normalization,
            GENERATOR_NORMALIZATIONS)
     _check("output_activation", self.output_activation, OUTPUT_ACTIVATIONS)
@@ -229,6 +232,8 @@ class MLPDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    checks.check_array("MLPDiscriminator.__call__", "x", x, min_rank=1,
+                       layout="[B, ...]")
     _check("discriminator normalization", self.normalization, NORMALIZATIONS)
     act = activation_fn(self.activation, self.negative_slope)
     spectral = self.normalization == "spectral"
@@ -270,6 +275,8 @@ class DCGANGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    checks.check_array("DCGANGenerator.__call__", "z", z, rank=2,
+                       layout="[B, latent_dim]")
     _check("generator normalization", self.normalization,
            GENERATOR_NORMALIZATIONS)
     _check("output_activation", self.output_activation, OUTPUT_ACTIVATIONS)
@@ -314,6 +321,8 @@ class DCGANDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    checks.check_array("DCGANDiscriminator.__call__", "x", x, rank=4,
+                       layout="[B, H, W, C]")
     _check("discriminator normalization", self.normalization, NORMALIZATIONS)
     spectral = self.normalization == "spectral"
     for i, c in enumerate(self.channels):

@@ -14,11 +14,21 @@ from typing import Callable, Sequence
 import flax.linen as nn
 import jax
 
+from gdm_jax import checks
+
 Activation = Callable[[jax.Array], jax.Array]
 
 
 def depth_to_space(x: jax.Array, block_size: int) -> jax.Array:
-  """[B, H, W, s*s*C] -> [B, H*s, W*s, C] (pixel shuffle, TF channel order)."""
+  """[B, H, W, s*s*C] -> [B, H*s, W*s, C] (pixel shuffle, TF channel order).
+
+  Raises:
+    ValueError: x not of rank 4, block_size not a positive int, or channels
+      not divisible by block_size².
+  """
+  checks.check_array("nn.depth_to_space", "x", x, rank=4, dtype=None,
+                     layout="[B, H, W, s*s*C]")
+  checks.check_positive_int("nn.depth_to_space", "block_size", block_size)
   b, h, w, c = x.shape
   s = block_size
   if c % (s * s):
@@ -40,6 +50,7 @@ class MLP(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:  # [B, D_in] -> [B, D_out]
+    checks.check_array("MLP.__call__", "x", x, min_rank=1, layout="[..., D_in]")
     for i, f in enumerate(self.features):
       x = nn.Dense(f, name=f"dense_{i}")(x)
       if i < len(self.features) - 1:
@@ -58,6 +69,8 @@ class SubPixelUpsample(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    checks.check_array("SubPixelUpsample.__call__", "x", x, rank=4,
+                       layout="[B, H, W, C_in]")
     k = self.kernel_size
     x = nn.Conv(self.features * self.factor ** 2, (k, k), padding="SAME")(x)
     return depth_to_space(x, self.factor)
@@ -76,6 +89,8 @@ class ConvEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    checks.check_array("ConvEncoder.__call__", "x", x, rank=4,
+                       layout="[B, H, W, C]")
     for c in self.channels:
       x = self.activation(nn.Conv(c, (4, 4), strides=(2, 2), padding="SAME")(x))
     x = x.reshape(x.shape[0], -1)
@@ -97,6 +112,7 @@ class ConvDecoder(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
+    checks.check_array("ConvDecoder.__call__", "z", z, rank=2, layout="[B, D]")
     h, w, _ = self.output_shape
     n = len(self.channels)
     if h % 2 ** n or w % 2 ** n:

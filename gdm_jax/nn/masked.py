@@ -50,6 +50,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gdm_jax import checks
+
 MASK_TYPES = ("A", "B")
 
 
@@ -115,6 +117,7 @@ class MaskedConv2D(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    _check_image("MaskedConv2D.__call__", x)
     mask = causal_mask(self.kernel_size, x.shape[-1], self.features,
                        self.mask_type, self.num_colours)
     return nn.Conv(self.features, tuple(self.kernel_size), padding="SAME",
@@ -137,6 +140,7 @@ class VerticalConv(nn.Module):
     k = self.kernel_size
     if k < 3 or k % 2 == 0:
       raise ValueError(f"VerticalConv needs an odd kernel_size >= 3; got {k}.")
+    _check_image("VerticalConv.__call__", x)
     rows = k // 2 + (1 if self.include_current_row else 0)
     y = nn.Conv(self.features, (rows, k),
                 padding=((k // 2, 0), (k // 2, k // 2)), name="conv")(x)
@@ -161,6 +165,7 @@ class HorizontalConv(nn.Module):
     k = self.kernel_size
     if k < 3 or k % 2 == 0:
       raise ValueError(f"HorizontalConv needs an odd kernel_size >= 3; got {k}.")
+    _check_image("HorizontalConv.__call__", x)
     width = k // 2 + 1
     mask = np.ones((1, width, x.shape[-1], self.features), np.float32)
     mask[0, -1] = colour_mask(x.shape[-1], self.features, self.num_colours,
@@ -172,9 +177,21 @@ class HorizontalConv(nn.Module):
 def gate(x: jax.Array) -> jax.Array:
   """tanh(a) * sigmoid(b) for x = [a, b] split on the last axis:
   [..., 2F] -> [..., F] (van den Oord et al. 2016b, eq. 2). Feature k of a
-  and of b share colour group k mod C when F is a multiple of C."""
+  and of b share colour group k mod C when F is a multiple of C.
+
+  Raises:
+    ValueError: x not floating, rank 0, or an odd last axis.
+  """
+  checks.check_array("nn.gate", "x", x, min_rank=1, layout="[..., 2F]")
+  if x.shape[-1] % 2:
+    raise ValueError(f"nn.gate: `x` must have an even last axis [..., 2F]; "
+                     f"got shape {x.shape}.")
   a, b = jnp.split(x, 2, axis=-1)
   return jnp.tanh(a) * jax.nn.sigmoid(b)
+
+
+def _check_image(fn: str, x: jax.Array, name: str = "x") -> None:
+  checks.check_array(fn, name, x, rank=4, layout="[B, H, W, C]")
 
 
 def _check_features(features: int, num_colours: int) -> None:
@@ -202,6 +219,7 @@ class PixelCNN(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    _check_image("PixelCNN.__call__", x)
     _check_features(self.features, self.num_colours)
     c, k, k0 = self.num_colours, self.kernel_size, self.first_kernel_size
     h = MaskedConv2D(self.features, (k0, k0), "A", c, name="input_conv")(x)
@@ -257,6 +275,7 @@ class GatedPixelCNN(nn.Module):
   def vertical_stack(self, x: jax.Array) -> jax.Array:
     """x [B, H, W, C] -> the links into the horizontal stack [L, B, H, W, 2F];
     row i of every link depends only on rows < i of x."""
+    _check_image("GatedPixelCNN.vertical_stack", x)
     v, links = x, []
     for v_conv, link in zip(self.v_convs, self.links):
       v_pre = v_conv(v)
@@ -267,6 +286,16 @@ class GatedPixelCNN(nn.Module):
   def horizontal_stack(self, x: jax.Array, links: jax.Array) -> jax.Array:
     """x [B, R, W, C] and links [L, B, R, W, 2F] of the same R rows
     -> outputs [B, R, W, out_features]."""
+    fn = "GatedPixelCNN.horizontal_stack"
+    _check_image(fn, x)
+    checks.check_array(fn, "links", links, rank=5,
+                       layout="[L, B, R, W, 2F]")
+    if (links.shape[0] != self.num_layers or links.shape[1:4] != x.shape[:3]
+        or links.shape[4] != 2 * self.features):
+      raise ValueError(f"{fn}: `links` must be [L, B, R, W, 2F] = "
+                       f"[{self.num_layers}, {', '.join(map(str, x.shape[:3]))}"
+                       f", {2 * self.features}] for x {x.shape}; got shape "
+                       f"{links.shape}.")
     h = x
     for l, (h_conv, h_out) in enumerate(zip(self.h_convs, self.h_outs)):
       out = h_out(gate(h_conv(h) + links[l]))
@@ -275,4 +304,5 @@ class GatedPixelCNN(nn.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array:
     """x [B, H, W, C] -> [B, H, W, out_features]."""
+    _check_image("GatedPixelCNN.__call__", x)
     return self.horizontal_stack(x, self.vertical_stack(x))

@@ -51,6 +51,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gdm_jax import checks
 from gdm_jax.nn.conv import strided_conv_general_dilated
 
 
@@ -74,6 +75,8 @@ class SpectralDense(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, update_stats: bool) -> jax.Array:
     """[..., D_in] -> [..., features]."""
+    checks.check_array("SpectralDense.__call__", "x", x, min_rank=1,
+                       layout="[..., D_in]")
     dense = nn.Dense(self.features, use_bias=self.use_bias)
     return nn.SpectralNorm(dense, n_steps=self.n_steps,
                            collection_name=self.collection_name)(
@@ -103,6 +106,9 @@ class SpectralConv(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, update_stats: bool) -> jax.Array:
     """[B, H, W, C_in] -> [B, H', W', features]."""
+    checks.check_array("SpectralConv.__call__", "x", x,
+                       rank=len(self.kernel_size) + 2,
+                       layout="[B, H, W, C_in]")
     conv = nn.Conv(self.features, tuple(self.kernel_size),
                    strides=self.strides, padding=self.padding,
                    use_bias=self.use_bias,
@@ -113,7 +119,13 @@ class SpectralConv(nn.Module):
 
 
 def kernel_as_matrix(kernel: jax.Array) -> jax.Array:
-  """The matrix that is normalised: [..., C_out] -> [prod(...), C_out]."""
+  """The matrix that is normalised: [..., C_out] -> [prod(...), C_out].
+
+  Raises:
+    ValueError: kernel not floating or of rank 0.
+  """
+  checks.check_array("nn.kernel_as_matrix", "kernel", kernel, min_rank=1,
+                     layout="[..., C_out]")
   return kernel.reshape(-1, kernel.shape[-1])
 
 
@@ -135,10 +147,16 @@ def power_iteration(kernel: jax.Array, u: jax.Array,
     (sigma, u): scalar estimate and the [1, n] vector to resume from.
 
   Raises:
-    ValueError: n_steps < 1.
+    ValueError: n_steps < 1 (or not an int); kernel not floating; u not
+      floating [1, n].
   """
   if n_steps < 1:
     raise ValueError(f"power_iteration: n_steps must be >= 1; got {n_steps}.")
+  checks.check_positive_int("nn.power_iteration", "n_steps", n_steps)
+  checks.check_array("nn.power_iteration", "kernel", kernel, min_rank=1,
+                     layout="[..., n]")
+  checks.check_array("nn.power_iteration", "u", u,
+                     shape=(1, kernel.shape[-1]), layout="[1, n]")
   w = kernel_as_matrix(kernel)
 
   def normalise(a):
