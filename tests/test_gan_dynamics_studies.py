@@ -129,7 +129,10 @@ def test_optimal_discriminator_study_smoke(tmp_path):
   assert minimax.shape == ns.shape == (config.study.gradient_seeds,
                                        len(g["steps"]))
   assert np.all(minimax[:, -1] < 0.1 * ns[:, -1]), (minimax[:, -1], ns[:, -1])
-  assert np.all(minimax[:, -1] < 0.1 * minimax[:, 0])
+  # The minimax norm peaks while D is still poor, then decays; the
+  # non-saturating one keeps (close to) its largest value.
+  assert np.all(minimax[:, -1] < 0.2 * minimax.max(axis=1)), minimax
+  assert np.all(ns[:, -1] > 0.5 * ns.max(axis=1)), ns
   assert np.all(np.asarray(g["d_fake_logit"])[:, -1] < -3.0)
   # At D* itself: e^{-large} against the slope of log π in its tail.
   assert g["at_optimum"]["minimax"] < 1e-6 * g["at_optimum"]["non_saturating"]
