@@ -25,7 +25,7 @@ At every θ of a grid the study also ESTIMATES them from samples:
     with the critic's empirical Lipschitz constant max ||∇f||). The GP
     penalty is soft: the best linear critic f = ∓s x₁ minimises
     -s|θ| + λ (s - 1)² at s = 1 + |θ|/(2λ), so the GP estimate converges to
-    |θ| + θ²/(2λ), not |θ| (`gp_linear_critic_estimate`).
+    |θ| + θ²/(2λ), not |θ| (`study_utils.gp_critic_value`).
 The expectations under π and p of a trained critic are exact (Gauss-Legendre
 over the segment), so the learned estimates carry no Monte Carlo error.
 The gradients the learned objectives give θ, with the critic frozen:
@@ -94,18 +94,6 @@ def closed_form(theta: np.ndarray) -> dict[str, np.ndarray]:
           "w1": np.abs(theta),
           "d_jsd_d_theta": np.where(zero, np.nan, 0.0),
           "d_w1_d_theta": np.where(zero, np.nan, np.sign(theta))}
-
-
-def gp_linear_critic_estimate(theta, gp_weight: float):
-  """E_π f - E_p f of the best linear critic f = s x₁ under the penalty.
-
-  With f = -s sign(θ) x₁ every gradient norm is s, so the critic loss is
-  -s|θ| + λ (s - 1)², minimised at s = 1 + |θ| / (2λ): the penalised
-  critic overshoots W1 = |θ| by θ² / (2λ) (0.05 at |θ| = 1, λ = 10). A
-  ReLU critic can represent this f, so it is the GP critic's target.
-  """
-  theta = np.abs(np.asarray(theta, np.float64))
-  return theta + theta ** 2 / (2.0 * gp_weight)
 
 
 def _learned(config, kind: str, theta: jax.Array, rng: jax.Array,
@@ -238,8 +226,8 @@ def write_figure(out: dict, path: str) -> None:
   ax = axes[2]
   ax.plot(dense, np.abs(dense), color="tab:blue", label="W1 = |θ|")
   lam = out["protocol"]["critics"]["gp"]["gp_weight"]
-  ax.plot(dense, gp_linear_critic_estimate(dense, lam), ":", color="k",
-          label=f"|θ| + θ²/(2λ): GP optimum of a linear critic, λ = {lam:g}")
+  ax.plot(dense, study_utils.gp_critic_value(dense, lam), ":", color="k",
+          label=f"|θ| + θ²/(2λ): the penalised optimum, λ = {lam:g}")
   ax.plot(theta, out["sample_w1"], "x", color="0.4",
           label="exact OT between samples (POT)")
   ax.plot(theta, lr["gp"]["estimate"], "o", color="k", markersize=4,

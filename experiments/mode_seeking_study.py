@@ -16,10 +16,15 @@ Monte Carlo (mean of the log-ratio under samples, with its standard error).
 
 The forward-KL optimum is moment matching: ∂/∂μ, ∂/∂σ of -E_π log p vanish
 at μ = E_π x, σ² = Var_π x (for the default: μ = 0, σ = √4.25 = 2.0616), a
-closed form the fits are checked against. The reverse KL has one local
-minimum near each mode (μ ≈ ±2, σ ≈ 0.5, value ≈ log 2: p sees only half of
-π's mass) and the fit lands on the mode nearest its start. The JSD is
-symmetric and bounded; which minimum it reaches depends on the start.
+closed form the fits are checked against. The reverse KL has a local
+minimum at each mode (μ ≈ ±2, σ ≈ 0.5, value ≈ log 2: p sees only half of
+π's mass) and the fit lands on the mode nearest its start; a broad start
+centred between the modes (μ = 0.3, σ = 3) instead settles in a third,
+symmetric and much worse local minimum (μ = 0, σ ≈ 1.74, 1.87 nats), which
+straddles the valley. The JSD is symmetric and bounded by log 2; it has
+minima at the modes (0.216 nats) and a covering one (μ = 0, σ ≈ 2.04,
+0.201 nats, the global minimum here): which it reaches depends on the
+start.
 
 Outputs: WORKDIR/mode_seeking_study.json (fits per divergence and start,
 quadrature and Monte Carlo values, the landscapes) and

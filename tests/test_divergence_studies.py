@@ -177,7 +177,7 @@ def test_disjoint_supports_closed_forms():
   # at s = 1 + |θ|/(2λ), where E_π f - E_p f = s|θ|.
   s = np.linspace(0.5, 1.5, 100_001)
   best = s[np.argmin(-s * 0.8 + 10.0 * (s - 1) ** 2)]
-  assert ds.gp_linear_critic_estimate(-0.8, 10.0) == pytest.approx(
+  assert su.gp_critic_value(-0.8, 10.0) == pytest.approx(
       best * 0.8, abs=1e-5)
 
 
@@ -202,7 +202,7 @@ def test_disjoint_supports_smoke_learned_estimates(ds_out):
   np.testing.assert_allclose(gp["estimate"][far], np.abs(theta[far]),
                              rtol=0.1)
   np.testing.assert_allclose(gp["estimate"][far],
-                             ds.gp_linear_critic_estimate(theta[far], lam),
+                             su.gp_critic_value(theta[far], lam),
                              rtol=0.04)
   # ... and it gives θ the gradient sign(θ) where JSD gives ~0.
   np.testing.assert_allclose(gp["d_estimate_d_theta"][far],
@@ -286,10 +286,15 @@ def test_kantorovich_rubinstein_smoke_critics(kr_out):
   assert rows[0]["exact_w1"] == pytest.approx(1.0, abs=1e-6)
   assert rows[1]["exact_w1"] == pytest.approx(math.sqrt(2 / math.pi),
                                               abs=1e-6)
-  # The (one-sided) gradient-penalty critic: within 10% of W1 on both.
+  # The (one-sided) gradient-penalty critic: within 10% of W1 on both, and
+  # near the soft penalty's optimum W1 + W1²/(2λ).
   for r in rows:
+    assert r["gp_target"] == pytest.approx(r["exact_w1"] * (
+        1 + r["exact_w1"] / 20.0))
     assert r["gp_one_sided"]["estimate"] == pytest.approx(r["exact_w1"],
                                                           rel=0.1)
+    assert r["gp_one_sided"]["estimate"] == pytest.approx(r["gp_target"],
+                                                          rel=0.05)
   # Weight clipping: positive, increasing with the true W1, and by duality
   # at most K·W1 for the critic's Lipschitz constant K (max |f'| on a dense
   # grid; the spectral-norm product is a guaranteed upper bound on K).

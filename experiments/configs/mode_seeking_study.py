@@ -9,12 +9,19 @@ Adam (lr 0.05, cosine decay, 3000 steps) to KL(π‖p), KL(p‖π) and JSD(π‖
 each by Gauss-Legendre quadrature (8 nodes x 600 panels on [-25, 25]),
 from five starts (μ, σ) = (-3, 1), (-0.5, 1), (0.5, 1), (3, 1), (0.3, 3).
 
-Expected result (measured, see the study's table; README section
-"Divergence and transport studies"): forward KL from every start
-μ = 0.0000, σ = 2.0616 = √4.25 (the moment-matching closed form);
-reverse KL μ ≈ ±2.000, σ ≈ 0.500, value log 2 = 0.6931 (the nearest mode);
-JSD ≤ log 2 everywhere. Quadrature and Monte Carlo (10^5 samples) agree
-within a few standard errors. A few seconds on a CPU.
+Expected result (measured, seed 0; README section "Divergence and
+transport studies"):
+  forward KL  every start: μ = 0.0000, σ = 2.0616 = √4.25 (moment matching,
+              the closed form), 0.7236 nats
+  reverse KL  starts -3, -0.5: μ = -1.9998, σ = 0.5004; starts 0.5, 3:
+              μ = +1.9998, σ = 0.5004; 0.69305 nats (just under log 2 =
+              0.69315). The broad
+              start (0.3, 3) stops at the symmetric local minimum μ = 0,
+              σ = 1.7364, 1.8712 nats
+  JSD         starts ±3: the modes (μ = ±1.9997, σ = 0.5007, 0.2157 nats);
+              starts ±0.5 and (0.3, 3): μ = 0, σ = 2.0424, 0.2010 nats
+Quadrature and Monte Carlo (10^5 samples) agree within 2.3 standard errors.
+133 s wall on the loaded 2-core machine (10.8 s of CPU).
 
 Variants: default, smoke (coarser grids, fewer steps; for tests).
 """
