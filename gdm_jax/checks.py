@@ -18,7 +18,8 @@ Dtype categories (`dtype=`): "floating" (float16/32/64, bfloat16),
 "integer" (signed or unsigned ints), "numeric" (integer or floating, bool
 excluded), or None (any). Python scalars and lists are accepted wherever
 arrays are and are judged by `numpy.asarray`'s dtype (a Python float is
-floating, a Python int integer).
+floating, a Python int integer; a Python int is also accepted where a
+floating value is asked for, as JAX treats it as weakly typed).
 """
 
 from typing import Any, Iterable, Sequence
@@ -102,7 +103,10 @@ def check_array(fn: str, name: str, x: Any, *, rank: int | None = None,
     ValueError: any requirement is not met (wrong dtypes included).
   """
   got_shape, got_dtype = shape_of(x), dtype_of(x)
-  ok = is_dtype(got_dtype, dtype)
+  # A Python int is weakly typed in JAX (0 + float32 array is float32), so
+  # it is accepted where a floating value is asked for.
+  weak_int = isinstance(x, int) and not isinstance(x, bool)
+  ok = is_dtype(got_dtype, dtype) or (weak_int and dtype == "floating")
   if shape is not None:
     ok = ok and len(got_shape) == len(shape) and all(
         want is None or want == got for want, got in zip(shape, got_shape))

@@ -14,17 +14,37 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
+from gdm_jax import checks
 from gdm_jax.data.pipeline import ArrayDataset
 from gdm_jax.train import sharding
 
 
 def make_eval_fn(fn: Callable, mesh) -> Callable:
   """jit of `fn(params, batch, rng) -> {name: [B]}` that also returns the
-  masked sums {name: scalar} on device (no host transfer per batch)."""
+  masked sums {name: scalar} on device (no host transfer per batch).
+
+  Raises:
+    ValueError: fn is not callable; (at trace time) fn returns something
+      other than a dict of numeric [B] arrays (or scalars), B = the mask's
+      length.
+  """
+  if not callable(fn):
+    raise ValueError(f"evaluator.make_eval_fn: `fn` must be callable; got "
+                     f"{type(fn).__name__}.")
   repl, shard = sharding.replicated(mesh), sharding.batch_sharded(mesh)
 
   def summed(params, batch, mask, rng):
     out = fn(params, batch, rng)
+    if not isinstance(out, dict):
+      raise ValueError(f"evaluator.make_eval_fn: `fn` must return a dict "
+                       f"{{name: [B]}}; got {type(out).__name__}.")
+    for name, value in out.items():
+      checks.check_array("evaluator.make_eval_fn", f"fn(...)['{name}']",
+                         value, dtype="numeric")
+      if checks.shape_of(value) not in (mask.shape, ()):
+        raise ValueError(f"evaluator.make_eval_fn: `fn(...)['{name}']` must "
+                         f"be [B] = {mask.shape} (one value per example) or "
+                         f"a scalar; got shape {checks.shape_of(value)}.")
     return {k: jnp.sum(v * mask) for k, v in out.items()}
 
   return jax.jit(summed, in_shardings=(repl, shard, shard, repl),
@@ -49,7 +69,15 @@ def evaluate_split(eval_fn: Callable, params, dataset: ArrayDataset, split: str,
 
   Returns:
     {name: float} averaged over the real (unpadded) examples.
+
+  Raises:
+    ValueError: batch_size not a positive int, limit neither None nor a
+      positive int, or a batch size the mesh cannot split.
   """
+  checks.check_positive_int("evaluator.evaluate_split", "batch_size",
+                            batch_size)
+  if limit is not None and limit != 0:
+    checks.check_positive_int("evaluator.evaluate_split", "limit", limit)
   sharding.check_batch_size(batch_size, mesh, "eval batch size")
   totals = None
   t0 = last = time.perf_counter()

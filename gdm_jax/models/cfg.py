@@ -100,6 +100,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gdm_jax import checks
 from gdm_jax import gan_losses
 from gdm_jax.data.preprocess import make_preprocessing
 from gdm_jax.data.preprocess import Preprocessing
@@ -133,8 +134,22 @@ def functional_gradient(d_fn: Critic, x: jax.Array, scale: float = 1.0,
 
   Returns:
     float32 [N, ...], the shape of x.
+
+  Raises:
+    ValueError: non-floating or rank-0 x, or a d_fn whose output is not [N]
+      (or [N, 1]).
   """
-  g = scale * jax.grad(lambda y: jnp.sum(d_fn(y)))(x)
+  _check_points("cfg.functional_gradient", x)
+
+  def total(y):
+    out = d_fn(y)
+    if checks.shape_of(out) not in ((x.shape[0],), (x.shape[0], 1)):
+      raise ValueError(f"cfg.functional_gradient: `d_fn` must map [N, ...] "
+                       f"to logits [N] (N = {x.shape[0]}); got shape "
+                       f"{checks.shape_of(out)}.")
+    return jnp.sum(out)
+
+  g = scale * jax.grad(total)(x)
   if max_norm:
     norm = jnp.sqrt(jnp.sum(jnp.square(g.reshape(g.shape[0], -1)), -1))
     factor = jnp.minimum(1.0, max_norm / jnp.maximum(norm, 1e-12))
@@ -149,14 +164,32 @@ def functional_step(d_fn: Critic, x: jax.Array, eta: jax.Array | float,
 
   To first order D(x + η g) = D(x) + η s(x) ||∇D(x)||², so a small step
   raises D, i.e. moves the point towards where real data are more likely.
+
+  Raises:
+    ValueError: see `functional_gradient`; a non-scalar or non-floating eta.
   """
+  _check_points("cfg.functional_step", x)
+  checks.check_array("cfg.functional_step", "eta", eta, shape=())
   return x + eta * functional_gradient(d_fn, x, scale, max_norm)
 
 
 def fit_loss_per_example(prediction: jax.Array, target: jax.Array) -> jax.Array:
-  """1/2 ||G~(z) - G(z)||² per example (Algorithm 3 line 8): [N, ...] -> [N]."""
+  """1/2 ||G~(z) - G(z)||² per example (Algorithm 3 line 8): [N, ...] -> [N].
+
+  Raises:
+    ValueError: non-floating or rank-0 inputs, or different shapes.
+  """
+  fn = "cfg.fit_loss_per_example"
+  _check_points(fn, prediction, "prediction")
+  _check_points(fn, target, "target")
+  checks.check_same_shape(fn, [("prediction", prediction),
+                               ("target", target)])
   diff = (prediction - target).reshape(prediction.shape[0], -1)
   return 0.5 * jnp.sum(jnp.square(diff), axis=-1)
+
+
+def _check_points(fn: str, x, name: str = "x") -> None:
+  checks.check_array(fn, name, x, min_rank=1, layout="[N, ...]")
 
 
 # ------------------------------------------------------------- the model ----
@@ -175,6 +208,12 @@ class CFG(NamedTuple):
     fit_approximator(g_params, g_opt_state, z_pool, targets, rng) ->
       (g_params, g_opt_state, metrics): Algorithm 3 line 8.
     interpolate(params, z_a, z_b, steps) -> G on the segment [steps, ...].
+
+  The functions check their inputs at trace time (`gdm_jax.checks`): x must
+  be floating [N, *dataset_info['shape']], z floating [N, latent_dim],
+  batches [B, *shape] ('image' numeric, 'x' numeric) with B = the train
+  batch size in train_step, n and steps positive ints; else ValueError
+  naming e.g. "cfg.critic".
   """
   init: Callable
   train_step: Callable
@@ -270,16 +309,32 @@ def make(config, dataset_info: dict) -> CFG:
   g_tx = make_optimizer(config.optimizer.approximator,
                         num_steps * mc.approximator_epochs * fit_batches)
 
+  data_key = "x" if toy else "image"
+
+  def check_x(fn, x, name="x"):
+    checks.check_example_batch(f"cfg.{fn}", name, x, shape)
+
+  def check_z(fn, z):
+    checks.check_array(f"cfg.{fn}", "z", z, shape=(None, mc.latent_dim),
+                       layout="[N, latent_dim]")
+
+  def check_batch(fn, batch):
+    checks.check_batch(f"cfg.{fn}", batch, data_key, shape, "numeric")
+
   def discriminator(d_params, x):
+    check_x("discriminator", x)
     return disc_net.apply(d_params, x, train=False)[:, 0]
 
   def approximator(g_params, z):
+    check_z("approximator", z)
     return gen_net.apply(g_params, z, train=False)
 
   def critic(params, x):
+    check_x("critic", x)
     return discriminator(params["discriminator"], x)
 
   def generate(gen_params, z):
+    check_z("generate", z)
     x = approximator(gen_params["base"], z)
 
     def stage(x, inputs):
@@ -392,6 +447,12 @@ def make(config, dataset_info: dict) -> CFG:
     return TrainState.create(state_rng, params, opt_state)
 
   def train_step(state, batch, rng):
+    check_batch("train_step", batch)
+    if batch[data_key].shape[0] != t_stages * u_updates * b:
+      raise ValueError(f"cfg.train_step: `batch['{data_key}']` must hold "
+                       f"num_stages * discriminator_updates * "
+                       f"stage_batch_size = {t_stages * u_updates * b} "
+                       f"examples; got shape {batch[data_key].shape}.")
     pool_rng, pre_rng, d_rng, fit_rng = jax.random.split(rng, 4)
     real = model_space(batch, pre_rng)
     real = real.reshape((t_stages, u_updates, b) + real.shape[1:])
@@ -421,6 +482,7 @@ def make(config, dataset_info: dict) -> CFG:
     return state, metrics
 
   def evaluate(params, batch, rng):
+    check_batch("evaluate", batch)
     pre_rng, z_rng = jax.random.split(rng)
     x = model_space(batch, pre_rng)
     z = jax.random.normal(z_rng, (x.shape[0], mc.latent_dim))
@@ -435,12 +497,17 @@ def make(config, dataset_info: dict) -> CFG:
     return x if toy else pre.to_unit(x)
 
   def sample(params, rng, n):
+    checks.check_positive_int("cfg.sample", "n", n)
     z = jax.random.normal(rng, (n, mc.latent_dim))
     return to_output(generate(params["generator"], z))
 
   def interpolate(params, z_a, z_b, steps=10):
     """G on the segment from z_a to z_b [latent_dim]: [steps, ...] (output
     space: [0, 1] images or toy points)."""
+    checks.check_positive_int("cfg.interpolate", "steps", steps)
+    for name, z in (("z_a", z_a), ("z_b", z_b)):
+      checks.check_array("cfg.interpolate", name, z, shape=(mc.latent_dim,),
+                         layout="[latent_dim]")
     t = jnp.linspace(0.0, 1.0, steps)[:, None]
     return to_output(generate(params["generator"], (1 - t) * z_a + t * z_b))
 

@@ -77,6 +77,7 @@ import optax
 
 from gdm_jax import flows
 from gdm_jax.data.preprocess import dequantize_uniform
+from gdm_jax import checks
 from gdm_jax.data.toy import get_toy
 from gdm_jax.train.optimizers import make_optimizer
 from gdm_jax.train.state import apply_gradients
@@ -119,16 +120,34 @@ def bits_per_dim(log_prob_unit: jax.Array, log_q: jax.Array,
   Returns:
     [B] bits/dim.
 
+  Raises:
+    ValueError: non-floating log_prob_unit or log_q, shapes that do not
+      broadcast, or num_dims not a positive int.
+
   References:
     Theis et al. 2016, sec. 3.1; Dinh et al. 2017 ("Real NVP"), sec. 4.1;
     Ho et al. 2019 ("Flow++"), sec. 3.1.
   """
+  fn = "flow.bits_per_dim"
+  checks.check_array(fn, "log_prob_unit", log_prob_unit)
+  checks.check_array(fn, "log_q", log_q)
+  checks.check_broadcastable(fn, [("log_prob_unit", log_prob_unit),
+                                  ("log_q", log_q)])
+  checks.check_positive_int(fn, "num_dims", num_dims)
   return (-log_prob_unit + log_q + num_dims * LOG_256) / (
       num_dims * math.log(2.0))
 
 
 def standard_normal_log_prob(z) -> jax.Array:
-  """Σ log N(z; 0, I) over all non-batch axes of z (array or tuple): [B]."""
+  """Σ log N(z; 0, I) over all non-batch axes of z (array or tuple): [B].
+
+  Raises:
+    ValueError: a latent that is not floating [B, ...], or latents with
+      different batch sizes.
+  """
+  for i, zi in enumerate(z if isinstance(z, (tuple, list)) else [z]):
+    checks.check_array("flow.standard_normal_log_prob", f"z[{i}]", zi,
+                       min_rank=1, layout="[B, ...]")
   zf = flows.flatten_latents(z) if isinstance(z, (tuple, list)) else (
       z.reshape(z.shape[0], -1))
   return -0.5 * jnp.sum(zf * zf + _LOG_2PI, axis=-1)
@@ -280,6 +299,10 @@ class VariationalDequantizer(nn.Module):
   Call: (ε [B, H, W, C], image float [B, H, W, C] in [0, 1]) -> (u in
   (0, 1) [B, H, W, C], log q [B]).
 
+  Raises:
+    ValueError: (at call) eps or image not floating [B, H, W, C], or of
+      different shapes.
+
   References:
     Ho et al. 2019, "Flow++", sec. 3.1 and 4.
   """
@@ -288,6 +311,10 @@ class VariationalDequantizer(nn.Module):
 
   @nn.compact
   def __call__(self, eps: jax.Array, image: jax.Array):
+    fn = "VariationalDequantizer.__call__"
+    checks.check_array(fn, "eps", eps, rank=4, layout="[B, H, W, C]")
+    checks.check_array(fn, "image", image, rank=4, layout="[B, H, W, C]")
+    checks.check_same_shape(fn, [("eps", eps), ("image", image)])
     ctx = nn.relu(nn.Conv(self.hidden, (3, 3), padding="SAME")(image - 0.5))
     ctx = nn.Conv(self.hidden, (3, 3), padding="SAME")(ctx)
     members = [flows.ConditionalAffine()]
@@ -314,6 +341,12 @@ class Flow(NamedTuple):
     forward(params, x) -> (latents, log_det [B]) and inverse(params, z)
       -> (x, log_det [B]): the whole map x <-> z (pre-transform included).
     sample_with_temperature(params, rng, n, temperature) -> [n, ...].
+
+  Every function checks its inputs at trace time (`gdm_jax.checks`): data
+  must be [B, *dataset_info['shape']] (uint8 'image' or float 'x' in
+  batches, float x for log_prob/forward), latents must have the flow's
+  latent shapes, and n must be a positive int; else ValueError naming e.g.
+  "flow.log_prob".
   """
   init: Callable
   train_step: Callable
@@ -410,6 +443,30 @@ def make(config, dataset_info: dict) -> Flow:
   latent_shapes = [l.shape[1:] for l in jax.tree.leaves(latent_struct)]
   latents_are_tuple = isinstance(latent_struct, tuple)
 
+  data_key = "x" if toy else "image"
+  data_dtype = "floating" if toy else "numeric"
+
+  def check_batch(fn, batch):
+    checks.check_batch(f"flow.{fn}", batch, data_key, shape, data_dtype)
+
+  def check_x(fn, x):
+    checks.check_example_batch(f"flow.{fn}", "x", x, shape)
+
+  def check_z(fn, z):
+    zs = list(z) if isinstance(z, (tuple, list)) else [z]
+    if len(zs) != len(latent_shapes) or (
+        isinstance(z, (tuple, list)) != latents_are_tuple):
+      raise ValueError(f"flow.{fn}: `z` must be "
+                       + (f"a tuple of {len(latent_shapes)} latents"
+                          if latents_are_tuple else "one array")
+                       + f" of per-example shapes {latent_shapes}; got "
+                       f"{[checks.shape_of(zi) for zi in zs]}.")
+    for i, (zi, s) in enumerate(zip(zs, latent_shapes)):
+      checks.check_example_batch(f"flow.{fn}", f"z[{i}]" if len(zs) > 1
+                                 else "z", zi, s)
+    checks.check_same_batch(f"flow.{fn}", [(f"z[{i}]", zi)
+                                           for i, zi in enumerate(zs)])
+
   # -- pre-transform x -> h (identity on toy data).
   def pre_forward(x):
     if toy:
@@ -426,11 +483,13 @@ def make(config, dataset_info: dict) -> Flow:
     return h + 0.5
 
   def forward(params, x):
+    check_x("forward", x)
     h, ld_pre = pre_forward(x)
     z, ld = flow.apply(params["flow"], h)
     return z, ld + ld_pre
 
   def inverse(params, z):
+    check_z("inverse", z)
     h, ld = flow.apply(params["flow"], z, method="inverse")
     if toy or alpha == 0:
       return pre_inverse(h), ld
@@ -438,11 +497,17 @@ def make(config, dataset_info: dict) -> Flow:
     return x, ld + ld_pre
 
   def log_prob(params, x):
+    check_x("log_prob", x)
     z, ld = forward(params, x)
     return standard_normal_log_prob(z) + ld
 
   def dequantize(params, image, rng):
     """uint8 [B, H, W, C] -> (x = (k + u) / 256 in [0, 1), log q(u|k) [B])."""
+    if toy:
+      raise ValueError("flow.dequantize: toy data are continuous; there is "
+                       "nothing to dequantise.")
+    checks.check_example_batch("flow.dequantize", "image", image, shape,
+                               "numeric")
     if not variational:
       return (dequantize_uniform(rng, image),
               jnp.zeros(image.shape[:1], jnp.float32))
@@ -470,6 +535,7 @@ def make(config, dataset_info: dict) -> Flow:
     return jnp.mean(bpd), aux
 
   def init(rng, batch):
+    check_batch("init", batch)
     flow_rng, deq_rng, noise_rng, state_rng = jax.random.split(rng, 4)
     params = {}
     if toy:
@@ -487,18 +553,21 @@ def make(config, dataset_info: dict) -> Flow:
     return TrainState.create(state_rng, params, tx.init(params))
 
   def train_step(state, batch, rng):
+    check_batch("train_step", batch)
     (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         state.params, batch, rng)
     state = apply_gradients(state, grads, tx)
     return state, {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
 
   def evaluate(params, batch, rng):
+    check_batch("evaluate", batch)
     if toy:
       return {"nll": -log_prob(params, batch["x"])}
     lp, log_q = _image_terms(params, batch["image"], rng)
     return {"nll": -lp, "bits_per_dim": bits_per_dim(lp, log_q, num_dims)}
 
   def evaluate_final(params, batch, rng):
+    check_batch("evaluate_final", batch)
     out = evaluate(params, batch, rng)
     if data_log_prob is not None:
       # KL(p_data || p_model) = E_data[log p_data(x) - log p_model(x)].
@@ -518,6 +587,13 @@ def make(config, dataset_info: dict) -> Flow:
   def sample_with_temperature(params, rng, n, temperature):
     """[n, ...] samples x = f⁻¹(z), z ~ N(0, T² I); `temperature` is a
     scalar or an [n] array (one T per sample)."""
+    checks.check_positive_int("flow.sample_with_temperature", "n", n)
+    checks.check_array("flow.sample_with_temperature", "temperature",
+                       temperature, dtype="numeric")
+    if checks.shape_of(temperature) not in ((), (n,)):
+      raise ValueError(f"flow.sample_with_temperature: `temperature` must be "
+                       f"a scalar or [n] = [{n}]; got shape "
+                       f"{checks.shape_of(temperature)}.")
     t = jnp.broadcast_to(jnp.asarray(temperature, jnp.float32), (n,))
     keys = jax.random.split(rng, len(latent_shapes))
     zs = [jax.random.normal(k, (n,) + tuple(s), jnp.float32)
@@ -533,6 +609,7 @@ def make(config, dataset_info: dict) -> Flow:
                     0.0, 1.0)
 
   def sample(params, rng, n):
+    checks.check_positive_int("flow.sample", "n", n)
     return sample_with_temperature(params, rng, n, mc.temperature)
 
   def images(params, batch, rng):

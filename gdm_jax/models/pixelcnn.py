@@ -52,11 +52,13 @@ from typing import Callable, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from gdm_jax import distributions
 from gdm_jax.data.preprocess import make_preprocessing
 from gdm_jax.data.preprocess import Preprocessing
+from gdm_jax import checks
 from gdm_jax.nn.masked import GatedPixelCNN
 from gdm_jax.nn.masked import PixelCNN
 from gdm_jax.train.optimizers import make_optimizer
@@ -84,6 +86,11 @@ class PixelCNNModel(NamedTuple):
     num_passes: the passes per pixel (C for categorical, 1 for the mixture).
     complete(params, rng, image, start_row) -> [n, H, W, C] in {0..255}:
       keeps rows < start_row of `image` and samples the rest.
+
+  Every function checks its inputs at trace time (`gdm_jax.checks`): images
+  must be numeric [B, *dataset_info['shape']], n and num_dims positive ints,
+  start_row an int in [0, H); else ValueError naming e.g.
+  "pixelcnn.log_prob".
   """
   init: Callable
   train_step: Callable
@@ -173,11 +180,19 @@ def make(config, dataset_info: dict) -> PixelCNNModel:
   min_log_scale = float(mc.get("logistic_min_log_scale", -7.0))
   num_passes = num_colours if categorical else 1
 
+  def check_image(fn, image, name="image"):
+    checks.check_example_batch(f"pixelcnn.{fn}", name, image, shape,
+                               "numeric")
+
+  def check_batch(fn, batch):
+    checks.check_batch(f"pixelcnn.{fn}", batch, "image", shape, "numeric")
+
   def net_input(image):
     """Pixel values {0..255} (any dtype) -> the network's input scale."""
     return pre.apply(None, image)
 
   def outputs(params, image):
+    check_image("outputs", image)
     return net.apply(params, net_input(image))
 
   def distribution(out):
@@ -195,23 +210,29 @@ def make(config, dataset_info: dict) -> PixelCNNModel:
     return logit_w, means, log_s, coeffs
 
   def pixel_log_probs(params, image):
+    check_image("pixel_log_probs", image)
     out = outputs(params, image)
     if categorical:
-      lp = distributions.categorical_log_prob(distribution(out), image)
+      # Integer-valued float images are allowed (see PixelCNNModel).
+      lp = distributions.categorical_log_prob(
+          distribution(out), jnp.asarray(image).astype(jnp.int32))
       return jnp.sum(lp, axis=-1)                              # [B, H, W]
     x = image.astype(jnp.float32) / 127.5 - 1.0
     return distributions.discretized_logistic_mixture_log_prob(
         x, *distribution(out), num_bins=NUM_VALUES)
 
   def log_prob(params, image):
+    check_image("log_prob", image)
     return distributions.sum_except_batch(pixel_log_probs(params, image))
 
   def init(rng, batch):
+    del batch  # Parameters depend only on the data set's shape.
     params_rng, state_rng = jax.random.split(rng)
     params = net.init(params_rng, jnp.zeros((1,) + shape, jnp.float32))
     return TrainState.create(state_rng, params, tx.init(params))
 
   def bits_per_dim(nll):
+    checks.check_array("pixelcnn.bits_per_dim", "nll", nll)
     return nll / (num_dims * math.log(2))
 
   def loss_fn(params, image):
@@ -220,6 +241,7 @@ def make(config, dataset_info: dict) -> PixelCNNModel:
 
   def train_step(state, batch, rng):
     del rng  # The exact likelihood needs no noise.
+    check_batch("train_step", batch)
     (loss, _), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         state.params, batch["image"])
     state = apply_gradients(state, grads, tx)
@@ -228,6 +250,7 @@ def make(config, dataset_info: dict) -> PixelCNNModel:
 
   def evaluate(params, batch, rng):
     del rng
+    check_batch("evaluate", batch)
     nll = -log_prob(params, batch["image"])
     return {"nll": nll, "bits_per_dim": bits_per_dim(nll)}
 
@@ -325,18 +348,31 @@ def make(config, dataset_info: dict) -> PixelCNNModel:
     """Samples rows start_row.. of `image` [n, H, W, C] given the rows above:
     float32 [n, H, W, C] in {0..255}. Pixel t = i W + j uses the key
     fold_in(rng, t) (colour c of the categorical: fold_in of that by c)."""
+    check_image("complete", image)
+    if isinstance(start_row, (int, np.integer)) and not isinstance(
+        start_row, bool):
+      ok = 0 <= start_row < height
+    else:  # a traced row index: only its type can be checked
+      ok = (checks.shape_of(start_row) == ()
+            and checks.is_dtype(checks.dtype_of(start_row), "integer"))
+    if not ok:
+      raise ValueError(f"pixelcnn.complete: `start_row` must be an int in "
+                       f"[0, {height}) (or an integer scalar array); got "
+                       f"{start_row!r}.")
     canvas = image.astype(jnp.float32)
     fn = _complete_gated if mc.architecture == "gated" else _complete_plain
     return fn(params, rng, canvas, start_row)
 
   def sample(params, rng, n):
     """n images [n, H, W, C] in [0, 1] (value / 255)."""
+    checks.check_positive_int("pixelcnn.sample", "n", n)
     return complete(params, rng, jnp.zeros((n,) + shape, jnp.float32)) / 255.0
 
   def images(params, batch, rng):
     """{'samples': 16 samples, 'completions': 4 validation images with the
     lower half hidden, two completions each, and the originals (rows:
     hidden, completion, completion, original)}, all [N, H, W, C] in [0, 1]."""
+    check_batch("images", batch)
     s_rng, c_rng = jax.random.split(rng)
     real = batch["image"][:4].astype(jnp.float32)
     top = height // 2
