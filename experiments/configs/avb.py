@@ -100,7 +100,6 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     pass
   elif variant == "contrast":
     c.model.adaptive_contrast = True
-    c.model.contrast_samples = 4
   elif variant == "smoke":
     c.model.hidden = (32,)
     c.model.latent_dim = 4

@@ -42,14 +42,15 @@ Discriminator (`model.discriminator_architecture`):
 
 Adaptive contrast (`model.adaptive_contrast=True`, §4): with the Gaussian
 r_α(z|x) = N(μ(x), diag σ²(x)) whose moments are estimated from
-`model.contrast_samples` samples of g_φ(x, ·) per example,
+`model.contrast_samples` samples of g_φ(x, ·) per example (and z is one
+more sample, independent of them),
 
   ELBO(x) = E_q[log p(x|z) + log p(z) - log r_α(z|x)] - KL(q(z|x) || r_α(z|x)),
 
 and KL(q || r_α) = KL(q̃(z̃|x) || N(0, I)) for z̃ = (z - μ(x)) / σ(x), so T
 is trained to separate (x, z̃) from (x, ε ~ N(0, I)) and the explicit terms
-carry the bulk of the KL (eq. 4.2-4.4). The moments are those of the same
-samples, and gradients flow through them.
+carry the bulk of the KL (eq. 4.2-4.4). Gradients flow through the
+moments too.
 
 Update schedule: one compiled `train_step` does `model.discriminator_steps`
 T updates (`lax.scan`; each with fresh ε and prior z on the step's batch),
@@ -433,9 +434,13 @@ def make(config, dataset_info: dict) -> AVB:
       z = encode_with_noise(ed_params, x,
                             jax.random.normal(rng, (x.shape[0], noise_dim)))
       return z, z, jnp.zeros(x.shape[:1])
-    eps = jax.random.normal(rng, (mc.contrast_samples, x.shape[0], noise_dim))
-    zs = encode_with_noise(ed_params, x, eps)                   # [S, B, D]
-    mean, log_scale = gaussian_proposal(zs, 1.0, mc.eval_proposal_min_std)
+    # S samples for the moments and one more, independent of them, for z:
+    # z̃ of one of the moment samples would be bounded (|z̃| <= (S-1)/√S),
+    # which T could tell from N(0, I) without learning anything about q.
+    eps = jax.random.normal(rng, (mc.contrast_samples + 1, x.shape[0],
+                                  noise_dim))
+    zs = encode_with_noise(ed_params, x, eps)                   # [S+1, B, D]
+    mean, log_scale = gaussian_proposal(zs[1:], 1.0, mc.eval_proposal_min_std)
     z = zs[0]
     z_t = (z - mean) * jnp.exp(-log_scale)
     explicit = jnp.sum(distributions.gaussian_log_prob(z, mean, log_scale)
