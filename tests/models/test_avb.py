@@ -262,6 +262,28 @@ def test_bound_is_below_log_px_and_tightens_with_k():
   assert np.all(exact - means[2] < 0.5 * (exact - means[0]))
 
 
+def test_adaptive_contrast_carries_the_kl_of_a_gaussian_posterior():
+  """With adaptive contrast and T = 0, kl_estimate = log r_α(z|x) - log p(z)
+  with r_α moment-matched to q; for a Gaussian q = N(μ, P) (the exact-
+  posterior encoder) KL(q || r_α) ≈ 0, so its mean is KL(q || p) =
+  (P + μ² - 1 - log P) / 2 in closed form."""
+  model, params, x = _setup(linear_config(1, adaptive_contrast=True,
+                                          contrast_samples=64))
+  params = _posterior_encoder(params, math.prod(SHAPE), 1)
+  params["discriminator"] = jax.tree_util.tree_map(jnp.zeros_like,
+                                                   params["discriminator"])
+  mean, cov = exact_posterior(params, x)
+  reps = 300
+  xs = jnp.tile(x, (reps, 1, 1, 1))
+  kl = np.asarray(jax.jit(model.elbo_estimate)(
+      params, xs, jax.random.PRNGKey(10))["kl_estimate"], np.float64)
+  kl = kl.reshape(reps, x.shape[0])
+  exact = 0.5 * (cov[0, 0] + mean[:, 0] ** 2 - 1 - math.log(cov[0, 0]))
+  assert exact.min() > 0.5          # a KL worth estimating
+  se = kl.std(0) / math.sqrt(reps)
+  assert np.all(np.abs(kl.mean(0) - exact) < 4 * se + 0.03), (kl.mean(0), exact)
+
+
 def test_gaussian_proposal_moments_and_floor():
   rng = np.random.default_rng(1)
   z = rng.normal([1.0, -2.0], [0.5, 2.0], size=(5000, 3, 2))
