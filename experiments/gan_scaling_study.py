@@ -73,11 +73,6 @@ from gdm_jax import data as data_lib
 from gdm_jax import divergences
 from gdm_jax import models
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Study config (experiments/configs/gan_scaling_study.py).",
-    lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Output folder.")
-
 ARMS = {"minimax": "GAN0 (minimax)", "non_saturating": "GAN1 (log-D trick)"}
 JSON_NAME = "gan_scaling_study.json"
 FIGURE_NAME = "gan_scaling_study.png"
@@ -283,14 +278,25 @@ def run_study(config, workdir: str) -> dict:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if _WORKDIR.value is None:
+  workdir = flags.FLAGS.workdir
+  if workdir is None:
     raise app.UsageError("--workdir is required.")
-  out = run_study(_CONFIG.value, _WORKDIR.value)
+  out = run_study(flags.FLAGS.config, workdir)
   print(format_table(out["summary"]))
-  print(f"wrote {os.path.join(_WORKDIR.value, JSON_NAME)} and "
-        f"{os.path.join(_WORKDIR.value, FIGURE_NAME)}")
+  print(f"wrote {os.path.join(workdir, JSON_NAME)} and "
+        f"{os.path.join(workdir, FIGURE_NAME)}")
+
+
+def define_flags() -> None:
+  """--config and --workdir, defined only when run as a program (importing
+  several studies into one process, as the tests do, must not redefine them)."""
+  config_flags.DEFINE_config_file(
+      "config", None, "Study config (experiments/configs/gan_scaling_study.py).",
+      lock_config=True)
+  flags.DEFINE_string("workdir", None, "Output folder.")
+  flags.mark_flag_as_required("config")
 
 
 if __name__ == "__main__":
-  flags.mark_flag_as_required("config")
+  define_flags()
   app.run(main)
