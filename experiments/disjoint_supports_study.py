@@ -1,4 +1,4 @@
-r"""Disjoint supports: KL, JSD and W1 between two parallel segments (WGAN Example 1).
+r"""Disjoint supports: KL, JSD and W1 between parallel segments (WGAN Ex. 1).
 
 π = (0, U[0, 1]) and p_θ = (θ, U[0, 1]) in 2-D: two vertical unit segments
 a distance |θ| apart (Arjovsky, Chintala and Bottou 2017, Example 1). For
@@ -192,7 +192,8 @@ def run(config, workdir: str) -> dict:
                                    " nodes on the segment (exact for the "
                                    "trained critic)"),
           "critics": {k: config.critics[k].to_dict() for k in CRITICS},
-          "lipschitz": "max ||grad_x f|| on a 41x41 grid covering both segments",
+          "lipschitz": ("max ||grad_x f|| on a 41x41 grid covering both "
+                        "segments"),
           "train_wall_time_s": timings, "seed": config.seed, "units": "nats "
           "(KL, JSD); units of x (W1)"},
   }
@@ -205,7 +206,7 @@ def run(config, workdir: str) -> dict:
 def write_figure(out: dict, path: str) -> None:
   """KL, JSD, W1 against θ (closed form lines, learned points); gradients."""
   plt = study_utils.pyplot()
-  theta, cf, lr = out["theta"], out["closed_form"], out["learned"]
+  theta, lr = out["theta"], out["learned"]
   dense = np.linspace(theta.min(), theta.max(), 401)
   fig, axes = plt.subplots(1, 4, figsize=(18, 4.2))
   ax = axes[0]
@@ -292,7 +293,8 @@ def define_flags() -> None:
   """--config and --workdir; defined only when run as a script, so that the
   studies can be imported together (absl flags are process-global)."""
   config_flags.DEFINE_config_file(
-      "config", None, "Study config (experiments/configs/disjoint_supports_study.py).",
+      "config", None,
+      "Study config (experiments/configs/disjoint_supports_study.py).",
       lock_config=True)
   flags.DEFINE_string("workdir", None, "Output folder.")
   flags.mark_flag_as_required("config")

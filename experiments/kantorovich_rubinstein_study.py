@@ -1,4 +1,4 @@
-r"""Kantorovich-Rubinstein duality: primal, CDF and dual W1; learned WGAN critics.
+r"""Kantorovich-Rubinstein duality: primal, CDF and dual W1; WGAN critics.
 
 (a) The earth mover's example of seed 000 (Weng 2019, "From GAN to WGAN"):
 P = (3, 2, 1, 4) and Q = (1, 2, 4, 3) units of dirt at positions 1, 2, 3, 4.
@@ -58,7 +58,6 @@ References:
   Weng 2019, "From GAN to WGAN", arXiv:1904.08994 (the discrete example).
 """
 
-import math
 import os
 import time
 
@@ -338,10 +337,10 @@ def write_figure(out: dict, pairs, path: str) -> None:
 def format_table(out: dict) -> str:
   d = out["discrete"]
   lines = [f"earth mover's example, P = {EARTH_MOVER_P}, Q = {EARTH_MOVER_Q}:",
-           f"  primal (POT) {d['primal_pot']:g}, primal (linprog) "
-           f"{d['primal_linprog']:g}, CDF formula {d['cdf']:g}, dual (linprog)"
-           f" {d['dual_linprog']:g}  [total mass {d['total_mass']:g}; "
-           f"{d['per_unit_mass']:g} per unit mass]",
+           (f"  primal (POT) {d['primal_pot']:g}, primal (linprog) "
+            f"{d['primal_linprog']:g}, CDF formula {d['cdf']:g}, dual "
+            f"(linprog) {d['dual_linprog']:g}  [total mass "
+            f"{d['total_mass']:g}; {d['per_unit_mass']:g} per unit mass]"),
            "  plan (rows: from P at 1..4, columns: to Q at 1..4):"]
   lines += ["    " + " ".join(f"{v:3g}" for v in r) for r in d["plan"]]
   lines.append(f"  dual potential f = {np.round(d['dual_potential'], 6)}")
@@ -377,7 +376,8 @@ def define_flags() -> None:
   """--config and --workdir; defined only when run as a script, so that the
   studies can be imported together (absl flags are process-global)."""
   config_flags.DEFINE_config_file(
-      "config", None, "Study config (experiments/configs/kantorovich_rubinstein_study.py).",
+      "config", None,
+      "Study config (experiments/configs/kantorovich_rubinstein_study.py).",
       lock_config=True)
   flags.DEFINE_string("workdir", None, "Output folder.")
   flags.mark_flag_as_required("config")

@@ -1,4 +1,4 @@
-r"""Mode covering vs mode seeking: one Gaussian fitted to two by KL, reverse KL, JSD.
+r"""Mode covering vs mode seeking: one Gaussian fitted to two Gaussians.
 
 π is a fixed mixture of two 1-D Gaussians (default 0.5 N(-2, 0.5²) +
 0.5 N(2, 0.5²), `gdm_jax.data.toy.mixture1d`), p = N(μ, σ²). The study fits
@@ -190,8 +190,9 @@ def landscapes(problem: Problem, config) -> dict[str, np.ndarray]:
       m, jnp.log(ls.fixed_sigma))))(mu)
   over_sigma = jax.vmap(lambda s, m: problem.divergences(m, s),
                         in_axes=(0, None))
+  # {div: [M, S]}
   grid = jax.jit(lambda mu: jax.lax.map(lambda m: over_sigma(log_sig, m),
-                                        mu))(mu)                  # {div: [M, S]}
+                                        mu))(mu)
   return {
       "mu": np.asarray(mu), "log_sigma_grid": np.asarray(log_sig),
       "fixed_sigma": {k: np.asarray(v) for k, v in fixed.items()},
@@ -321,11 +322,12 @@ def format_table(out: dict) -> str:
   for f in out["fits"]:
     d = f["divergence"]
     mc, se = f["monte_carlo"][d]
-    lines.append(f"{d:<11} {str(tuple(f['init'])):>17} {f['mu']:>8.4f} "
+    lines.append(f"{d:<11} {tuple(f['init'])!s:>17} {f['mu']:>8.4f} "
                  f"{f['sigma']:>7.4f} {f['quadrature'][d]:>11.5f} "
                  f"{mc:>10.5f} ± {se:.5f}")
   cf = out["closed_form"]
-  lines.append(f"closed-form forward-KL optimum: mu = {cf['mixture_mean']:.4f}, "
+  lines.append("closed-form forward-KL optimum: "
+               f"mu = {cf['mixture_mean']:.4f}, "
                f"sigma = {cf['mixture_std']:.4f}")
   return "\n".join(lines)
 
@@ -345,7 +347,8 @@ def define_flags() -> None:
   """--config and --workdir; defined only when run as a script, so that the
   studies can be imported together (absl flags are process-global)."""
   config_flags.DEFINE_config_file(
-      "config", None, "Study config (experiments/configs/mode_seeking_study.py).",
+      "config", None,
+      "Study config (experiments/configs/mode_seeking_study.py).",
       lock_config=True)
   flags.DEFINE_string("workdir", None, "Output folder.")
   flags.mark_flag_as_required("config")

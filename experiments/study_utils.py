@@ -40,7 +40,8 @@ References:
 
 import json
 import math
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -116,7 +117,8 @@ def mixture(locs: Sequence[float], scales: Sequence[float],
   if not len(locs) == len(scales) == len(weights):
     raise ValueError(f"mixture: locs, scales, weights differ in length: "
                      f"{locs}, {scales}, {weights}.")
-  if np.any(scales <= 0) or np.any(weights < 0) or abs(weights.sum() - 1) > 1e-6:
+  if (np.any(scales <= 0) or np.any(weights < 0)
+      or abs(weights.sum() - 1) > 1e-6):
     raise ValueError("mixture: scales must be > 0 and weights >= 0 summing "
                      f"to 1; got {scales}, {weights}.")
   k = num_components or len(locs)
@@ -333,7 +335,8 @@ def gp_critic_value(w1, gp_weight: float):
 
 
 def input_gradients(apply: Callable, params, x: jax.Array) -> jax.Array:
-  """∇_x f(x) per example, [B, D] -> [B, D] (f treats examples independently)."""
+  """∇_x f(x) per example, [B, D] -> [B, D] (f must treat examples
+  independently)."""
   return jax.grad(lambda inputs: jnp.sum(apply(params, inputs)))(x)
 
 

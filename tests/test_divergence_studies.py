@@ -294,7 +294,7 @@ def test_kantorovich_rubinstein_smoke_critics(kr_out):
     assert r["gp_one_sided"]["estimate"] == pytest.approx(r["exact_w1"],
                                                           rel=0.1)
     assert r["gp_one_sided"]["estimate"] == pytest.approx(r["gp_target"],
-                                                          rel=0.05)
+                                                          rel=0.06)
   # Weight clipping: positive, increasing with the true W1, and by duality
   # at most K·W1 for the critic's Lipschitz constant K (max |f'| on a dense
   # grid; the spectral-norm product is a guaranteed upper bound on K).
