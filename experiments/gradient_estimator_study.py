@@ -29,7 +29,8 @@ Objectives:
                    ∇_μ F = 2(μ - c), ∇_σ F = 2σ exactly.
   (b) vae          the encoder gradient of a Bernoulli VAE's ELBO
                    (gdm_jax/models/vae.py, MLP, trained briefly on
-                   Fashion-MNIST) on a batch of B binarised test images:
+                   Fashion-MNIST; the smoke variant uses random images and
+                   an untrained VAE) on a batch of B binarised test images:
                    f(z) = Σ_b log p_θ(x_b | z_b), z_b ~ q_φ(z|x_b) =
                    N(μ_φ(x_b), σ_φ(x_b)²). The KL term's gradient is exact
                    (closed form) in every estimator and left out, so the
@@ -337,12 +338,27 @@ def vae_samples(model, params, x, rng, reps, s_max):
 def run_vae(config, rng) -> dict:
   s = config.study
   sizes = list(s.sample_sizes)
-  dataset = data_lib.load(config.data)
   k_train, k_bin, k_draw, k_base, k_ref = jax.random.split(rng, 5)
   t0 = time.time()
-  model, params, train_metrics = train_vae(config, dataset, k_train)
+  if s.vae_data == "synthetic":
+    # Random uint8 images and an untrained VAE: the tests' fast path (no
+    # data set to load).
+    if s.vae_train_steps:
+      raise ValueError("study.vae_data='synthetic' trains nothing: set "
+                       "study.vae_train_steps=0.")
+    model = vae.make(config, {"shape": (28, 28, 1)})
+    params = jax.jit(model.init)(k_train, None).params
+    train_metrics = {}
+    images = jax.random.randint(k_train, (s.vae_batch, 28, 28, 1), 0, 256
+                                ).astype(jnp.uint8)
+  elif s.vae_data == "dataset":
+    dataset = data_lib.load(config.data)
+    model, params, train_metrics = train_vae(config, dataset, k_train)
+    images = next(dataset.eval_batches("test", s.vae_batch))[0]["image"]
+  else:
+    raise ValueError("study.vae_data must be 'dataset' or 'synthetic'; got "
+                     f"'{s.vae_data}'.")
   train_s = time.time() - t0
-  images = next(dataset.eval_batches("test", s.vae_batch))[0]["image"]
   x = model.preprocessing.apply(k_bin, jnp.asarray(images))
   samples = vae_samples(model, params, x, k_draw, s.vae_reps, max(sizes))
   # A per-example constant baseline from independent draws.
@@ -379,6 +395,8 @@ def run_vae(config, rng) -> dict:
           "reference_norm": float(np.linalg.norm(reference)),
           "num_encoder_params": int(reference.size), "latent_dim": int(d),
           "batch": int(s.vae_batch), "reps": s.vae_reps,
+          "data": (f"{config.data.name} test images" if s.vae_data == "dataset"
+                   else "random uint8 images (untrained VAE)"),
           "vae_train_steps": s.vae_train_steps, "vae_train_metrics": train_metrics,
           "vae_train_s": train_s}
 

@@ -37,6 +37,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.study.categorical = ml_collections.ConfigDict(
       {"num_classes": 10, "temperature": 0.5})
   c.study.categorical_reps = 1000
+  c.study.vae_data = "dataset"         # dataset | synthetic (tests)
   c.study.vae_train_steps = 400        # the VAE whose encoder gradient we take
   c.study.vae_batch = 8                # test images in the ELBO
   c.study.vae_reps = 100
@@ -55,6 +56,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
         {"num_classes": 4, "temperature": 0.5})
     c.study.categorical_reps = 3000
     c.study.vae_train_steps = 0
+    c.study.vae_data = "synthetic"
     c.study.vae_batch = 4
     c.study.vae_reps = 200
     c.study.vae_reference_reps = 400
