@@ -350,14 +350,6 @@ def make(config, dataset_info: dict) -> Helmholtz:
       zs.insert(0, z)
     return zs[0], zs[1:]
 
-  def _sample_top_down_to_z1(params, rng, n):
-    top = _top(params)
-    z = _sample_bernoulli(jax.random.fold_in(rng, num_layers),
-                          jnp.broadcast_to(top, (n,) + top.shape))
-    for l in range(num_layers, 1, -1):
-      z = _sample_bernoulli(jax.random.fold_in(rng, l - 1), _gen(params, l, z))
-    return z
-
   # ------------------------------------------------------------ bounds ----
 
   def _log_weights(params, x, rng, k):
@@ -556,8 +548,8 @@ def make(config, dataset_info: dict) -> Helmholtz:
 
   def sample(params, rng, n):
     """Ancestral z_L .. z_1 ~ p_θ, shown as E[x | z_1]: [n, H, W, C]."""
-    z1 = _sample_top_down_to_z1(params, rng, n)
-    return decode_mean(params, z1).reshape((n,) + shape)
+    _, zs = dream(params, rng, n)
+    return decode_mean(params, zs[0]).reshape((n,) + shape)
 
   def reconstruct(params, x, rng):
     """E[x | z_1] at one z ~ q_φ(z | x): [B, D] -> [B, D]."""
