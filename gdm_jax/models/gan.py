@@ -96,6 +96,7 @@ from gdm_jax import gan_losses
 from gdm_jax.data.preprocess import make_preprocessing
 from gdm_jax.data.preprocess import Preprocessing
 from gdm_jax.nn import gan_nets
+from gdm_jax.train import precision
 from gdm_jax.train.optimizers import make_optimizer
 from gdm_jax.train.state import TrainState
 from gdm_jax.train.transforms import clip_params
@@ -250,14 +251,17 @@ def build_networks(mc, data_shape, output_dim: int = 1):
 
 
 def _apply(net: nn.Module, variables: Variables, x: jax.Array, train: bool,
-           rng: jax.Array | None = None) -> tuple[jax.Array, Variables]:
-  """Runs `net`; in train mode returns the variables with updated state."""
+           rng: jax.Array | None = None, dtype=jnp.float32
+           ) -> tuple[jax.Array, Variables]:
+  """Runs `net` (in `dtype`, outputs float32: train/precision.py); in train
+  mode returns the variables with updated state."""
   rngs = {"dropout": rng} if rng is not None else None
   if train and "batch_stats" in variables:
-    out, new = net.apply(variables, x, train=True, rngs=rngs,
-                         mutable=["batch_stats"])
+    out, new = precision.apply_in(dtype, net.apply, variables, x, train=True,
+                                  rngs=rngs, mutable=["batch_stats"])
     return out, {**variables, "batch_stats": new["batch_stats"]}
-  return net.apply(variables, x, train=train, rngs=rngs), variables
+  return precision.apply_in(dtype, net.apply, variables, x, train=train,
+                            rngs=rngs), variables
 
 
 def _norm(v: jax.Array) -> jax.Array:
@@ -299,28 +303,32 @@ def make(config, dataset_info: dict) -> GAN:
   if objective == "wgan":
     tx_d = optax.chain(tx_d, clip_params(mc.clip_value))
   separate_calls = mc.discriminator_norm == "batch"
+  dtype = precision.compute_dtype(config)   # Mixed precision: networks only.
 
   # ----------------------------------------------------------- networks ----
 
   def generate_train(g_vars, z, rng):
-    return _apply(gen, g_vars, z, True, rng)
+    return _apply(gen, g_vars, z, True, rng, dtype)
 
   def discriminate(d_vars, xs, train, rng):
     """D on a list of equal-shape batches: ([[B, out]...], new d_vars)."""
     if separate_calls and train:
       outs = []
       for i, x in enumerate(xs):
-        out, d_vars = _apply(disc, d_vars, x, True, jax.random.fold_in(rng, i))
+        out, d_vars = _apply(disc, d_vars, x, True, jax.random.fold_in(rng, i),
+                             dtype)
         outs.append(out)
       return outs, d_vars
-    out, d_vars = _apply(disc, d_vars, jnp.concatenate(xs), train, rng)
+    out, d_vars = _apply(disc, d_vars, jnp.concatenate(xs), train, rng, dtype)
     return jnp.split(out, len(xs)), d_vars
 
   def generate(params, z):
-    return gen.apply(params["generator"], z, train=False)
+    return precision.apply_in(dtype, gen.apply, params["generator"], z,
+                              train=False)
 
   def discriminator_output(params, x):
-    return disc.apply(params["discriminator"], x, train=False)
+    return precision.apply_in(dtype, disc.apply, params["discriminator"], x,
+                              train=False)
 
   # ------------------------------------------------------------- losses ----
 
@@ -370,10 +378,12 @@ def make(config, dataset_info: dict) -> GAN:
   def gradient_penalty_per_example(d_vars, real, fakes, rng):
     """(||∇_x̂ f(x̂)||₂ - 1)² per example [B], critic in eval mode."""
     if objective == "cramer":
-      h_ref = disc.apply(d_vars, fakes[1], train=False)
-      fn = lambda x: cramer_f(disc.apply(d_vars, x, train=False), h_ref)
+      h_ref = precision.apply_in(dtype, disc.apply, d_vars, fakes[1], train=False)
+      fn = lambda x: cramer_f(
+          precision.apply_in(dtype, disc.apply, d_vars, x, train=False), h_ref)
     else:
-      fn = lambda x: disc.apply(d_vars, x, train=False)[:, 0]
+      fn = lambda x: precision.apply_in(dtype, disc.apply, d_vars, x,
+                                        train=False)[:, 0]
     return gan_losses.gradient_penalty(fn, real, fakes[0], rng)
 
   def generator_terms(d_vars, fakes, real, train, rng):
@@ -403,7 +413,7 @@ def make(config, dataset_info: dict) -> GAN:
       if train:
         x, g_vars = generate_train(g_vars, z, drop_rng)
       else:
-        x = gen.apply(g_vars, z, train=False)
+        x = precision.apply_in(dtype, gen.apply, g_vars, z, train=False)
       outs.append(x)
     return outs, g_vars
 

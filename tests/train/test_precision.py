@@ -95,3 +95,31 @@ def test_cli_adds_trainer_options_to_every_config():
   config.lock()
   with pytest.raises((AttributeError, KeyError)):
     config.train.num_seed = 2
+
+
+@pytest.mark.parametrize("config_name", ["gan", "dcgan"])
+def test_bfloat16_gan_step(config_name):
+  """Both players' networks in bf16 (DCGAN: batch statistics too); all
+  parameters, batch statistics and optimizer states stay float32."""
+  import importlib
+  module = importlib.import_module(f"experiments.configs.{config_name}")
+  runs = {}
+  for dtype in ("float32", "bfloat16"):
+    config = module.get_config("smoke")
+    config.train.compute_dtype = dtype
+    dataset = h.cached_load(config.data)
+    model = models.make(config, dataset.info)
+    batch = jax.tree.map(jnp.asarray, dataset.train_batch(
+        0, config.train.batch_size, 0, 0, 1))
+    state = model.init(jax.random.PRNGKey(0), batch)
+    runs[dtype] = jax.jit(model.train_step)(state, batch, jax.random.PRNGKey(1))
+  new16, m16 = runs["bfloat16"]
+  _, m32 = runs["float32"]
+  for leaf in jax.tree.leaves((new16.params, new16.opt_state, new16.extra)):
+    if jnp.issubdtype(leaf.dtype, jnp.floating):
+      assert leaf.dtype == jnp.float32
+  for k, v in m16.items():
+    assert np.isfinite(float(v)), k
+  for k in ("d_loss", "g_loss"):
+    if k in m32:
+      assert float(m16[k]) == pytest.approx(float(m32[k]), rel=5e-2, abs=5e-2)
