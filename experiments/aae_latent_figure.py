@@ -63,8 +63,8 @@ def main(argv):
   frac = hdr_fraction(model.prior, z)
   title = (f"{config.model.name.upper()}, {model.prior.name} prior: "
            f"{len(z)} test codes, step {step}"
-           + (f"; {100 * frac:.1f}% in the prior's 99% HDR" if frac is not None
-              else ""))
+           + (f"\n{100 * frac:.1f}% of the codes in the prior's 99% "
+              "highest-density region" if frac is not None else ""))
   img = aae.latent_scatter_figure(z, y, model.prior, title=title,
                                   class_names=FASHION_MNIST_CLASSES)
   out = _OUT.value or os.path.join(_WORKDIR.value, "latent.png")
