@@ -9,8 +9,9 @@ estimate and over R independent repetitions of each estimate:
   reinforce        (1/S) Σ_s f(z_s) ∇_θ log q_θ(z_s) (score function,
                    Williams 1992, eq. 4; `estimators.score_function_surrogate`);
   reinforce_mean   the same with a constant baseline b = the mean of f over
-                   `study.baseline_samples` independent draws (independent of
-                   the z_s, so unbiased);
+                   independent draws (`study.baseline_samples` of them; for
+                   the VAE, per example, the reference draws below), so
+                   unbiased;
   reinforce_loo    the same with the leave-one-out baseline b_s = mean of the
                    other S - 1 samples' f (`estimators.leave_one_out_baseline`;
                    Kool et al. 2019), S >= 2;
@@ -133,6 +134,22 @@ def score_function_terms(f: jax.Array, score: jax.Array, s: int,
   return out
 
 
+# Compiled once per S (eager jnp ops would compile each op separately).
+_terms = jax.jit(score_function_terms, static_argnums=2)
+
+
+@jax.jit
+def _mean_first(x, s_mask):
+  """Mean over axis 1 of the samples where s_mask [S_max] is 1."""
+  w = s_mask / jnp.sum(s_mask)
+  return jnp.einsum("s,rs...->r...", w, x)
+
+
+def prefix_mean(x, s):
+  """(1/s) Σ_{i<s} x[:, i]: [R, S_max, ...] -> [R, ...]."""
+  return _mean_first(x, (jnp.arange(x.shape[1]) < s).astype(x.dtype))
+
+
 def gaussian_samples(rng, mu, sigma, c, reps, s_max):
   """Per-sample terms of f(z) = (z - c)², z ~ N(μ, σ²), θ = (μ, σ).
 
@@ -253,8 +270,8 @@ def run_gaussian(config, rng) -> dict:
   baseline = float(jnp.mean((z_b - g.c) ** 2))
   per_s = {}
   for n in sizes:
-    est = score_function_terms(samples["f"], samples["score"], n, baseline)
-    est["reparam"] = jnp.mean(samples["reparam"][:, :n], axis=1)
+    est = _terms(samples["f"], samples["score"], n, baseline)
+    est["reparam"] = prefix_mean(samples["reparam"], n)
     per_s[n] = summarise_estimates(est, exact)
   return {"exact_gradient": exact.tolist(), "baseline": baseline,
           "sample_sizes": sizes, "estimators": collect(per_s, sizes),
@@ -277,9 +294,9 @@ def run_categorical(config, rng) -> dict:
   baseline = float(jnp.mean(jnp.sum((zb - target) ** 2, -1)))
   per_s = {}
   for n in sizes:
-    est = score_function_terms(samples["f"], samples["score"], n, baseline)
+    est = _terms(samples["f"], samples["score"], n, baseline)
     for name in ("gumbel_relaxed", "gumbel_st"):
-      est[name] = jnp.mean(samples[name][:, :n], axis=1)
+      est[name] = prefix_mean(samples[name], n)
     per_s[n] = summarise_estimates(est, exact)
   return {"exact_gradient": exact.tolist(), "logits": np.asarray(logits).tolist(),
           "target": np.asarray(target).tolist(), "temperature": c.temperature,
@@ -315,7 +332,6 @@ def vae_samples(model, params, x, rng, reps, s_max):
         (z.shape[0],) + x.shape[1:])
     return distributions.sum_except_batch(distributions.bernoulli_log_prob(logits, xs))
 
-  @jax.jit
   def one_rep(key):
     eps = jax.random.normal(key, (s_max, b, d))
     z = mean + jnp.exp(log_scale) * eps                          # [S, B, D]
@@ -328,17 +344,15 @@ def vae_samples(model, params, x, rng, reps, s_max):
     sc = jnp.concatenate([centred * jnp.exp(-log_scale), centred ** 2 - 1.0], -1)
     return f, sc, reparam
 
-  fs, scores, reps_ = [], [], []
-  for r in range(reps):
-    f, sc, rp = one_rep(jax.random.fold_in(rng, r))
-    fs.append(f), scores.append(sc), reps_.append(rp)
-  return {"f": jnp.stack(fs), "score": jnp.stack(scores), "reparam": jnp.stack(reps_)}
+  keys = jax.vmap(lambda r: jax.random.fold_in(rng, r))(jnp.arange(reps))
+  f, sc, rp = jax.jit(lambda ks: jax.lax.map(one_rep, ks))(keys)  # sequential
+  return {"f": f, "score": sc, "reparam": rp}
 
 
 def run_vae(config, rng) -> dict:
   s = config.study
   sizes = list(s.sample_sizes)
-  k_train, k_bin, k_draw, k_base, k_ref = jax.random.split(rng, 5)
+  k_train, k_bin, k_draw = jax.random.split(rng, 3)
   t0 = time.time()
   if s.vae_data == "synthetic":
     # Random uint8 images and an untrained VAE: the tests' fast path (no
@@ -360,10 +374,15 @@ def run_vae(config, rng) -> dict:
                      f"'{s.vae_data}'.")
   train_s = time.time() - t0
   x = model.preprocessing.apply(k_bin, jnp.asarray(images))
-  samples = vae_samples(model, params, x, k_draw, s.vae_reps, max(sizes))
-  # A per-example constant baseline from independent draws.
-  base = vae_samples(model, params, x, k_base, 1, s.baseline_samples)
-  baseline = jnp.mean(base["f"][0], axis=0)                       # [B]
+  # One set of draws: the first vae_reps repetitions are the estimates; the
+  # other vae_reference_reps, independent of them, give the reference
+  # gradient and the per-example constant baseline b = mean of f.
+  drawn = vae_samples(model, params, x, k_draw,
+                      s.vae_reps + s.vae_reference_reps, max(sizes))
+  samples = jax.tree_util.tree_map(lambda a: a[:s.vae_reps], drawn)
+  ref = jax.tree_util.tree_map(lambda a: a[s.vae_reps:], drawn)
+  del drawn
+  baseline = jnp.mean(ref["f"], axis=(0, 1))                       # [B]
   d = model.encode(params, x)[0].shape[-1]
 
   def encode_u(p):
@@ -374,15 +393,13 @@ def run_vae(config, rng) -> dict:
   to_params = jax.jit(jax.vmap(lambda g: jnp.concatenate([
       jnp.ravel(l) for l in jax.tree_util.tree_leaves(
           enc_vjp(g)[0]["params"]["encoder"])])))
-  # The reference gradient: reparameterised, from independent draws.
-  ref = vae_samples(model, params, x, k_ref, s.vae_reference_reps, max(sizes))
   reference_u = jnp.mean(ref["reparam"], axis=(0, 1))              # [B, 2D]
   del ref
   reference = np.asarray(to_params(reference_u[None])[0], np.float64)
   per_s, per_s_out = {}, {}
   for n in sizes:
-    est = score_function_terms(samples["f"], samples["score"], n, baseline)
-    est["reparam"] = jnp.mean(samples["reparam"][:, :n], axis=1)   # [R, B, 2D]
+    est = _terms(samples["f"], samples["score"], n, baseline)
+    est["reparam"] = prefix_mean(samples["reparam"], n)            # [R, B, 2D]
     per_s_out[n] = summarise_estimates(
         {k: v.reshape(v.shape[0], -1) for k, v in est.items()},
         np.asarray(reference_u, np.float64).ravel())

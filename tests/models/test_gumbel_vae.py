@@ -176,10 +176,13 @@ def _synthetic_batch(n=32, shape=(28, 28, 1)):
   return {"image": jnp.asarray(images * 255, jnp.uint8)}
 
 
-def test_train_step_anneals_temperature_without_recompiling():
-  cfg = small_config(anneal_rate=0.1, anneal_every=2, temperature_min=0.7)
-  model = gumbel_vae.make(cfg, {"shape": SHAPE})
-  batch = _synthetic_batch(8, SHAPE)                   # {0, 255}: deterministic x
+def test_train_step_anneals_temperature_and_learns_without_recompiling():
+  cfg = small_config(anneal_rate=0.1, anneal_every=2, temperature_min=0.7,
+                     hidden=(16,), num_latents=4)
+  cfg.optimizer.learning_rate = 1e-2
+  shape = (8, 8, 1)
+  model = gumbel_vae.make(cfg, {"shape": shape})
+  batch = _synthetic_batch(16, shape)                  # {0, 255}: deterministic x
   state = jax.jit(model.init)(jax.random.key(9), batch)
   step = jax.jit(model.train_step)
   elbo = jax.jit(model.elbo)
@@ -194,25 +197,18 @@ def test_train_step_anneals_temperature_without_recompiling():
     x = model.preprocessing.apply(pre_rng, batch["image"])
     terms = elbo(params, x, z_rng, tau)
     np.testing.assert_allclose(metrics["loss"], -jnp.mean(terms["elbo"]), rtol=1e-5)
-  assert int(state.step) == 8
+    if t == 0:
+      first_loss = float(metrics["loss"])
+  # Training on the fixed patterns lowers the loss (at τ = τ_min from here on).
+  losses = []
+  for t in range(8, 60):
+    state, metrics = step(state, batch, jax.random.fold_in(state.rng, t))
+    losses.append(float(metrics["loss"]))
+  assert np.all(np.isfinite(losses))
+  assert np.mean(losses[-5:]) < 0.8 * first_loss, (first_loss, losses)
+  assert int(state.step) == 60
   assert step._cache_size() == 1
   np.testing.assert_allclose(model.temperature_at(10 ** 6), 0.7)
-
-
-def test_training_decreases_the_loss():
-  cfg = small_config(hidden=(16,), num_latents=4)
-  cfg.optimizer.learning_rate = 1e-2
-  shape = (8, 8, 1)
-  model = gumbel_vae.make(cfg, {"shape": shape})
-  batch = _synthetic_batch(16, shape)
-  state = jax.jit(model.init)(jax.random.key(10), batch)
-  step = jax.jit(model.train_step)
-  losses = []
-  for t in range(50):
-    state, m = step(state, batch, jax.random.fold_in(state.rng, t))
-    losses.append(float(m["loss"]))
-  assert np.all(np.isfinite(losses))
-  assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), losses
 
 
 def test_sample_images_and_final_metrics(tiny):
