@@ -38,10 +38,10 @@ Every unbiased estimator's variance falls as 1/S (slope -1.00 +- 0.01
 where the baseline does not depend on S; the leave-one-out baseline is
 noisier at small S, so its fitted slope is -1.08 to -1.10), and its mean
 is within its noise of the exact gradient (|bias| ~ noise; per-coordinate
-|z| < 2.5 on (a) and (c), < 5 over the VAE's 209184 coordinates). The
+|z| < 3 on (a) and (c), < 5 over the VAE's 209184 coordinates). The
 reparameterised estimator has the least variance on both continuous
 objectives: 12x below REINFORCE on (a) and 6e4x on the VAE's encoder,
-where a baseline cuts REINFORCE's variance 3300x and still leaves it 17x
+where a baseline cuts REINFORCE's variance ~3000x and still leaves it 17x
 above the pathwise estimator at equal S. On the categorical objective the
 baselines reduce REINFORCE's variance 35x, to the level of the relaxed
 Gumbel-softmax, which has no advantage in variance here but a bias
