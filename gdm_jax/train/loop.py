@@ -432,6 +432,13 @@ def train_and_evaluate(config, workdir: str, *,
   compilations = p_step._cache_size()  # pylint: disable=protected-access
   if compilations > 1:
     logging.warning("the train step compiled %d times (expected 1)", compilations)
+  # The step of the evaluated parameters: a workdir checkpointed beyond
+  # num_steps (e.g. rerun with a smaller num_steps) is evaluated as it is.
+  trained_steps = int(jax.device_get(state.step))
+  if trained_steps != t.num_steps:
+    logging.warning("evaluating the parameters of step %d (train.num_steps is "
+                    "%d): the workdir's newest checkpoint is beyond it.",
+                    trained_steps, t.num_steps)
   split = t.final_eval_split
   logging.info("final evaluation on %s ...", split)
   t0 = time.perf_counter()
@@ -448,7 +455,7 @@ def train_and_evaluate(config, workdir: str, *,
       "metrics": {f"{split}/{k}": v for k, v in sorted(final.items())},
       "protocol": {"dataset": config.data.name, "split": split,
                    "num_examples": n, "seed": config.seed,
-                   "train_steps": t.num_steps, "batch_size": t.batch_size,
+                   "train_steps": trained_steps, "batch_size": t.batch_size,
                    "compute_dtype": t.get("compute_dtype", "float32"),
                    **model.protocol()},
   }
@@ -484,7 +491,7 @@ def train_and_evaluate(config, workdir: str, *,
   if pid == 0:
     with open(final_path, "w") as f:
       json.dump(result, f, indent=2)
-    writer.write_scalars(t.num_steps, split, final)
+    writer.write_scalars(trained_steps, split, final)
     if toy:
       writer.write_images(t.num_steps, {"final_samples": generated.toy_figure(
           model, p_sample, state.params, dataset, image_rng, split=split)})

@@ -158,3 +158,19 @@ def test_non_finite_loss_stops_with_step_and_metric(tmp_path, monkeypatch):
   assert max(losses) < bad_step
   assert all(np.isfinite(v) for v in losses.values())
   assert not os.path.exists(tmp_path / "final_metrics.json")
+
+
+def test_checkpoint_beyond_num_steps_is_evaluated_and_recorded(resume_runs,
+                                                               tmp_path):
+  """A workdir whose newest checkpoint (step 20) is beyond a smaller
+  train.num_steps is evaluated as it is, and the protocol records step 20."""
+  import shutil
+  workdir = str(tmp_path / "copy")
+  shutil.copytree(resume_runs["dir_a"], workdir)
+  os.remove(os.path.join(workdir, "final_metrics.json"))
+  config = h.smoke_config(num_steps=10)
+  with pytest.MonkeyPatch.context() as mp:
+    h.patch_data_cache(mp)
+    result = loop.train_and_evaluate(config, workdir)
+  assert result["protocol"]["train_steps"] == 20
+  assert result["metrics"] == resume_runs["resumed"]["metrics"]
