@@ -275,11 +275,14 @@ class AVB(NamedTuple):
         'kl_estimate'} [B] (an estimate, not a bound)
     discriminator_loss(d_params, ed_params, x, rng) -> (loss [B], metrics [B])
         with d_params = params['discriminator']
-    proposal(params, x, rng, s=None) -> (mean, log_scale) [B, D]: the
-        moment-matched Gaussian r(z|x) of the test NLL
+    proposal(params, x, rng, s=None) -> (m, log s) [B, D]: moments of S
+        encoder samples; the test NLL's proposal r(z|x) is their mixture
+        over `model.eval_proposal_scales`
     importance_log_weights(params, x, rng, k, chunk_size=None,
-        proposal=None) -> log p(x|z_k) + log p(z_k) - log r(z_k|x) [K, B]
-    iwae_bound(params, x, rng, k, chunk_size=None, proposal=None) -> [B]
+        proposal_params=None) -> log p(x|z_k) + log p(z_k) - log r(z_k|x)
+        [K, B]
+    iwae_bound(params, x, rng, k, chunk_size=None, proposal_params=None)
+        -> [B], nats
     reconstruct(params, x, rng), interpolate(params, x_a, x_b, rng, steps)
   """
   init: Callable

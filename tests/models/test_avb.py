@@ -12,7 +12,9 @@
    moment-matched proposal whose bound is log p(x); the mean log-weight
    equals the closed-form ELBO of the Gaussian proposal; and with an inexact
    proposal the bound stays below log p(x) and tightens with K.
-3. The train step: finite metrics, both players move, one compilation.
+3. The train step (adaptive contrast on; the plain path runs in
+   tests/test_cli_avb.py): finite metrics, both players move, one
+   compilation.
 """
 
 import math
@@ -250,7 +252,7 @@ def test_bound_is_below_log_px_and_tightens_with_k():
         np.float64)                                          # [reps, B]
 
   means, ses = [], []
-  for k in (1, 10, 100):
+  for k in (1, 100):
     b = bounds(k)
     means.append(b.mean(0))
     ses.append(b.std(0) / math.sqrt(reps))
@@ -259,7 +261,7 @@ def test_bound_is_below_log_px_and_tightens_with_k():
   assert np.all(means[:-1] < means[1:] + 3 * (ses[:-1] + ses[1:]))
   assert np.all(means < exact + 3 * ses)
   # tightens: the K = 100 gap is a fraction of the K = 1 gap
-  assert np.all(exact - means[2] < 0.5 * (exact - means[0]))
+  assert np.all(exact - means[-1] < 0.5 * (exact - means[0]))
 
 
 def test_adaptive_contrast_carries_the_kl_of_a_gaussian_posterior():
@@ -300,10 +302,10 @@ def test_gaussian_proposal_moments_and_floor():
 # ------------------------------------------------------ train step --------
 
 
-@pytest.mark.parametrize("contrast", [False, True])
-def test_train_step_moves_both_players_and_compiles_once(contrast):
+def test_train_step_moves_both_players_and_compiles_once():
+  """With adaptive contrast (the longer path: moments, z̃, explicit term)."""
   cfg = avb_configs.get_config("smoke")
-  cfg.model.adaptive_contrast = contrast
+  cfg.model.adaptive_contrast = True
   model = avb.make(cfg, {"shape": (8, 8, 1)})
   batch = {"image": jnp.asarray(np.random.default_rng(0).integers(
       0, 256, (16, 8, 8, 1)), jnp.uint8)}
@@ -325,10 +327,8 @@ def test_train_step_moves_both_players_and_compiles_once(contrast):
         lambda a, b: np.abs(np.asarray(a) - b).max() > 0,
         state.params[player], before[player]))
     assert all(moved), player
-  if not contrast:   # evaluate_final and images run in tests/test_cli_avb.py
-    out = jax.jit(model.evaluate)(state.params, batch, jax.random.PRNGKey(9))
-    assert all(v.shape == (16,) and np.all(np.isfinite(v))
-               for v in out.values())
+  out = jax.jit(model.evaluate)(state.params, batch, jax.random.PRNGKey(9))
+  assert all(v.shape == (16,) and np.all(np.isfinite(v)) for v in out.values())
 
 
 @pytest.mark.parametrize("field,value", [
