@@ -368,7 +368,37 @@ def toy_cfg():
   return cfg_lib.make(c, {"shape": (2,), "kind": "toy", "name": "ring8"})
 
 
+@pytest.fixture(scope="module")
+def small_vae():
+  from experiments.configs import vae as vae_configs
+  from gdm_jax.models import vae as vae_lib
+  return vae_lib.make(vae_configs.get_config("smoke"), {"shape": (28, 28, 1)})
+
+
+@pytest.fixture(scope="module")
+def toy_gan():
+  from experiments.configs import gan as gan_configs
+  from gdm_jax.models import gan as gan_lib
+  c = gan_configs.get_config("ring8")
+  c.model.critic_steps = 2
+  return gan_lib.make(c, {"shape": (2,), "kind": "toy", "name": "ring8"})
+
+
 MODEL_CASES = [
+    ("vae", lambda m: m.evaluate({}, {"image": u8(2, 32, 32, 1)}, KEY),
+     ["vae.evaluate", "batch['image']", "(*, 28, 28, 1)", "(2, 32, 32, 1)"]),
+    ("vae", lambda m: m.train_step(None, {"x": f(2, 2)}, KEY),
+     ["vae.train_step", "key 'image'", "['x']"]),
+    ("vae", lambda m: m.elbo({}, f(2, 784), KEY),
+     ["vae.elbo", "`x`", "(2, 784)"]),
+    ("vae", lambda m: m.importance_log_weights({}, f(2, 28, 28, 1), KEY, 0),
+     ["vae.importance_log_weights", "`k`", "0"]),
+    ("vae", lambda m: m.sample({}, KEY, 0), ["vae.sample", "`n`", "0"]),
+    ("gan", lambda m: m.evaluate({}, {"x": f(4, 3)}, KEY),
+     ["gan.evaluate", "batch['x']", "(4, 3)"]),
+    ("gan", lambda m: m.train_step(None, {"x": f(3, 2)}, KEY),
+     ["gan.train_step", "batch size 3", "critic_steps = 2"]),
+    ("gan", lambda m: m.sample({}, KEY, -2), ["gan.sample", "`n`", "-2"]),
     ("flow", lambda m: m.log_prob({}, f(4, 3)),
      ["flow.log_prob", "`x`", "(*, 2)", "[B, 2]", "(4, 3)"]),
     ("flow", lambda m: m.evaluate({}, {"x": f(4, 3)}, KEY),
@@ -416,7 +446,8 @@ MODEL_CASES = [
                           for k, (fam, c, e) in enumerate(MODEL_CASES)])
 def test_model_functions_reject_inputs_that_do_not_fit_the_model(
     family, call, expected, request):
-  fixture = {"flow": "toy_flow", "flow_bpd": None, "pixelcnn":
+  fixture = {"vae": "small_vae", "gan": "toy_gan",
+             "flow": "toy_flow", "flow_bpd": None, "pixelcnn":
              "small_pixelcnn", "cfg": "toy_cfg", "cfg_fn": None}[family]
   model = request.getfixturevalue(fixture) if fixture else None
   with pytest.raises(ValueError) as info:

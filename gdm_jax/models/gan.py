@@ -91,6 +91,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gdm_jax import checks
 from gdm_jax import divergences
 from gdm_jax import gan_losses
 from gdm_jax.data.preprocess import make_preprocessing
@@ -460,12 +461,22 @@ def make(config, dataset_info: dict) -> GAN:
     """[k·m, ...] -> [k, m, ...] (critic minibatch j = rows j·m..(j+1)·m)."""
     return x.reshape((k, x.shape[0] // k) + x.shape[1:])
 
+  def check_batch(fn, batch):
+    """The batch fits the data set the model was built for (trace time)."""
+    checks.check_batch(f"gan.{fn}", batch, "x" if toy else "image", shape,
+                       "floating" if toy else "numeric")
+
   def model_inputs(batch, rng):
     if toy:
       return batch["x"].astype(jnp.float32)
     return pre.apply(rng, batch["image"])
 
   def train_step(state, batch, rng):
+    check_batch("train_step", batch)
+    if batch["x" if toy else "image"].shape[0] % k:
+      raise ValueError(f"gan.train_step: the batch size "
+                       f"{batch['x' if toy else 'image'].shape[0]} is not a "
+                       f"multiple of model.critic_steps = {k}.")
     pre_rng, d_rng, g_rng = jax.random.split(rng, 3)
     reals = split_batch(model_inputs(batch, pre_rng))        # [k, m, ...]
     params, opt = state.params, state.opt_state
@@ -507,6 +518,7 @@ def make(config, dataset_info: dict) -> GAN:
   # ---------------------------------------------------------- evaluation ---
 
   def evaluate(params, batch, rng):
+    check_batch("evaluate", batch)
     """Per-example [B] metrics on real data and B fresh samples (eval mode).
 
     Logistic objectives: d_real = D(x_i), d_fake = D(G(z_i)), d_loss, g_loss,
@@ -544,6 +556,7 @@ def make(config, dataset_info: dict) -> GAN:
   def sample(params, rng, n):
     """n samples: [n, H, W, C] in [0, 1] (images) or [n, D] (toy data);
     generator in eval mode (batch-norm running averages)."""
+    checks.check_positive_int("gan.sample", "n", n)
     return to_data_space(generate(params, jax.random.normal(rng, (n, latent_dim))))
 
   def critic(params, x):

@@ -84,6 +84,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gdm_jax import checks
 from gdm_jax import distributions
 from gdm_jax import estimators
 from gdm_jax import flows
@@ -620,6 +621,9 @@ def make(config, dataset_info: dict) -> VAE:
       ll = distributions.gaussian_log_prob(x, loc, log_scale)
     return distributions.sum_except_batch(ll)
 
+  def check_x(fn, x):
+    checks.check_example_batch(f"vae.{fn}", "x", x, shape, "floating")
+
   def elbo(params, x, rng, beta=1.0):
     """ELBO terms per example [B], nats: 'elbo' = -'reconstruction' - 'kl'.
 
@@ -628,6 +632,7 @@ def make(config, dataset_info: dict) -> VAE:
     unbiased estimate of KL(q_K || p), from the same z_K as the
     reconstruction term.
     """
+    check_x("elbo", x)
     if closed_form_kl:
       mean, log_scale = encode(params, x)
       z = estimators.reparameterize(rng, mean, log_scale)
@@ -662,6 +667,8 @@ def make(config, dataset_info: dict) -> VAE:
     With `chunk_size`, samples are drawn and decoded `chunk_size` at a time
     (a sequential `lax.map`), so memory is O(chunk_size * B) for any K.
     """
+    check_x("importance_log_weights", x)
+    checks.check_positive_int("vae.importance_log_weights", "k", k)
     if chunk_size is not None and chunk_size < k and k % chunk_size:
       raise ValueError(f"importance_log_weights: K={k} is not a multiple of "
                        f"chunk_size={chunk_size}.")
@@ -697,7 +704,12 @@ def make(config, dataset_info: dict) -> VAE:
     frac = jnp.minimum(1.0, (step + 1) / mc.kl_warmup_steps)
     return mc.beta * frac.astype(jnp.float32)
 
+  def check_batch(fn, batch):
+    """The batch fits the data set the model was built for (trace time)."""
+    checks.check_batch(f"vae.{fn}", batch, "image", shape, "numeric")
+
   def train_step(state, batch, rng):
+    check_batch("train_step", batch)
     pre_rng, z_rng = jax.random.split(rng)
     x = pre.apply(pre_rng, batch["image"])
     beta = beta_at(state.step)
@@ -714,6 +726,7 @@ def make(config, dataset_info: dict) -> VAE:
     return (nats_per_example / num_dims + pre.nats_offset_per_dim) / math.log(2)
 
   def evaluate(params, batch, rng):
+    check_batch("evaluate", batch)
     pre_rng, z_rng = jax.random.split(rng)
     x = pre.apply(pre_rng, batch["image"])
     terms = elbo(params, x, z_rng)
@@ -721,6 +734,7 @@ def make(config, dataset_info: dict) -> VAE:
             "kl": terms["kl"], "elbo_bits_per_dim": _bits(-terms["elbo"])}
 
   def evaluate_final(params, batch, rng):
+    check_batch("evaluate_final", batch)
     pre_rng, z_rng, w_rng = jax.random.split(rng, 3)
     x = pre.apply(pre_rng, batch["image"])
     terms = elbo(params, x, z_rng)
@@ -735,6 +749,7 @@ def make(config, dataset_info: dict) -> VAE:
     return jax.nn.sigmoid(loc) if mc.likelihood == "bernoulli" else pre.to_unit(loc)
 
   def sample(params, rng, n):
+    checks.check_positive_int("vae.sample", "n", n)
     if prior_flow == "none":
       return decode_mean(params, jax.random.normal(rng, (n, mc.latent_dim)))
     return decode_mean(params, sample_prior(params, rng, n))
