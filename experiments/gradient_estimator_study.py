@@ -90,10 +90,6 @@ from gdm_jax import distributions  # noqa: E402
 from gdm_jax import estimators  # noqa: E402
 from gdm_jax.models import vae  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Study config (experiments/configs/gradient_estimator_study.py).",
-    lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Output folder.")
 
 JSON_NAME = "gradient_estimator_study.json"
 FIGURE_NAME = "gradient_estimator_study.png"
@@ -510,14 +506,26 @@ def run(config, workdir: str) -> dict:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if _WORKDIR.value is None:
+  workdir = flags.FLAGS.workdir
+  if workdir is None:
     raise app.UsageError("--workdir is required.")
-  out = run(_CONFIG.value, _WORKDIR.value)
+  out = run(flags.FLAGS.config, workdir)
   print(format_table(out["results"]))
-  print(f"wrote {os.path.join(_WORKDIR.value, JSON_NAME)} and "
-        f"{os.path.join(_WORKDIR.value, FIGURE_NAME)}")
+  print(f"wrote {os.path.join(workdir, JSON_NAME)} and "
+        f"{os.path.join(workdir, FIGURE_NAME)}")
+
+
+def define_flags() -> None:
+  """--config and --workdir, defined only when run as a program (importing
+  several studies into one process, as the tests do, must not redefine them)."""
+  config_flags.DEFINE_config_file(
+      "config", None,
+      "Study config (experiments/configs/gradient_estimator_study.py).",
+      lock_config=True)
+  flags.DEFINE_string("workdir", None, "Output folder.")
+  flags.mark_flag_as_required("config")
 
 
 if __name__ == "__main__":
-  flags.mark_flag_as_required("config")
+  define_flags()
   app.run(main)

@@ -35,27 +35,7 @@ from absl import logging
 from ml_collections import config_flags
 from ml_collections.config_flags import config_flags as config_flags_lib
 
-# Trainer options every config accepts from the command line, even when its
-# file does not set them (gdm_jax/train/loop.py documents each).
-TRAINER_DEFAULTS = {"train": {"steps_per_dispatch": 1, "num_seeds": 1,
-                              "compute_dtype": "float32"},
-                    "eval": {"sample_metrics": False, "num_samples": 10000,
-                             "periodic_num_samples": 0,
-                             "reference_split": "test"}}
-
-
-def add_trainer_defaults(config):
-  """Adds the missing TRAINER_DEFAULTS fields to an unlocked config."""
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  if not isinstance(config, ml_collections.ConfigDict):
-    return config
-  for section, fields in TRAINER_DEFAULTS.items():
-    if section not in config:
-      config[section] = ml_collections.ConfigDict()
-    for field, value in fields.items():
-      if field not in config[section]:
-        config[section][field] = value
-  return config
+from experiments.trainer_options import add_trainer_defaults  # noqa: E402
 
 
 class _ConfigFileParser(config_flags_lib.ConfigFileFlagParser):

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import subprocess_xla_flags
+
 from tests.train._helpers import read_metrics
 from tests.train._helpers import train_records
 
@@ -34,9 +36,8 @@ def _env(devices: int | None = None) -> dict:
   env = dict(os.environ)
   env["JAX_PLATFORMS"] = "cpu"
   env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-  env.pop("XLA_FLAGS", None)
-  if devices is not None:
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+  env["XLA_FLAGS"] = subprocess_xla_flags(
+      f"--xla_force_host_platform_device_count={devices}" if devices else "")
   return env
 
 

@@ -19,6 +19,8 @@ import jax
 import numpy as np
 import pytest
 
+from tests.conftest import subprocess_xla_flags
+
 from experiments.configs import gan as gan_configs
 from gdm_jax.train import loop
 
@@ -53,7 +55,7 @@ def _steps(workdir: Path) -> list[int]:
 
 def _start(workdir: Path) -> subprocess.Popen:
   env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
-  env.pop("XLA_FLAGS", None)
+  env["XLA_FLAGS"] = subprocess_xla_flags()
   return subprocess.Popen(
       [sys.executable, "-m", "experiments.train",
        "--config=experiments/configs/gan.py:ring8", f"--workdir={workdir}",

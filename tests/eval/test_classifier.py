@@ -15,6 +15,8 @@ import jax
 import numpy as np
 import pytest
 
+from tests.conftest import subprocess_xla_flags
+
 from gdm_jax.eval import classifier as clf
 from gdm_jax.eval import sample_quality as sq
 
@@ -133,7 +135,7 @@ def test_missing_corrupt_and_mismatched_weights_fail_clearly(tmp_path):
 def test_train_classifier_smoke_run(tmp_path):
   out = tmp_path / "w" / "clf.msgpack"
   env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
-  env.pop("XLA_FLAGS", None)
+  env["XLA_FLAGS"] = subprocess_xla_flags()
   proc = subprocess.run(
       [sys.executable, "-m", "experiments.train_classifier", "--epochs=1",
        "--steps_per_epoch=3", "--seed=1", f"--output={out}",

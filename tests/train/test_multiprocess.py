@@ -14,6 +14,8 @@ import jax
 import numpy as np
 import pytest
 
+from tests.conftest import subprocess_xla_flags
+
 from gdm_jax.train import distributed
 from gdm_jax.train import loop
 from tests.train import _helpers as h
@@ -33,7 +35,7 @@ def test_two_processes_equal_one_process(tmp_path, monkeypatch):
   workdir = tmp_path / "two"
   port = _free_port()
   env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
-  env.pop("XLA_FLAGS", None)
+  env["XLA_FLAGS"] = subprocess_xla_flags()
   procs = [subprocess.Popen(
       [sys.executable, "-m", "experiments.train",
        "--config=experiments/configs/vae.py:smoke", f"--workdir={workdir}",

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import train as train_cli
+from experiments import trainer_options as train_cli
 from gdm_jax import models
 from gdm_jax.train import precision
 from tests.train import _helpers as h
