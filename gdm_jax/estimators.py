@@ -17,6 +17,9 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from gdm_jax import checks
 
 
 def reparameterize(rng: jax.Array, mean: jax.Array, log_scale: jax.Array,
@@ -31,14 +34,29 @@ def reparameterize(rng: jax.Array, mean: jax.Array, log_scale: jax.Array,
 
   Returns:
     [B, D] float array, or [K, B, D] when `num_samples` is given.
+
+  Raises:
+    ValueError: non-floating `mean`/`log_scale`, shapes that do not
+      broadcast to `mean`'s, or `num_samples` not a positive int.
   """
+  fn = "estimators.reparameterize"
+  checks.check_array(fn, "mean", mean)
+  checks.check_array(fn, "log_scale", log_scale)
+  _check_broadcasts_to(fn, "log_scale", log_scale, "mean", mean)
+  if num_samples is not None:
+    checks.check_positive_int(fn, "num_samples", num_samples)
   shape = mean.shape if num_samples is None else (num_samples,) + mean.shape
   eps = jax.random.normal(rng, shape, mean.dtype)
   return mean + jnp.exp(log_scale) * eps
 
 
 def log_mean_exp(x: jax.Array, axis: int = 0) -> jax.Array:
-  """log(mean(exp(x), axis)), stable: logsumexp(x) - log(n)."""
+  """log(mean(exp(x), axis)), stable: logsumexp(x) - log(n).
+
+  Raises:
+    ValueError: `x` not a numeric array with a non-empty axis `axis`.
+  """
+  _check_axis("estimators.log_mean_exp", "x", x, axis, min_size=1)
   return jax.nn.logsumexp(x, axis=axis) - math.log(x.shape[axis])
 
 
@@ -53,7 +71,14 @@ def iwae_bound(log_weights: jax.Array) -> jax.Array:
 
   Returns:
     float array [B], in nats.
+
+  Raises:
+    ValueError: `log_weights` not floating of rank >= 1 with K >= 1.
   """
+  fn = "estimators.iwae_bound"
+  checks.check_array(fn, "log_weights", log_weights, min_rank=1,
+                     layout="[K, B]")
+  _check_axis(fn, "log_weights", log_weights, 0, min_size=1)
   return log_mean_exp(log_weights, axis=0)
 
 
@@ -75,7 +100,20 @@ def sample_gumbel(rng: jax.Array, shape: tuple[int, ...],
   Returns:
     float array of `shape`, i.i.d. Gumbel(0, 1): mean = Euler's γ ≈ 0.5772,
     variance π²/6.
+
+  Raises:
+    ValueError: `shape` not a tuple of non-negative ints, or a non-floating
+      `dtype`.
   """
+  fn = "estimators.sample_gumbel"
+  if (not isinstance(shape, (tuple, list)) or not all(
+      isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0
+      for d in shape)):
+    raise ValueError(f"{fn}: `shape` must be a tuple of non-negative Python "
+                     f"ints; got {type(shape).__name__} {shape!r}.")
+  if not checks.is_dtype(dtype, "floating"):
+    raise ValueError(f"{fn}: `dtype` must be a floating dtype; got "
+                     f"{np.dtype(dtype).name}.")
   return jax.random.gumbel(rng, shape, dtype)
 
 
@@ -108,12 +146,19 @@ def gumbel_softmax(rng: jax.Array, logits: jax.Array, temperature,
   Returns:
     float [..., K], same dtype as `logits`, rows on the simplex.
 
+  Raises:
+    ValueError: `logits` not floating of rank >= 1, or `temperature` not a
+      floating (or Python int) scalar.
+
   References:
     Jang, Gu and Poole 2017, "Categorical Reparameterization with
       Gumbel-Softmax" (ICLR), eq. 1-2 and sec. 2.2 (straight-through).
     Maddison, Mnih and Teh 2017, "The Concrete Distribution: A Continuous
       Relaxation of Discrete Random Variables" (ICLR), definition 1.
   """
+  fn = "estimators.gumbel_softmax"
+  checks.check_array(fn, "logits", logits, min_rank=1, layout="[..., K]")
+  checks.check_array(fn, "temperature", temperature, rank=0)
   g = sample_gumbel(rng, logits.shape, logits.dtype)
   y = jax.nn.softmax((logits + g) / temperature, axis=-1)
   if not hard:
@@ -155,11 +200,20 @@ def relaxed_categorical_log_prob(logits: jax.Array, sample: jax.Array,
   Returns:
     float [...], log-densities in nats.
 
+  Raises:
+    ValueError: non-floating `logits`/`sample`, rank 0, shapes that do not
+      broadcast, or `temperature` not a floating (or Python int) scalar.
+
   References:
     Maddison, Mnih and Teh 2017, "The Concrete Distribution", definition 1,
       eq. (ConcreteDensity) and appendix C (ExpConcrete).
     Jang, Gu and Poole 2017, eq. 3.
   """
+  fn = "estimators.relaxed_categorical_log_prob"
+  checks.check_array(fn, "logits", logits, min_rank=1, layout="[..., K]")
+  checks.check_array(fn, "sample", sample, min_rank=1, layout="[..., K]")
+  checks.check_broadcastable(fn, [("logits", logits), ("sample", sample)])
+  checks.check_array(fn, "temperature", temperature, rank=0)
   k = logits.shape[-1]
   log_y = sample if log_space else jnp.log(sample)
   tau = jnp.asarray(temperature, logits.dtype)
@@ -203,12 +257,23 @@ def score_function_surrogate(log_prob: jax.Array, f_value: jax.Array,
     float [...], the per-sample surrogate; average it over samples and
     differentiate.
 
+  Raises:
+    ValueError: non-floating `log_prob`, non-numeric `f_value`/`baseline`,
+      or shapes that do not broadcast together.
+
   References:
     Williams 1992, "Simple Statistical Gradient-Following Algorithms for
       Connectionist Reinforcement Learning", eq. 4 and sec. 4 (baselines).
     Mnih and Gregor 2014, "Neural Variational Inference and Learning in
       Belief Networks", sec. 3 (variance reduction).
   """
+  fn = "estimators.score_function_surrogate"
+  checks.check_array(fn, "log_prob", log_prob)
+  checks.check_array(fn, "f_value", f_value, dtype="numeric")
+  checks.check_array(fn, "baseline", baseline, dtype="numeric")
+  checks.check_broadcastable(fn, [("log_prob", log_prob),
+                                  ("f_value", f_value),
+                                  ("baseline", baseline)])
   return jax.lax.stop_gradient(f_value - baseline) * log_prob
 
 
@@ -227,10 +292,42 @@ def leave_one_out_baseline(f_values: jax.Array, axis: int = 0) -> jax.Array:
     float array of the same shape.
 
   Raises:
-    ValueError: if there are fewer than 2 samples.
+    ValueError: `f_values` not floating, `axis` out of range, or fewer than
+      2 samples.
   """
+  fn = "estimators.leave_one_out_baseline"
+  checks.check_array(fn, "f_values", f_values, min_rank=1)
+  _check_axis(fn, "f_values", f_values, axis, min_size=1)
   s = f_values.shape[axis]
   if s < 2:
-    raise ValueError(f"leave_one_out_baseline needs >= 2 samples; got {s}.")
+    raise ValueError(f"{fn}: leave_one_out_baseline needs >= 2 samples "
+                     f"along axis {axis} of `f_values`; got {s} (shape "
+                     f"{checks.shape_of(f_values)}).")
   total = jnp.sum(f_values, axis=axis, keepdims=True)
   return (total - f_values) / (s - 1)
+
+
+def _check_axis(fn: str, name: str, x, axis: int, min_size: int) -> None:
+  """x is a numeric array with `axis` in range and >= min_size entries."""
+  checks.check_array(fn, name, x, min_rank=1, dtype="numeric")
+  shape = checks.shape_of(x)
+  if (not isinstance(axis, (int, np.integer)) or isinstance(axis, bool)
+      or not -len(shape) <= axis < len(shape)):
+    raise ValueError(f"{fn}: `axis` must be an int in [-{len(shape)}, "
+                     f"{len(shape)}) for `{name}` with shape {shape}; got "
+                     f"{axis!r}.")
+  if shape[axis] < min_size:
+    raise ValueError(f"{fn}: `{name}` needs >= {min_size} entries along "
+                     f"axis {axis}; got shape {shape}.")
+
+
+def _check_broadcasts_to(fn: str, name: str, x, ref_name: str, ref) -> None:
+  """x broadcasts to ref's shape (the output keeps ref's shape)."""
+  shape, ref_shape = checks.shape_of(x), checks.shape_of(ref)
+  try:
+    ok = np.broadcast_shapes(shape, ref_shape) == ref_shape
+  except ValueError:
+    ok = False
+  if not ok:
+    raise ValueError(f"{fn}: `{name}` must broadcast to the shape of "
+                     f"`{ref_name}` {ref_shape}; got {shape}.")

@@ -59,6 +59,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gdm_jax import checks
 from gdm_jax import distributions
 from gdm_jax import divergences
 from gdm_jax import gan_losses
@@ -333,46 +334,69 @@ def make(config, dataset_info: dict) -> AAE:
   tx_g = make_optimizer(config.optimizer.generator, num_steps)
   mmd_kernel = divergences.imq_kernel(prior.sigma2)
 
+  def check_batch(fn, batch):
+    """The batch fits the data set the model was built for (trace time)."""
+    checks.check_batch(f"aae.{fn}", batch, "image", shape, "numeric")
+
+  def check_x(fn, x):
+    checks.check_example_batch(f"aae.{fn}", "x", x, shape, "floating")
+
+  def check_z(fn, name, z):
+    checks.check_array(f"aae.{fn}", name, z, shape=(None, d),
+                       layout=f"[B, {d}] (latent codes)")
+
   def _ae_vars(params):
     return {"params": {"encoder": params["encoder"],
                        "decoder": params["decoder"]}}
 
   def encode(params, x):
+    check_x("encode", x)
     return net.apply(_ae_vars(params), x, method=Autoencoder.encode)
 
   def _decode(params, z):
     return net.apply(_ae_vars(params), z, method=Autoencoder.decode)
 
   def decode_mean(params, z):
+    check_z("decode_mean", "z", z)
     return jax.nn.sigmoid(_decode(params, z))
 
   def reconstruct(params, x):
+    check_x("reconstruct", x)
     return decode_mean(params, encode(params, x))
 
   def reconstruction_loss(params, x):
+    check_x("reconstruction_loss", x)
     return reconstruction_cost(_decode(params, encode(params, x)), x,
                                mc.likelihood)
 
   def critic(params, z):
+    check_z("critic", "z", z)
     return disc.apply(params["discriminator"], z)[:, 0]
 
   def discriminator_loss(d_vars, z_prior, z_codes):
     """L_D = mean -log D(z_prior) - log(1 - D(z_codes)) (prior = real)."""
+    check_z("discriminator_loss", "z_prior", z_prior)
+    check_z("discriminator_loss", "z_codes", z_codes)
+    checks.check_same_batch("aae.discriminator_loss",
+                            [("z_prior", z_prior), ("z_codes", z_codes)])
     logits = disc.apply(d_vars, jnp.concatenate([z_prior, z_codes]))[:, 0]
     l_p, l_q = jnp.split(logits, 2)
     return jnp.mean(gan_losses.discriminator_loss_per_example(l_p, l_q)), (l_p, l_q)
 
   def generator_loss(d_vars, z_codes):
     """L_E = mean -log D(z_codes) (non-saturating)."""
+    check_z("generator_loss", "z_codes", z_codes)
     l_q = disc.apply(d_vars, z_codes)[:, 0]
     return jnp.mean(gan_losses.generator_loss_non_saturating_per_example(l_q))
 
   def sample_prior(rng, n):
+    checks.check_positive_int("aae.sample_prior", "n", n)
     return prior.sample(rng, n)
 
   # --------------------------------------------------------- train step ----
 
   def train_step(state, batch, rng):
+    check_batch("train_step", batch)
     pre_rng, prior_rng = jax.random.split(rng)
     x = pre.apply(pre_rng, batch["image"])
     params, opt = state.params, state.opt_state
@@ -417,6 +441,8 @@ def make(config, dataset_info: dict) -> AAE:
         "g_grad_norm": optax.global_norm(e_grads)}
 
   def init(rng, batch):
+    if batch is not None:
+      check_batch("init", batch)
     del batch
     ae_rng, d_rng, state_rng = jax.random.split(rng, 3)
     ae_vars = net.init(ae_rng, jnp.zeros((1,) + shape, jnp.float32))["params"]
@@ -436,6 +462,7 @@ def make(config, dataset_info: dict) -> AAE:
     """Per-example [B]: reconstruction, squared_error (decoded mean vs the
     grey-level image pixel/255), d_loss, d_accuracy, g_loss (against B prior
     samples), and the batch's code-vs-prior MMD² repeated per example."""
+    check_batch("evaluate", batch)
     pre_rng, prior_rng = jax.random.split(rng)
     x = pre.apply(pre_rng, batch["image"])
     grey = batch["image"].astype(jnp.float32) / 255.0
@@ -457,12 +484,14 @@ def make(config, dataset_info: dict) -> AAE:
 
   def sample(params, rng, n):
     """x̂ = mean of p(x | z), z ~ p(z): [n, H, W, C] in [0, 1]."""
+    checks.check_positive_int("aae.sample", "n", n)
     return decode_mean(params, prior.sample(rng, n))
 
   def images(params, batch, rng):
     """{'samples': [64, ...], 'reconstructions': [2n, ...] (inputs, then
     their reconstructions)}, and for latent_dim = 2 'latent': the batch's
     codes coloured by label over the prior's density (`latent_raster`)."""
+    check_batch("images", batch)
     pre_rng, s_rng = jax.random.split(rng)
     x = pre.apply(pre_rng, batch["image"][:32])
     out = {"samples": sample(params, s_rng, 64),

@@ -61,6 +61,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gdm_jax import checks
 from gdm_jax import distributions
 from gdm_jax import estimators
 from gdm_jax.data.preprocess import make_preprocessing
@@ -84,6 +85,8 @@ def kl_to_uniform(logits: jax.Array) -> jax.Array:
   Returns:
     float [...], >= 0.
   """
+  checks.check_array("gumbel_vae.kl_to_uniform", "logits", logits,
+                     min_rank=2, layout="[..., N, K]")
   log_q = jax.nn.log_softmax(logits, axis=-1)
   k = logits.shape[-1]
   return jnp.sum(jnp.exp(log_q) * (log_q + math.log(k)), axis=(-2, -1))
@@ -98,6 +101,10 @@ def categorical_log_prob_one_hot(logits: jax.Array, z: jax.Array) -> jax.Array:
   Returns:
     float [...], in nats.
   """
+  fn = "gumbel_vae.categorical_log_prob_one_hot"
+  checks.check_array(fn, "logits", logits, min_rank=2, layout="[..., N, K]")
+  checks.check_array(fn, "z", z, min_rank=2, layout="[..., N, K]")
+  checks.check_broadcastable(fn, [("logits", logits), ("z", z)])
   return jnp.sum(z * jax.nn.log_softmax(logits, axis=-1), axis=(-2, -1))
 
 
@@ -241,11 +248,34 @@ def make(config, dataset_info: dict) -> GumbelVAE:
   tx = make_optimizer(config.optimizer, config.train.num_steps)
   log_prior = -n_lat * math.log(n_cls)          # log p(z) for every z
 
+  def check_batch(fn, batch):
+    """The batch fits the data set the model was built for (trace time)."""
+    checks.check_batch(f"gumbel_vae.{fn}", batch, "image", shape, "numeric")
+
+  def check_x(fn, x):
+    checks.check_example_batch(f"gumbel_vae.{fn}", "x", x, shape, "floating")
+
+  def check_z(fn, z):
+    checks.check_array(f"gumbel_vae.{fn}", "z", z,
+                       shape=(None, n_lat, n_cls),
+                       layout=f"[B, {n_lat}, {n_cls}] (one-hot codes)")
+
+  def check_k(fn, x, k, chunk_size):
+    check_x(fn, x)
+    checks.check_positive_int(f"gumbel_vae.{fn}", "k", k)
+    if chunk_size is not None:
+      checks.check_positive_int(f"gumbel_vae.{fn}", "chunk_size", chunk_size)
+
   def encode(params, x):
+    check_x("encode", x)
     return net.apply(params, x, method=GumbelVAENet.encode)
 
   def log_likelihood(params, z, x):
     """log p(x | z): z [B, N, K], x [B, H, W, C] -> [B]."""
+    check_z("log_likelihood", z)
+    check_x("log_likelihood", x)
+    checks.check_same_batch("gumbel_vae.log_likelihood",
+                            [("z", z), ("x", x)])
     logits = net.apply(params, z, method=GumbelVAENet.decode)
     return distributions.sum_except_batch(
         distributions.bernoulli_log_prob(logits, x))
@@ -257,6 +287,7 @@ def make(config, dataset_info: dict) -> GumbelVAE:
   def elbo(params, x, rng, temperature, hard=False):
     """The training surrogate L_τ = log p(x|y) - KL(q||p), y Gumbel-softmax
     (straight-through one-hot if `hard`): {'elbo', 'reconstruction', 'kl'}."""
+    check_x("elbo", x)
     logits = encode(params, x)
     y = estimators.gumbel_softmax(rng, logits, temperature, hard=hard)
     reconstruction = -log_likelihood(params, y, x)
@@ -267,6 +298,7 @@ def make(config, dataset_info: dict) -> GumbelVAE:
   def discrete_elbo(params, x, rng):
     """log p(x|z) - KL(q||p), z ~ q(z|x) one-hot: an unbiased estimate of
     the discrete model's ELBO."""
+    check_x("discrete_elbo", x)
     logits = encode(params, x)
     z = sample_one_hot(rng, logits)
     reconstruction = -log_likelihood(params, z, x)
@@ -285,6 +317,7 @@ def make(config, dataset_info: dict) -> GumbelVAE:
   def importance_log_weights(params, x, rng, k, chunk_size=None):
     """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x), z_k ~ q: [K, B];
     drawn `chunk_size` at a time (sequential lax.map) when given."""
+    check_k("importance_log_weights", x, k, chunk_size)
     if chunk_size is not None and chunk_size < k and k % chunk_size:
       raise ValueError(f"importance_log_weights: K={k} is not a multiple of "
                        f"chunk_size={chunk_size}.")
@@ -297,10 +330,13 @@ def make(config, dataset_info: dict) -> GumbelVAE:
     return chunks.reshape(k, x.shape[0])
 
   def iwae_bound(params, x, rng, k, chunk_size=None):
+    check_k("iwae_bound", x, k, chunk_size)
     return estimators.iwae_bound(
         importance_log_weights(params, x, rng, k, chunk_size))
 
   def init(rng, batch):
+    if batch is not None:
+      check_batch("init", batch)
     params_rng, state_rng = jax.random.split(rng)
     params = net.init(params_rng, jnp.zeros((1,) + shape, jnp.float32),
                       jnp.zeros((1, n_lat, n_cls), jnp.float32))
@@ -312,6 +348,7 @@ def make(config, dataset_info: dict) -> GumbelVAE:
     return -aux["elbo"], aux
 
   def train_step(state, batch, rng):
+    check_batch("train_step", batch)
     pre_rng, z_rng = jax.random.split(rng)
     x = pre.apply(pre_rng, batch["image"])
     tau = temperature_at(state.step)
@@ -325,12 +362,14 @@ def make(config, dataset_info: dict) -> GumbelVAE:
     return nats / (num_dims * math.log(2))
 
   def evaluate(params, batch, rng):
+    check_batch("evaluate", batch)
     pre_rng, z_rng = jax.random.split(rng)
     x = pre.apply(pre_rng, batch["image"])
     terms = discrete_elbo(params, x, z_rng)
     return {**terms, "elbo_bits_per_dim": _bits(-terms["elbo"])}
 
   def evaluate_final(params, batch, rng):
+    check_batch("evaluate_final", batch)
     pre_rng, z_rng, w_rng = jax.random.split(rng, 3)
     x = pre.apply(pre_rng, batch["image"])
     terms = discrete_elbo(params, x, z_rng)
@@ -340,21 +379,25 @@ def make(config, dataset_info: dict) -> GumbelVAE:
             "nll": nll, "bits_per_dim": _bits(nll)}
 
   def decode_mean(params, z):
+    check_z("decode_mean", z)
     return jax.nn.sigmoid(net.apply(params, z, method=GumbelVAENet.decode))
 
   def sample(params, rng, n):
     """Decoded means of z ~ p(z) (uniform one-hot): [n, H, W, C] in [0, 1]."""
+    checks.check_positive_int("gumbel_vae.sample", "n", n)
     return decode_mean(params, sample_one_hot(
         rng, jnp.zeros((n, n_lat, n_cls), jnp.float32)))
 
   def reconstruct(params, x):
     """Decoded mean of the posterior mode onehot(argmax_k l_nk(x))."""
+    check_x("reconstruct", x)
     logits = encode(params, x)
     return decode_mean(params, jax.nn.one_hot(jnp.argmax(logits, -1), n_cls))
 
   def images(params, batch, rng):
     """{'samples': [64, H, W, C], 'reconstructions': data then
     reconstructions [2 m, H, W, C]}, in [0, 1]."""
+    check_batch("images", batch)
     pre_rng, s_rng = jax.random.split(rng)
     x = pre.apply(pre_rng, batch["image"][:32])
     return {"samples": sample(params, s_rng, 64),

@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gdm_jax import checks
 from gdm_jax import distributions
 
 PRIORS = ("gaussian", "mixture", "ring", "swiss_roll")
@@ -57,8 +58,10 @@ class LatentPrior(NamedTuple):
     name: its name in `PRIORS`.
     dim: d, the latent dimension.
     sample: (rng key, n) -> float32 [n, d]; pure, jittable with static n.
+      Raises ValueError if n is not a positive Python int.
     log_prob: z [N, d] -> [N], log p(z) in nats; None where p has no
-      density (the swiss roll is a curve).
+      density (the swiss roll is a curve). Raises ValueError if z is not a
+      floating [N, d] array.
     sigma2: per-coordinate variance σ_z² = E||z - E z||² / d (every prior
       here has E z = 0), the scale of the WAE kernels.
     extent: (xmin, xmax, ymin, ymax) of a box holding nearly all the mass
@@ -81,9 +84,11 @@ def gaussian(dim: int, scale: float = 1.0) -> LatentPrior:
   log_scale = math.log(scale)
 
   def sample(rng, n):
+    _check_n('gaussian', n)
     return scale * jax.random.normal(rng, (n, dim), jnp.float32)
 
   def log_prob(z):
+    _check_z('gaussian', z, dim)
     return jnp.sum(distributions.gaussian_log_prob(z, 0.0, log_scale), -1)
 
   e = 3.5 * scale
@@ -116,12 +121,14 @@ def mixture(dim: int = 2, num_components: int = 10, radius: float = 1.4,
   centre = jnp.asarray([radius, 0.0], jnp.float32)
 
   def sample(rng, n):
+    _check_n('mixture', n)
     k_comp, k_noise = jax.random.split(rng)
     comp = jax.random.randint(k_comp, (n,), 0, k)
     u = centre + stds * jax.random.normal(k_noise, (n, 2), jnp.float32)
     return jnp.einsum("nij,nj->ni", rot[comp], u)
 
   def log_prob(z):
+    _check_z('mixture', z, 2)
     u = jnp.einsum("kji,nj->nki", rot, z)                      # R_k^T z [N, K, 2]
     log_comp = jnp.sum(distributions.gaussian_log_prob(
         u, centre, jnp.log(stds)), -1)                         # [N, K]
@@ -152,6 +159,7 @@ def ring(dim: int = 2, radius: float = 2.0, width: float = 0.1) -> LatentPrior:
   log_width = math.log(width)
 
   def sample(rng, n):
+    _check_n('ring', n)
     k_angle, k_radius = jax.random.split(rng)
     theta = 2.0 * jnp.pi * jax.random.uniform(k_angle, (n,), jnp.float32)
     rho = jnp.abs(radius + width * jax.random.normal(k_radius, (n,),
@@ -159,6 +167,7 @@ def ring(dim: int = 2, radius: float = 2.0, width: float = 0.1) -> LatentPrior:
     return rho[:, None] * jnp.stack([jnp.cos(theta), jnp.sin(theta)], -1)
 
   def log_prob(z):
+    _check_z('ring', z, 2)
     rho = jnp.sqrt(jnp.sum(jnp.square(z), -1))
     folded = jnp.logaddexp(
         distributions.gaussian_log_prob(rho, radius, log_width),
@@ -189,6 +198,7 @@ def swiss_roll(dim: int = 2, scale: float = 3.0, turns: float = 2.0
                      f"{scale}, {turns}.")
 
   def sample(rng, n):
+    _check_n('swiss_roll', n)
     s = jnp.sqrt(jax.random.uniform(rng, (n,), jnp.float32))
     angle = 2.0 * jnp.pi * turns * s
     return scale * s[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], -1)
@@ -198,6 +208,15 @@ def swiss_roll(dim: int = 2, scale: float = 3.0, turns: float = 2.0
                      (-e, e, -e, e),
                      f"swiss roll, radius {scale:g}, {turns:g} turns "
                      "(Makhzani et al. 2015, Fig. 4)")
+
+
+def _check_n(name: str, n) -> None:
+  checks.check_positive_int(f"latent_priors.{name}.sample", "n", n)
+
+
+def _check_z(name: str, z, dim: int) -> None:
+  checks.check_array(f"latent_priors.{name}.log_prob", "z", z,
+                     shape=(None, dim), layout=f"[N, {dim}]")
 
 
 def _check_2d(name: str, dim: int) -> None:

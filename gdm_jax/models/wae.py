@@ -57,6 +57,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gdm_jax import checks
 from gdm_jax import distributions
 from gdm_jax import divergences
 from gdm_jax import gan_losses
@@ -208,30 +209,52 @@ def make(config, dataset_info: dict) -> WAE:
   tx_ae = make_optimizer(config.optimizer.autoencoder, num_steps)
   tx_d = make_optimizer(config.optimizer.discriminator, num_steps) if gan else None
 
+  def check_batch(fn, batch):
+    """The batch fits the data set the model was built for (trace time)."""
+    checks.check_batch(f"wae.{fn}", batch, "image", shape, "numeric")
+
+  def check_x(fn, x):
+    checks.check_example_batch(f"wae.{fn}", "x", x, shape, "floating")
+
+  def check_z(fn, name, z):
+    checks.check_array(f"wae.{fn}", name, z, shape=(None, d),
+                       layout=f"[B, {d}] (latent codes)")
+
   def encode(params, x):
+    check_x("encode", x)
     return net.apply({"params": {"encoder": params["encoder"],
                                  "decoder": params["decoder"]}}, x,
                      method=Autoencoder.encode)
 
   def decode_mean(params, z):
+    check_z("decode_mean", "z", z)
     return jax.nn.sigmoid(net.apply(
         {"params": {"encoder": params["encoder"], "decoder": params["decoder"]}},
         z, method=Autoencoder.decode))
 
   def reconstruct(params, x):
+    check_x("reconstruct", x)
     return decode_mean(params, encode(params, x))
 
   def cost_given_codes(params, x, z):
     """c(x, G(z)) = ||x - G(z)||², summed over pixels: [B]."""
+    check_x("cost_given_codes", x)
+    check_z("cost_given_codes", "z", z)
+    checks.check_same_batch("wae.cost_given_codes",
+                            [("x", x), ("z", z)])
     return distributions.sum_except_batch(jnp.square(x - decode_mean(params, z)))
 
   def cost(params, x):
+    check_x("cost", x)
     return cost_given_codes(params, x, encode(params, x))
 
   def mmd(z_codes, z_prior):
+    check_z("mmd", "z_codes", z_codes)
+    check_z("mmd", "z_prior", z_prior)
     return mmd_penalty(z_codes, z_prior, kernel)
 
   def critic(params, z):
+    check_z("critic", "z", z)
     return disc.apply(params["discriminator"], z)[:, 0]
 
   # --------------------------------------------------------- train step ----
@@ -254,6 +277,7 @@ def make(config, dataset_info: dict) -> WAE:
     return lam * loss, (loss, l_p, l_q)
 
   def train_step(state, batch, rng):
+    check_batch("train_step", batch)
     pre_rng, prior_rng = jax.random.split(rng)
     x = pre.apply(pre_rng, batch["image"])
     params, opt = state.params, state.opt_state
@@ -287,6 +311,8 @@ def make(config, dataset_info: dict) -> WAE:
                          opt_state=new_opt), metrics
 
   def init(rng, batch):
+    if batch is not None:
+      check_batch("init", batch)
     del batch
     ae_rng, d_rng, state_rng = jax.random.split(rng, 3)
     ae_vars = net.init(ae_rng, jnp.zeros((1,) + shape, jnp.float32))["params"]
@@ -304,6 +330,7 @@ def make(config, dataset_info: dict) -> WAE:
     also the grey-level image, so squared_error equals it), and the batch's
     MMD²_u of codes vs prior (IMQ) repeated per example; gan: d_loss and
     d_accuracy against B prior samples."""
+    check_batch("evaluate", batch)
     pre_rng, prior_rng = jax.random.split(rng)
     x = pre.apply(pre_rng, batch["image"])
     grey = batch["image"].astype(jnp.float32) / 255.0
@@ -324,11 +351,13 @@ def make(config, dataset_info: dict) -> WAE:
 
   def sample(params, rng, n):
     """G(z), z ~ P_Z: [n, H, W, C] in [0, 1]."""
+    checks.check_positive_int("wae.sample", "n", n)
     return decode_mean(params, prior.sample(rng, n))
 
   def images(params, batch, rng):
     """{'samples': [64, ...], 'reconstructions': inputs then G(Q(x))}, and
     for latent_dim = 2 'latent' (codes over the prior, `aae.latent_raster`)."""
+    check_batch("images", batch)
     pre_rng, s_rng = jax.random.split(rng)
     x = pre.apply(pre_rng, batch["image"][:32])
     out = {"samples": sample(params, s_rng, 64),
