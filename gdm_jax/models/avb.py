@@ -112,6 +112,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gdm_jax import checks
 from gdm_jax import distributions
 from gdm_jax import estimators
 from gdm_jax import gan_losses
@@ -248,9 +249,12 @@ def gaussian_proposal(samples: jax.Array, scale: float = 1.0,
   Returns:
     (mean [B, D], log_scale [B, D]).
   """
+  checks.check_array("avb.gaussian_proposal", "samples", samples, rank=3,
+                     layout="[S, B, D]")
   s = samples.shape[0]
   if s < 2:
-    raise ValueError(f"gaussian_proposal needs >= 2 samples; got {s}.")
+    raise ValueError(f"avb.gaussian_proposal: gaussian_proposal needs >= 2 "
+                     f"samples (S, the leading axis of `samples`); got {s}.")
   mean = jnp.mean(samples, axis=0)
   var = jnp.sum(jnp.square(samples - mean), axis=0) / (s - 1)
   std = jnp.maximum(jnp.sqrt(var), min_std)
@@ -401,6 +405,38 @@ def make(config, dataset_info: dict) -> AVB:
   tx_ed = make_optimizer(config.optimizer.encoder_decoder, num_steps)
   tx_d = make_optimizer(config.optimizer.discriminator, num_steps * k_d)
 
+  # ------------------------------------------- input checks (trace time) ----
+
+  def check_batch(fn, batch):
+    """The batch fits the data set the model was built for."""
+    checks.check_batch(f"avb.{fn}", batch, "image", shape, "numeric")
+
+  def check_x(fn, x):
+    checks.check_example_batch(f"avb.{fn}", "x", x, shape, "floating")
+
+  def check_z(fn, name, z):
+    checks.check_array(f"avb.{fn}", name, z, shape=(None, latent_dim),
+                       layout=f"[B, {latent_dim}] (latent codes)")
+
+  def check_xz(fn, x, z):
+    check_x(fn, x)
+    check_z(fn, "z", z)
+    checks.check_same_batch(f"avb.{fn}", [("x", x), ("z", z)])
+
+  def check_k(fn, x, k, chunk_size, proposal_params):
+    check_x(fn, x)
+    checks.check_positive_int(f"avb.{fn}", "k", k)
+    if chunk_size is not None:
+      checks.check_positive_int(f"avb.{fn}", "chunk_size", chunk_size)
+    if proposal_params is not None:
+      if len(proposal_params) != 2:
+        raise ValueError(f"avb.{fn}: `proposal_params` must be (mean, "
+                         f"log_scale); got {len(proposal_params)} entries.")
+      for name, a in zip(("proposal_params[0]", "proposal_params[1]"),
+                         proposal_params):
+        check_z(fn, name, a)
+        checks.check_same_batch(f"avb.{fn}", [("x", x), (name, a)])
+
   # ------------------------------------------------------ networks ----
 
   def encode_with_noise(ed_params, x, eps):
@@ -413,6 +449,9 @@ def make(config, dataset_info: dict) -> AVB:
 
   def encode(params, x, rng, k=None):
     """z ~ q_φ(z|x): [B, D], or [K, B, D] when k is given."""
+    check_x("encode", x)
+    if k is not None:
+      checks.check_positive_int("avb.encode", "k", k)
     lead = (x.shape[0],) if k is None else (k, x.shape[0])
     eps = jax.random.normal(rng, lead + (noise_dim,))
     return encode_with_noise(params["encoder_decoder"], x, eps)
@@ -427,6 +466,7 @@ def make(config, dataset_info: dict) -> AVB:
 
   def log_likelihood(params, z, x):
     """log p_θ(x | z): z [N, D], x [N, H, W, C] -> [N], nats."""
+    check_xz("log_likelihood", x, z)
     return _log_likelihood(params["encoder_decoder"], z, x)
 
   def _t(d_params, x, z):
@@ -434,6 +474,7 @@ def make(config, dataset_info: dict) -> AVB:
 
   def discriminator(params, x, z):
     """T_ψ(x, z) [N]."""
+    check_xz("discriminator", x, z)
     return _t(params["discriminator"], x, z)
 
   def contrast_terms(ed_params, x, rng):
@@ -481,10 +522,12 @@ def make(config, dataset_info: dict) -> AVB:
             "kl_estimate": kl}
 
   def elbo_estimate(params, x, rng):
+    check_x("elbo_estimate", x)
     return _elbo_terms(params["encoder_decoder"], params["discriminator"], x,
                        rng)
 
   def log_ratio_estimate(params, x, z, rng=None):
+    check_xz("log_ratio_estimate", x, z)
     t_in, explicit = z, 0.0
     if contrast:
       if rng is None:
@@ -515,6 +558,7 @@ def make(config, dataset_info: dict) -> AVB:
     return (d_params, opt_d, ed_params, x), metrics
 
   def train_step(state, batch, rng):
+    check_batch("train_step", batch)
     pre_rng, d_rng, ed_rng = jax.random.split(rng, 3)
     x = pre.apply(pre_rng, batch["image"])
     params, opt = state.params, state.opt_state
@@ -537,6 +581,8 @@ def make(config, dataset_info: dict) -> AVB:
     return new_state, metrics
 
   def init(rng, batch):
+    if batch is not None:
+      check_batch("init", batch)
     del batch
     ed_rng, d_rng, state_rng = jax.random.split(rng, 3)
     x = jnp.zeros((1,) + shape, jnp.float32)
@@ -552,6 +598,9 @@ def make(config, dataset_info: dict) -> AVB:
   def proposal(params, x, rng, s=None):
     """(m, log s) of S encoder samples, [B, D] each; the proposal is the
     mixture of N(m, diag (c_m s)²) over `model.eval_proposal_scales`."""
+    check_x("proposal", x)
+    if s is not None:
+      checks.check_positive_int("avb.proposal", "s", s)
     zs = encode(params, x, rng, s or mc.eval_proposal_samples)
     return gaussian_proposal(zs, 1.0, mc.eval_proposal_min_std)
 
@@ -581,6 +630,7 @@ def make(config, dataset_info: dict) -> AVB:
     moment-matched `proposal` (from a key split off `rng`). With
     `chunk_size`, `chunk_size` samples at a time (sequential `lax.map`).
     """
+    check_k("importance_log_weights", x, k, chunk_size, proposal_params)
     if chunk_size is not None and chunk_size < k and k % chunk_size:
       raise ValueError(f"importance_log_weights: K={k} is not a multiple of "
                        f"chunk_size={chunk_size}.")
@@ -597,6 +647,7 @@ def make(config, dataset_info: dict) -> AVB:
 
   def iwae_bound(params, x, rng, k, chunk_size=None, proposal_params=None):
     """log (1/K) Σ_k w_k [B]: a lower bound on log p(x) in expectation."""
+    check_k("iwae_bound", x, k, chunk_size, proposal_params)
     return estimators.iwae_bound(importance_log_weights(
         params, x, rng, k, chunk_size, proposal_params))
 
@@ -604,9 +655,11 @@ def make(config, dataset_info: dict) -> AVB:
     return (nats / num_dims + pre.nats_offset_per_dim) / math.log(2)
 
   def discriminator_loss(d_params, ed_params, x, rng):
+    check_x("discriminator_loss", x)
     return _discriminator_loss(d_params, ed_params, x, rng)
 
   def evaluate(params, batch, rng):
+    check_batch("evaluate", batch)
     pre_rng, e_rng, d_rng = jax.random.split(rng, 3)
     x = pre.apply(pre_rng, batch["image"])
     terms = elbo_estimate(params, x, e_rng)
@@ -616,6 +669,7 @@ def make(config, dataset_info: dict) -> AVB:
             "elbo_avb_bits_per_dim": _bits(-terms["elbo_avb"])}
 
   def evaluate_final(params, batch, rng):
+    check_batch("evaluate_final", batch)
     pre_rng, e_rng, w_rng = jax.random.split(rng, 3)
     x = pre.apply(pre_rng, batch["image"])
     terms = elbo_estimate(params, x, e_rng)
@@ -630,10 +684,12 @@ def make(config, dataset_info: dict) -> AVB:
   # ------------------------------------------------------- pictures ----
 
   def decode(params, z):
+    check_z("decode", "z", z)
     loc = net.apply(params["encoder_decoder"], z, method=AVBNet.decode)
     return jax.nn.sigmoid(loc) if mc.likelihood == "bernoulli" else pre.to_unit(loc)
 
   def sample(params, rng, n):
+    checks.check_positive_int("avb.sample", "n", n)
     return decode(params, jax.random.normal(rng, (n, latent_dim)))
 
   def _posterior_mean(params, x, rng):
@@ -641,16 +697,22 @@ def make(config, dataset_info: dict) -> AVB:
 
   def reconstruct(params, x, rng):
     """Decodes the mean of 16 samples of q(z|x): [B, H, W, C] in [0, 1]."""
+    check_x("reconstruct", x)
     return decode(params, _posterior_mean(params, x, rng))
 
   def interpolate(params, x_a, x_b, rng, steps=INTERPOLATION_STEPS):
     """Decodes `steps` points between the posterior means of x_a and x_b."""
+    for name, xi in (("x_a", x_a), ("x_b", x_b)):
+      checks.check_array("avb.interpolate", name, xi, shape=shape,
+                         layout="(one example of the data set)")
+    checks.check_positive_int("avb.interpolate", "steps", steps)
     z = _posterior_mean(params, jnp.stack([x_a, x_b]), rng)
     t = jnp.linspace(0.0, 1.0, steps)[:, None]
     return decode(params, (1 - t) * z[0] + t * z[1])
 
   def images(params, batch, rng):
     """{'samples': [64, ...], 'reconstructions', 'interpolations'} in [0, 1]."""
+    check_batch("images", batch)
     pre_rng, s_rng, r_rng = jax.random.split(rng, 3)
     x = pre.apply(pre_rng, batch["image"][:32])
     n = x.shape[0] // 2 * 2
