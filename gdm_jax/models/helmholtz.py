@@ -87,6 +87,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gdm_jax import checks
 from gdm_jax import distributions
 from gdm_jax import estimators
 from gdm_jax.data.preprocess import make_preprocessing
@@ -285,6 +286,41 @@ def make(config, dataset_info: dict) -> Helmholtz:
   tx_rec = make_optimizer(config.optimizer.recognition, num_steps)
   sleep_n = int(mc.sleep_batch_size) or int(config.train.batch_size)
 
+  # ------------------------------------------- input checks (trace time) ----
+
+  def check_batch(fn, batch):
+    """The batch fits the data set the model was built for."""
+    checks.check_batch(f"helmholtz.{fn}", batch, "image", shape, "numeric")
+
+  def check_x(fn, x):
+    """x is a batch of flattened binary images [B, D] (float)."""
+    checks.check_array(f"helmholtz.{fn}", "x", x, shape=(None, data_dim),
+                       layout=f"[B, {data_dim}] (flattened images)")
+
+  def check_last(fn, name, a, size):
+    checks.check_array(f"helmholtz.{fn}", name, a, min_rank=1,
+                       layout=f"[..., {size}]")
+    if checks.shape_of(a)[-1] != size:
+      raise ValueError(f"helmholtz.{fn}: `{name}` must be a floating array "
+                       f"[..., {size}]; got {checks.dtype_of(a).name} with "
+                       f"shape {checks.shape_of(a)}.")
+
+  def check_zs(fn, zs):
+    if not isinstance(zs, (list, tuple)) or len(zs) != num_layers:
+      got = (f"{type(zs).__name__} of length {len(zs)}"
+             if isinstance(zs, (list, tuple)) else type(zs).__name__)
+      raise ValueError(f"helmholtz.{fn}: `zs` must be a list of "
+                       f"{num_layers} arrays [..., n_l], n_l = {sizes}; got "
+                       f"{got}.")
+    for l, (z, n) in enumerate(zip(zs, sizes)):
+      check_last(fn, f"zs[{l}]", z, n)
+
+  def check_k(fn, x, k, chunk_size):
+    check_x(fn, x)
+    checks.check_positive_int(f"helmholtz.{fn}", "k", k)
+    if chunk_size is not None:
+      checks.check_positive_int(f"helmholtz.{fn}", "chunk_size", chunk_size)
+
   # ------------------------------------------------------- densities -----
 
   def _gen(params, l, z):
@@ -300,10 +336,13 @@ def make(config, dataset_info: dict) -> Helmholtz:
 
   def log_likelihood(params, x, z1):
     """log p_θ(x | z_1): x [..., D], z_1 [..., n_1] -> [...]."""
+    check_last("log_likelihood", "x", x, data_dim)
+    check_last("log_likelihood", "z1", z1, sizes[0])
     return _bernoulli_sum(_gen(params, 1, z1), x)
 
   def log_prior(params, zs):
     """log p_θ(z) = log p_θ(z_L) + Σ_{l=2..L} log p_θ(z_{l-1} | z_l)."""
+    check_zs("log_prior", zs)
     out = _bernoulli_sum(_top(params), zs[-1])
     for l in range(2, num_layers + 1):
       out = out + _bernoulli_sum(_gen(params, l, zs[l - 1]), zs[l - 2])
@@ -311,10 +350,14 @@ def make(config, dataset_info: dict) -> Helmholtz:
 
   def log_joint(params, x, zs):
     """log p_θ(x, z) = log p_θ(x | z_1) + log p_θ(z): [...]."""
+    check_last("log_joint", "x", x, data_dim)
+    check_zs("log_joint", zs)
     return log_likelihood(params, x, zs[0]) + log_prior(params, zs)
 
   def log_posterior(params, x, zs):
     """log q_φ(z | x) = Σ_l log q_φ(z_l | z_{l-1}), z_0 = x: [...]."""
+    check_last("log_posterior", "x", x, data_dim)
+    check_zs("log_posterior", zs)
     below = [x] + list(zs[:-1])
     return sum(_bernoulli_sum(_rec(params, l, b), z)
                for l, (b, z) in enumerate(zip(below, zs), 1))
@@ -329,6 +372,9 @@ def make(config, dataset_info: dict) -> Helmholtz:
     Returns:
       (zs: L arrays [B, n_l] (or [K, B, n_l]), log q [B] (or [K, B])).
     """
+    check_x("sample_posterior", x)
+    if k is not None:
+      checks.check_positive_int("helmholtz.sample_posterior", "k", k)
     below = x if k is None else jnp.broadcast_to(x, (k,) + x.shape)
     zs, log_q = [], 0.0
     for l in range(1, num_layers + 1):
@@ -341,6 +387,7 @@ def make(config, dataset_info: dict) -> Helmholtz:
 
   def dream(params, rng, n):
     """Ancestral samples (x, z) ~ p_θ(x, z), top-down: (x [n, D], zs)."""
+    checks.check_positive_int("helmholtz.dream", "n", n)
     top = _top(params)
     z = _sample_bernoulli(jax.random.fold_in(rng, num_layers),
                           jnp.broadcast_to(top, (n,) + top.shape))
@@ -365,6 +412,7 @@ def make(config, dataset_info: dict) -> Helmholtz:
     Raises:
       ValueError: K not a multiple of chunk_size.
     """
+    check_k("importance_log_weights", x, k, chunk_size)
     if chunk_size is None or chunk_size >= k:
       return _log_weights(params, x, rng, k)
     if k % chunk_size:
@@ -376,11 +424,13 @@ def make(config, dataset_info: dict) -> Helmholtz:
 
   def iwae_bound(params, x, rng, k, chunk_size=None):
     """L_K(x) = log (1/K) Σ_k w_k <= log p_θ(x), nats [B] (Burda et al. eq. 8)."""
+    check_k("iwae_bound", x, k, chunk_size)
     return estimators.iwae_bound(
         importance_log_weights(params, x, rng, k, chunk_size))
 
   def elbo(params, x, rng):
     """One-sample ELBO terms [B]: elbo = -reconstruction - kl (docstring)."""
+    check_x("elbo", x)
     zs, log_q = sample_posterior(params, x, rng)
     reconstruction = -log_likelihood(params, x, zs[0])
     kl = log_q - log_prior(params, zs)
@@ -395,6 +445,7 @@ def make(config, dataset_info: dict) -> Helmholtz:
     Differentiate w.r.t. params['generative'] for the wake phase. aux: the
     one-sample ELBO of the same z ('elbo', a scalar mean).
     """
+    check_x("wake_loss", x)
     zs, log_q = sample_posterior(params, x, rng)
     zs = [jax.lax.stop_gradient(z) for z in zs]
     lp = log_joint(params, x, zs)
@@ -406,6 +457,7 @@ def make(config, dataset_info: dict) -> Helmholtz:
     Differentiate w.r.t. params['recognition'] for the sleep phase; its
     expectation is E_{p_θ(x)}[KL(p_θ(z|x) || q_φ(z|x)) + H(p_θ(z|x))].
     """
+    checks.check_positive_int("helmholtz.sleep_loss", "n", n)
     x, zs = dream(jax.lax.stop_gradient(params), rng, n)
     return -jnp.mean(log_posterior(params, x, zs)), {}
 
@@ -445,6 +497,7 @@ def make(config, dataset_info: dict) -> Helmholtz:
   def gradients(params, x, rng):
     """The gradients the train step descends, from `params` (both phases at
     the same point; the train step instead dreams after the θ update)."""
+    check_x("gradients", x)
     wake_rng, sleep_rng = jax.random.split(rng)
     g_gen, metrics = _wake_grads(params, x, wake_rng)
     g_rec, rec_metrics = _rec_grads(params, x, wake_rng, sleep_rng)
@@ -491,6 +544,7 @@ def make(config, dataset_info: dict) -> Helmholtz:
 
   def train_step(state, batch, rng):
     """Wake phase (θ update), then sleep / q phase (φ update) from the new θ."""
+    check_batch("train_step", batch)
     pre_rng, wake_rng, sleep_rng = jax.random.split(rng, 3)
     x = pre.apply(pre_rng, batch["image"]).reshape(-1, data_dim)
     params, opt = state.params, state.opt_state
@@ -509,6 +563,8 @@ def make(config, dataset_info: dict) -> Helmholtz:
         opt_state={"generative": opt_gen, "recognition": opt_rec}), metrics
 
   def init(rng, batch):
+    if batch is not None:
+      check_batch("init", batch)
     del batch
     g_rng, r_rng, state_rng = jax.random.split(rng, 3)
     zs = [jnp.zeros((1, n), jnp.float32) for n in sizes]
@@ -528,11 +584,13 @@ def make(config, dataset_info: dict) -> Helmholtz:
     return pre.apply(rng, batch["image"]).reshape(-1, data_dim)
 
   def evaluate(params, batch, rng):
+    check_batch("evaluate", batch)
     pre_rng, z_rng = jax.random.split(rng)
     terms = elbo(params, _inputs(batch, pre_rng), z_rng)
     return {**terms, "elbo_bits_per_dim": _bits(-terms["elbo"])}
 
   def evaluate_final(params, batch, rng):
+    check_batch("evaluate_final", batch)
     pre_rng, z_rng, w_rng = jax.random.split(rng, 3)
     x = _inputs(batch, pre_rng)
     terms = elbo(params, x, z_rng)
@@ -544,21 +602,26 @@ def make(config, dataset_info: dict) -> Helmholtz:
 
   def decode_mean(params, z1):
     """σ(g_1(z_1)) = E[x | z_1]: [N, n_1] -> [N, D] in [0, 1]."""
+    checks.check_array("helmholtz.decode_mean", "z1", z1,
+                       shape=(None, sizes[0]), layout=f"[N, {sizes[0]}]")
     return jax.nn.sigmoid(_gen(params, 1, z1))
 
   def sample(params, rng, n):
     """Ancestral z_L .. z_1 ~ p_θ, shown as E[x | z_1]: [n, H, W, C]."""
+    checks.check_positive_int("helmholtz.sample", "n", n)
     _, zs = dream(params, rng, n)
     return decode_mean(params, zs[0]).reshape((n,) + shape)
 
   def reconstruct(params, x, rng):
     """E[x | z_1] at one z ~ q_φ(z | x): [B, D] -> [B, D]."""
+    check_x("reconstruct", x)
     zs, _ = sample_posterior(params, x, rng)
     return decode_mean(params, zs[0])
 
   def images(params, batch, rng):
     """{'samples': 64 means E[x|z_1], 'dreams': 64 binary x ~ p_θ,
     'reconstructions': 16 data above their reconstructions}, [N, H, W, C]."""
+    check_batch("images", batch)
     pre_rng, s_rng, d_rng, r_rng = jax.random.split(rng, 4)
     x = _inputs({"image": batch["image"][:16]}, pre_rng)
     n = x.shape[0]
