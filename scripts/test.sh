@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start 2: set up, then run the test suite (what CI runs) on every core
-# (pytest-xdist; pass -n 0 to run in one process).
+# (pytest-xdist, one test file per worker at a time so module fixtures run
+# once; pass -n 0 to run in one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -8,4 +9,4 @@ export TF_CPP_MIN_LOG_LEVEL=2
 # Prepare TFDS's fashion_mnist from the local files once, before the test
 # workers could race to write it (idempotent, ~20 s the first time).
 .venv/bin/python -c "from gdm_jax.data import fashion_mnist, images; fashion_mnist.prepare(images.default_data_dir())"
-exec .venv/bin/python -m pytest -q -p no:cacheprovider -n auto --dist worksteal tests "$@"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile tests "$@"

@@ -1,6 +1,7 @@
-"""CLI smoke runs of the flow VAE variants (experiments/configs/vae.py):
-three train steps each through `python -m experiments.train`, then the final
-K=20 IWAE evaluation on 200 test examples, in a subprocess.
+"""Smoke runs of the flow VAE variants (experiments/configs/vae.py): three
+train steps each, then the final K=20 IWAE evaluation on 200 test examples;
+planar_smoke through `python -m experiments.train` (a subprocess), the others
+through the same `train_and_evaluate` in the test process (tests/smoke.py).
 """
 
 import json
@@ -9,6 +10,7 @@ import math
 import pytest
 
 from experiments.configs import vae as vae_configs
+from tests.smoke import run_in_process
 from tests.test_cli import _describe
 from tests.test_cli import run_cli
 from tests.train._helpers import read_metrics
@@ -26,7 +28,10 @@ CONFIG = "experiments/configs/vae.py"
 ])
 def test_flow_variant_smoke_run(tmp_path, variant, posterior, prior):
   workdir = tmp_path / "run"
-  proc = run_cli(f"--config={CONFIG}:{variant}", f"--workdir={workdir}")
+  if variant == "planar_smoke":
+    proc = run_cli(f"--config={CONFIG}:{variant}", f"--workdir={workdir}")
+  else:
+    proc = run_in_process(f"{CONFIG}:{variant}", workdir)
   assert proc.returncode == 0, _describe(proc)
   assert "Traceback" not in proc.stderr, _describe(proc)
   train = train_records(read_metrics(workdir))
