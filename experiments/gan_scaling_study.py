@@ -61,14 +61,12 @@ import json
 import os
 import time
 
-from absl import app
-from absl import flags
 from absl import logging
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 
+from experiments import study_cli
 from gdm_jax import data as data_lib
 from gdm_jax import divergences
 from gdm_jax import models
@@ -275,28 +273,6 @@ def run_study(config, workdir: str) -> dict:
   return out
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  workdir = flags.FLAGS.workdir
-  if workdir is None:
-    raise app.UsageError("--workdir is required.")
-  out = run_study(flags.FLAGS.config, workdir)
-  print(format_table(out["summary"]))
-  print(f"wrote {os.path.join(workdir, JSON_NAME)} and "
-        f"{os.path.join(workdir, FIGURE_NAME)}")
-
-
-def define_flags() -> None:
-  """--config and --workdir, defined only when run as a program (importing
-  several studies into one process, as the tests do, must not redefine them)."""
-  config_flags.DEFINE_config_file(
-      "config", None, "Study config (experiments/configs/gan_scaling_study.py).",
-      lock_config=True)
-  flags.DEFINE_string("workdir", None, "Output folder.")
-  flags.mark_flag_as_required("config")
-
-
 if __name__ == "__main__":
-  define_flags()
-  app.run(main)
+  study_cli.main(run_study, lambda out: format_table(out['summary']),
+                 "experiments/configs/gan_scaling_study.py", (JSON_NAME, FIGURE_NAME))

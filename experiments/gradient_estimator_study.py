@@ -74,17 +74,15 @@ import math
 import os
 import time
 
-from absl import app
-from absl import flags
 from absl import logging
 import jax
 import jax.numpy as jnp
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 import numpy as np  # noqa: E402
 
+from experiments import study_cli
 from gdm_jax import data as data_lib  # noqa: E402
 from gdm_jax import distributions  # noqa: E402
 from gdm_jax import estimators  # noqa: E402
@@ -503,29 +501,6 @@ def run(config, workdir: str) -> dict:
   return out
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  workdir = flags.FLAGS.workdir
-  if workdir is None:
-    raise app.UsageError("--workdir is required.")
-  out = run(flags.FLAGS.config, workdir)
-  print(format_table(out["results"]))
-  print(f"wrote {os.path.join(workdir, JSON_NAME)} and "
-        f"{os.path.join(workdir, FIGURE_NAME)}")
-
-
-def define_flags() -> None:
-  """--config and --workdir, defined only when run as a program (importing
-  several studies into one process, as the tests do, must not redefine them)."""
-  config_flags.DEFINE_config_file(
-      "config", None,
-      "Study config (experiments/configs/gradient_estimator_study.py).",
-      lock_config=True)
-  flags.DEFINE_string("workdir", None, "Output folder.")
-  flags.mark_flag_as_required("config")
-
-
 if __name__ == "__main__":
-  define_flags()
-  app.run(main)
+  study_cli.main(run, lambda out: format_table(out['results']),
+                 "experiments/configs/gradient_estimator_study.py", (JSON_NAME, FIGURE_NAME))

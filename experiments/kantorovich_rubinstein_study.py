@@ -61,14 +61,12 @@ References:
 import os
 import time
 
-from absl import app
-from absl import flags
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 
 from experiments import study_utils
+from experiments import study_cli
 from gdm_jax.eval import toy_metrics
 
 
@@ -361,28 +359,6 @@ def format_table(out: dict) -> str:
   return "\n".join(lines)
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if flags.FLAGS.workdir is None:
-    raise app.UsageError("--workdir is required.")
-  out = run(flags.FLAGS.config, flags.FLAGS.workdir)
-  print(format_table(out))
-  print(f"wrote {os.path.join(flags.FLAGS.workdir, NAME + '.json')} and .png "
-        f"({out['wall_time_s']:.1f} s)")
-
-
-def define_flags() -> None:
-  """--config and --workdir; defined only when run as a script, so that the
-  studies can be imported together (absl flags are process-global)."""
-  config_flags.DEFINE_config_file(
-      "config", None,
-      "Study config (experiments/configs/kantorovich_rubinstein_study.py).",
-      lock_config=True)
-  flags.DEFINE_string("workdir", None, "Output folder.")
-  flags.mark_flag_as_required("config")
-
-
 if __name__ == "__main__":
-  define_flags()
-  app.run(main)
+  study_cli.main(run, format_table,
+                 "experiments/configs/kantorovich_rubinstein_study.py", (NAME + '.json', NAME + '.png'))

@@ -48,13 +48,11 @@ import json
 import os
 import time
 
-from absl import app
-from absl import flags
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 
+from experiments import study_cli
 from gdm_jax import data as data_lib
 from gdm_jax import models
 from gdm_jax.eval import toy_metrics
@@ -352,28 +350,6 @@ def format_table(out: dict) -> str:
   return "\n".join(lines)
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  workdir = flags.FLAGS.workdir
-  if workdir is None:
-    raise app.UsageError("--workdir is required.")
-  out = run(flags.FLAGS.config, workdir)
-  print(format_table(out))
-  print(f"wrote {os.path.join(workdir, JSON_NAME)} and "
-        f"{os.path.join(workdir, FIGURE_NAME)}")
-
-
-def define_flags() -> None:
-  """--config and --workdir; defined only when run as a program, so that
-  several studies can be imported into one process (tests)."""
-  config_flags.DEFINE_config_file(
-      "config", None, "Study config (experiments/configs/mode_collapse_study.py).",
-      lock_config=True)
-  flags.DEFINE_string("workdir", None, "Output folder.")
-  flags.mark_flag_as_required("config")
-
-
 if __name__ == "__main__":
-  define_flags()
-  app.run(main)
+  study_cli.main(run, format_table,
+                 "experiments/configs/mode_collapse_study.py", (JSON_NAME, FIGURE_NAME))
