@@ -210,15 +210,27 @@ class JaxBench:
   name = "jax"
 
   def __init__(self, config, info: dict, batch: dict, seed: int = 0,
-               conv_plan: str | None = None):
+               conv_plan: str | None = None, num_devices: int = 1):
     """conv_plan: a benchmarks.fast_layers.PLANS name; every flax nn.Conv of
     the step then uses that formulation (a proposed change, not the model
-    as it is); None: the model as it is."""
+    as it is); None: the model as it is.
+
+    num_devices: the first `num_devices` of jax.devices() as the trainer's
+    Mesh (batch sharded on 'data', state replicated), as
+    `python -m experiments.train --cpu_devices=N` runs it; on CPU with
+    several devices every step is blocked on, like the trainer's."""
     import jax
     from gdm_jax import models
 
     self._jax = jax
     self.conv_plan = conv_plan
+    if num_devices > len(jax.devices()):
+      raise ValueError(f"num_devices={num_devices} but JAX has "
+                       f"{len(jax.devices())} devices (set "
+                       "jax_num_cpu_devices before the first computation).")
+    self.num_devices = num_devices
+    self.block_each_step = (num_devices > 1
+                            and jax.default_backend() == "cpu")
     if conv_plan:
       from benchmarks import fast_layers
       conv = fast_layers.make_conv_general_dilated(
@@ -232,10 +244,17 @@ class JaxBench:
     self.metrics = None
 
   def _build(self, jax, models, config, info, batch, seed):
+    from gdm_jax.train import sharding
     self.model = models.make(config, info)
-    self.batch = {k: jax.numpy.asarray(v) for k, v in batch.items()}
+    mesh = sharding.make_mesh(jax.devices()[:self.num_devices])
+    sharding.check_batch_size(next(iter(batch.values())).shape[0], mesh)
+    self.batch = jax.device_put({k: jax.numpy.asarray(v)
+                                 for k, v in batch.items()},
+                                sharding.batch_sharded(mesh))
     # Jitted: eager init dispatches (and compiles) op by op, which is slow.
-    self.state = jax.jit(self.model.init)(jax.random.PRNGKey(seed), self.batch)
+    self.state = jax.jit(self.model.init,
+                         out_shardings=sharding.replicated(mesh))(
+                             jax.random.PRNGKey(seed), self.batch)
     self.step = trainer_step(self.model)
     t0 = time.perf_counter()
     compiled = self.step.lower(self.state, self.batch).compile()
@@ -248,6 +267,8 @@ class JaxBench:
     state, metrics = self.state, self.metrics
     for _ in range(n):
       state, metrics = self.step(state, self.batch)
+      if self.block_each_step:
+        self._jax.block_until_ready(metrics)
     self._jax.block_until_ready((state, metrics))
     self.state, self.metrics = state, metrics
     return float(metrics["loss"]) if "loss" in metrics else None
@@ -447,7 +468,7 @@ def benchmark_row(label: str, config, info: dict, torch_module: str | None,
                   *, steps=None, block_seconds=1.5, rounds=5, warmup=3,
                   torch_policies=("unset", "PASSIVE"), batch_size=None,
                   torch_threads=None, seed=0, description="",
-                  conv_plan=None) -> dict:
+                  conv_plan=None, num_devices=1) -> dict:
   """Times our step and PyTorch's `torch_module`.TorchStep (one worker
   process per OMP_WAIT_POLICY in `torch_policies`; none or no module: ours
   only) on the same synthetic batch; returns the row (a dict).
@@ -460,7 +481,7 @@ def benchmark_row(label: str, config, info: dict, torch_module: str | None,
     config = config.copy_and_resolve_references()
     config.train.batch_size = b
   batch = synthetic_batch(info, b, seed)
-  ours = JaxBench(config, info, batch, seed, conv_plan)
+  ours = JaxBench(config, info, batch, seed, conv_plan, num_devices)
   benches = [ours]
   threads = torch_threads or os.cpu_count()
   try:
@@ -482,6 +503,7 @@ def benchmark_row(label: str, config, info: dict, torch_module: str | None,
     for bench in benches[1:]:
       bench.close()
   row = {"model": label, "architecture": description, "conv_plan": conv_plan,
+         "num_devices": num_devices,
          "model_config": config.model.to_dict(),
          "batch_size": b, "steps_per_block": n_steps, "rounds": rounds,
          "warmup_steps": warmup, "compile_s": ours.compile_s,
@@ -559,7 +581,9 @@ def format_table(rows, sgemm: float) -> str:
   lines = []
   for r in rows:
     if "missing" in r:
-      lines.append((r["model"], f"missing: {r['missing']}") + ("-",) * 6)
+      note = r["missing"]
+      note = note if note.startswith("skipped") else f"missing: {note}"
+      lines.append((r["model"], note) + ("-",) * 6)
       continue
     has_torch = "torch_steps_per_s" in r
     pct = 100 * r["ours_gflops"] / sgemm

@@ -134,6 +134,18 @@ def parse_models(text: str) -> list[str]:
   return models
 
 
+def parse_device_counts(text: str) -> list[int]:
+  """'1,2' -> [1, 2]; raises SystemExit on anything but positive integers."""
+  try:
+    counts = [int(c) for c in text.split(",") if c.strip()]
+  except ValueError:
+    counts = []
+  if not counts or min(counts) < 1:
+    raise SystemExit(f"--cpu-devices must be positive integers separated by "
+                     f"commas (e.g. '1,2'); got '{text}'")
+  return counts
+
+
 def parse_args(argv=None, prog="python -m benchmarks.suite",
                default_models=DEFAULT_MODELS):
   p = argparse.ArgumentParser(
@@ -170,6 +182,11 @@ def parse_args(argv=None, prog="python -m benchmarks.suite",
   p.add_argument("--proposed", action="store_true",
                  help="also time our step with the proposed convolution "
                  "formulations (PROPOSED; labelled rows)")
+  p.add_argument("--cpu-devices", default="1",
+                 help="comma-separated CPU device counts: one row of ours per "
+                 "count, the trainer's step on a Mesh of that many host "
+                 "devices with the batch split over them (python -m "
+                 "experiments.train --cpu_devices=N), e.g. '1,2'")
   p.add_argument("--sgemm-n", type=int, default=2048,
                  help="size of the numpy float32 reference matmul")
   p.add_argument("--json", default=None, help="write all figures here")
@@ -196,19 +213,38 @@ def run(args, argv=None, prog="python -m benchmarks.suite") -> dict:
     print(f"PyTorch threads: torch.set_num_threads({how}) = {threads}; "
           f"OMP_WAIT_POLICY variants: {policies}", file=sys.stderr)
 
+  device_counts = parse_device_counts(args.cpu_devices)
+  if max(device_counts) > 1:
+    # Before any JAX computation: the CPU backend reads it when it starts.
+    from gdm_jax.train import distributed  # pylint: disable=g-import-not-at-top
+    try:
+      distributed.set_cpu_devices(max(device_counts))
+    except ValueError:
+      import jax  # pylint: disable=g-import-not-at-top
+      if len(jax.devices()) < max(device_counts):   # JAX started with fewer
+        raise
   sgemm_before = harness.sgemm_gflops(args.sgemm_n)
   plan = []
   for m in models:
-    plan.append((m, m, None, None))
-    if args.proposed and m in PROPOSED:
-      plan.append((f"{m} + {PROPOSED[m]} (proposed)", m, None, PROPOSED[m]))
+    for k in device_counts:
+      suffix = "" if k == 1 else f" ({k} CPU devices)"
+      plan.append((m + suffix, m, None, None, k))
+      if args.proposed and m in PROPOSED:
+        plan.append((f"{m} + {PROPOSED[m]} (proposed){suffix}", m, None,
+                     PROPOSED[m], k))
   if args.extra:
-    plan += [e + (None,) for e in EXTRA_ROWS if e[1] in models]
+    plan += [e + (None, 1) for e in EXTRA_ROWS if e[1] in models]
   rows = []
-  for label, name, batch_size, conv_plan in plan:
+  for label, name, batch_size, conv_plan, num_devices in plan:
     config, reason = availability(name, args.variant)
     if config is None:
       print(f"[{label}] missing: {reason}", file=sys.stderr)
+      rows.append(harness.missing_row(label, reason))
+      continue
+    if (batch_size or config.train.batch_size) % num_devices:
+      reason = (f"skipped: batch {batch_size or config.train.batch_size} does not "
+                f"divide over {num_devices} devices")
+      print(f"[{label}] {reason}", file=sys.stderr)
       rows.append(harness.missing_row(label, reason))
       continue
     torch_module = (BENCHMARKS[name].torch_module
@@ -217,7 +253,7 @@ def run(args, argv=None, prog="python -m benchmarks.suite") -> dict:
         label, config, FASHION_MNIST, torch_module, steps=args.steps,
         block_seconds=args.block_seconds, rounds=args.rounds,
         warmup=args.warmup, torch_policies=policies, batch_size=batch_size,
-        torch_threads=threads, conv_plan=conv_plan,
+        torch_threads=threads, conv_plan=conv_plan, num_devices=num_devices,
         description=BENCHMARKS[name].description if not args.variant else
         f"{BENCHMARKS[name].config.partition(':')[0]}:{args.variant}"))
   sgemm_after = harness.sgemm_gflops(args.sgemm_n)

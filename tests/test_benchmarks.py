@@ -9,6 +9,12 @@
 Tests needing torch (a benchmark-only extra) are skipped without it.
 """
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,9 +29,11 @@ from experiments.configs import vae as vae_configs
 from experiments.configs import wgan_gp as wgan_gp_configs
 from gdm_jax import gan_losses
 from gdm_jax import models
+from tests.conftest import subprocess_xla_flags
 
 SHAPE = (28, 28, 1)
 INFO = suite.FASHION_MNIST
+REPO = Path(__file__).resolve().parents[1]
 RTOL = 1e-4
 
 
@@ -277,6 +285,35 @@ def test_suite_runs_end_to_end(tmp_path, capsys, monkeypatch):
                                          / r["torch_steps_per_s"])
   printed = capsys.readouterr().out
   assert "| mlp_vae" in printed and "| absent" in printed
+
+
+def test_suite_times_the_step_on_several_cpu_devices(tmp_path):
+  """--cpu-devices 1,2: a row per device count, the second on a 2-device
+  Mesh (its own process: the CPU device count is fixed when JAX starts)."""
+  out = tmp_path / "bench.json"
+  env = dict(os.environ, XLA_FLAGS=subprocess_xla_flags(""),
+             JAX_PLATFORMS="cpu")
+  proc = subprocess.run(
+      [sys.executable, "-m", "benchmarks.suite", "--variant", "smoke",
+       "--models", "mlp_vae", "--cpu-devices", "1,2", "--no-torch",
+       "--steps", "2", "--rounds", "1", "--warmup", "1", "--sgemm-n", "256",
+       "--json", str(out)], cwd=REPO, env=env, capture_output=True,
+      text=True, timeout=300, check=False)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  rows = {r["model"]: r for r in json.loads(out.read_text())["rows"]}
+  assert rows["mlp_vae"]["num_devices"] == 1
+  two = rows["mlp_vae (2 CPU devices)"]
+  assert two["num_devices"] == 2 and two["ours_steps_per_s"] > 0
+  # The same step: the same matmul work per step on either mesh.
+  assert two["flops_per_step"] == rows["mlp_vae"]["flops_per_step"]
+  assert "| mlp_vae (2 CPU devices)" in proc.stdout
+
+
+def test_suite_rejects_bad_device_counts():
+  for bad in ("0", "a", "", "1,-2"):
+    with pytest.raises(SystemExit, match="--cpu-devices"):
+      suite.parse_device_counts(bad)
+  assert suite.parse_device_counts("1,2") == [1, 2]
 
 
 @pytest.mark.parametrize("formulation", ["s2d", "im2col", "gemm_wgrad"])

@@ -165,6 +165,40 @@ def test_train_losses_match_on_1_and_8_devices(smoke_run, tmp_path):
   assert (workdir8 / "final_metrics.json").exists()
 
 
+@pytest.mark.slow
+def test_cpu_devices_flag_splits_the_cpu_and_matches_one_device(smoke_run,
+                                                                 tmp_path):
+  """--cpu_devices=2 (no XLA flag) runs on a 2-device Mesh with the same
+  training curve as one device."""
+  proc1, workdir1 = smoke_run
+  assert proc1.returncode == 0, _describe(proc1)
+  workdir2 = tmp_path / "run2"
+  proc2 = run_cli(SMOKE, f"--workdir={workdir2}", "--cpu_devices=2",
+                  "--config.train.eval_every=20",
+                  "--config.train.checkpoint_every=20")
+  assert proc2.returncode == 0, _describe(proc2)
+  assert re.search(r"\b2 devices \(cpu\)", proc2.stderr), _describe(proc2)
+  train1 = train_records(read_metrics(workdir1))
+  train2 = train_records(read_metrics(workdir2))
+  assert sorted(train1) == sorted(train2) == [5, 10, 15, 20]
+  for step in sorted(train1):
+    for key in ("loss", "elbo", "kl", "grad_norm"):
+      np.testing.assert_allclose(train2[step][key], train1[step][key],
+                                 rtol=1e-3, atol=1e-3,
+                                 err_msg=f"{key} at step {step}")
+
+
+def test_set_cpu_devices_validates_and_refuses_after_jax_started():
+  import jax  # pylint: disable=g-import-not-at-top
+  from gdm_jax.train import distributed  # pylint: disable=g-import-not-at-top
+  jax.devices()   # the backend is running from here on
+  for bad in (0, -2, 1.5, "2", True):
+    with pytest.raises(ValueError, match="positive integer"):
+      distributed.set_cpu_devices(bad)
+  with pytest.raises(ValueError, match="before JAX's first computation"):
+    distributed.set_cpu_devices(len(jax.devices()) + 1)
+
+
 def test_smoke_config_batch_sizes_divide_over_8_devices():
   from experiments.configs import vae as vae_configs  # pylint: disable=g-import-not-at-top
   t = vae_configs.get_config("smoke").train
@@ -232,6 +266,13 @@ _BAD_INPUTS = [
     pytest.param(
         lambda tmp: [SMOKE, f"--workdir={_under_a_file(tmp)}"],
         2, ["error: workdir", "not writable"], id="unwritable_workdir"),
+    pytest.param(
+        lambda tmp: [SMOKE, f"--workdir={tmp / 'w'}", "--cpu_devices=0"],
+        None, ["cpu_devices", "error"], id="cpu_devices_zero"),
+    pytest.param(
+        lambda tmp: [SMOKE, f"--workdir={tmp / 'w'}", "--cpu_devices=3"],
+        2, ["error: train.batch_size", "3 devices", "--cpu_devices"],
+        id="batch_not_divisible_by_cpu_devices"),
     pytest.param(
         lambda tmp: [SMOKE], None, ["workdir", "error"], id="missing_workdir"),
     pytest.param(

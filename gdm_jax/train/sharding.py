@@ -38,8 +38,10 @@ def check_batch_size(batch_size: int, mesh: Mesh, name: str = "batch_size"):
   """Raises ValueError unless the global batch divides over devices and processes."""
   n, p = mesh.devices.size, jax.process_count()
   if batch_size <= 0 or batch_size % n or batch_size % p:
+    hint = (" (--cpu_devices sets the CPU device count)"
+            if jax.default_backend() == "cpu" and n > 1 else "")
     raise ValueError(f"{name}={batch_size} must be positive and divisible by "
-                     f"the {n} devices and {p} processes.")
+                     f"the {n} devices and {p} processes{hint}.")
 
 
 def global_batch(local_batch: dict, mesh: Mesh, stacked: bool = False) -> dict:
