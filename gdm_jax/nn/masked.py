@@ -276,12 +276,15 @@ class GatedPixelCNN(nn.Module):
     """x [B, H, W, C] -> the links into the horizontal stack [L, B, H, W, 2F];
     row i of every link depends only on rows < i of x."""
     _check_image("GatedPixelCNN.vertical_stack", x)
+    return jnp.stack(self._links(x))
+
+  def _links(self, x: jax.Array) -> list[jax.Array]:
     v, links = x, []
     for v_conv, link in zip(self.v_convs, self.links):
       v_pre = v_conv(v)
       links.append(link(v_pre))
       v = gate(v_pre)
-    return jnp.stack(links)
+    return links
 
   def horizontal_stack(self, x: jax.Array, links: jax.Array) -> jax.Array:
     """x [B, R, W, C] and links [L, B, R, W, 2F] of the same R rows
@@ -296,6 +299,9 @@ class GatedPixelCNN(nn.Module):
                        f"[{self.num_layers}, {', '.join(map(str, x.shape[:3]))}"
                        f", {2 * self.features}] for x {x.shape}; got shape "
                        f"{links.shape}.")
+    return self._horizontal(x, list(links))
+
+  def _horizontal(self, x: jax.Array, links: Sequence[jax.Array]) -> jax.Array:
     h = x
     for l, (h_conv, h_out) in enumerate(zip(self.h_convs, self.h_outs)):
       out = h_out(gate(h_conv(h) + links[l]))
@@ -305,4 +311,6 @@ class GatedPixelCNN(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     """x [B, H, W, C] -> [B, H, W, out_features]."""
     _check_image("GatedPixelCNN.__call__", x)
-    return self.horizontal_stack(x, self.vertical_stack(x))
+    # The same as horizontal_stack(x, vertical_stack(x)) without stacking
+    # the links into one [L, ...] array (a copy, and another in backward).
+    return self._horizontal(x, self._links(x))
