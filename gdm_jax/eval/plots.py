@@ -23,8 +23,10 @@ IMAGE_SIZE = 400             # toy_scatter returns [IMAGE_SIZE, IMAGE_SIZE, 3]
 GRID_POINTS = 150            # field evaluated on a GRID_POINTS^2 grid (2-D)
 
 
-def _figure(width_px: int, height_px: int, dpi: int = 100):
-  """A matplotlib Figure on its own Agg canvas (no pyplot state)."""
+def new_figure(width_px: int, height_px: int, dpi: int = 100):
+  """A matplotlib Figure of width_px x height_px pixels on its own Agg
+  canvas (no pyplot state, so safe in threads and headless runs); render it
+  with `figure_to_rgb`."""
   from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
   fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
@@ -32,8 +34,8 @@ def _figure(width_px: int, height_px: int, dpi: int = 100):
   return fig
 
 
-def _to_rgb(fig) -> np.ndarray:
-  """Renders a figure: float32 [H, W, 3] in [0, 1]."""
+def figure_to_rgb(fig) -> np.ndarray:
+  """Renders a figure: float32 [H, W, 3] in [0, 1] (for the image writers)."""
   fig.canvas.draw()
   rgba = np.asarray(fig.canvas.buffer_rgba())
   return rgba[..., :3].astype(np.float32) / 255.0
@@ -130,7 +132,7 @@ def toy_scatter(samples, data=None,
     raise ValueError(f"extent needs {2 * dim} numbers for {dim}-D data; got "
                      f"{extent}.")
 
-  fig = _figure(IMAGE_SIZE, IMAGE_SIZE)
+  fig = new_figure(IMAGE_SIZE, IMAGE_SIZE)
   ax = fig.add_subplot(1, 1, 1)
   if dim == 2:
     _scatter_2d(fig, ax, samples, data, field_fn, extent, field_range)
@@ -140,7 +142,7 @@ def toy_scatter(samples, data=None,
     ax.set_title(title, fontsize=9)
   ax.tick_params(labelsize=7)
   fig.tight_layout(pad=0.4)
-  return _to_rgb(fig)
+  return figure_to_rgb(fig)
 
 
 def _scatter_2d(fig, ax, samples, data, field_fn, extent, field_range):
@@ -278,7 +280,7 @@ def plot_curves(metrics_jsonl_path: str, out_png: str,
 
   ncols = max(1, min(ncols, len(keys)))
   nrows = math.ceil(len(keys) / ncols)
-  fig = _figure(330 * ncols, 250 * nrows + 30)
+  fig = new_figure(330 * ncols, 250 * nrows + 30)
   for i, key in enumerate(keys):
     ax = fig.add_subplot(nrows, ncols, i + 1)
     for j, split in enumerate(splits):

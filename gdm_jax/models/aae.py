@@ -200,7 +200,7 @@ def latent_scatter_figure(z, labels, prior: latent_priors.LatentPrior,
   z = np.asarray(z, np.float64)[:max_points]
   if z.ndim != 2 or z.shape[1] != 2:
     raise ValueError(f"latent_scatter_figure draws [N, 2] codes; got {z.shape}.")
-  fig = plots._figure(560, 480)  # pylint: disable=protected-access
+  fig = plots.new_figure(560, 480)
   ax = fig.add_subplot(1, 1, 1)
   xmin, xmax, ymin, ymax = prior.extent
   if prior.log_prob is not None:
@@ -230,7 +230,7 @@ def latent_scatter_figure(z, labels, prior: latent_priors.LatentPrior,
   if title:
     ax.set_title(title, fontsize=9)
   fig.tight_layout(pad=0.4)
-  return plots._to_rgb(fig)  # pylint: disable=protected-access
+  return plots.figure_to_rgb(fig)
 
 
 # --------------------------------------------------------------- family ----

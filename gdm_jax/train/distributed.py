@@ -50,8 +50,10 @@ def set_cpu_devices(num_devices: int) -> None:
   (a conv VAE step used ~1 core of 2), so on a multi-core CPU several host
   devices, each taking a slice of the batch on the trainer's Mesh, use the
   cores better: on the 2-core benchmark machine 2 devices made the conv VAE
-  step 1.6x and the PixelCNN step 1.3x faster, and the BatchNorm DCGAN
-  (cross-device batch statistics) and RealNVP slower (benchmarks/README.md).
+  step 1.5-1.7x and the PixelCNN step 1.2x faster, and the GANs (batch
+  statistics and critic updates reduced across devices inside the step) and
+  the MLP VAE (whose matmuls already use both cores) slower
+  (benchmarks/README.md).
   The computed function is unchanged (global batch statistics, the same
   random numbers: `jax_threefry_partitionable`), so results agree with one
   device to float rounding. Only the CPU backend is affected; on a GPU/TPU
