@@ -85,6 +85,7 @@ def base_config() -> ml_collections.ConfigDict:
   #                                       wgan | wgan_gp | hinge | cramer
   c.model.divergence = "gan"             # f-GAN only (divergences.py names)
   c.model.fgan_non_saturating = True     # f-GAN generator loss -g_f(V)
+  c.model.fgan_update = "single_step"    # f-GAN: single_step | alternating
   c.model.architecture = "mlp"           # mlp | dcgan | toy
   c.model.latent_dim = 100
   c.model.generator_hidden = (128, 256, 512, 1024)

@@ -14,7 +14,10 @@ minimised by the player it names, per example, then averaged once:
                   L_G = -f*(g_f(V(G(z))))) for `model.divergence` from
                   `divergences.get_f_divergence`, updated with the paper's
                   single-step gradient method (Algorithm 1): both players'
-                  gradients at the same point, from one batch, k = 1;
+                  gradients at the same point, from one batch, k = 1
+                  (`fgan_update='single_step'`, the default), or like the
+                  other games (`fgan_update='alternating'`: k critic
+                  updates, then the generator at the updated critic);
   wgan            L_f = f(G(z)) - f(x), L_G = -f(G(z)); the critic's optimiser
                   chain ends in weight clipping to [-c, c] (Arjovsky et al.
                   2017, Algorithm 1: RMSProp 5e-5, c = 0.01, n_critic = 5);
@@ -41,7 +44,8 @@ One compiled train step for both players (`train_step`): k =
 (`train.batch_size` must be a multiple of k); critic update j uses real
 examples [j·m, (j+1)·m) with fresh z; the generator update draws fresh z (m
 samples; Cramér GAN's generator loss also needs real data and reuses the
-last critic minibatch). f-GAN uses its single-step method instead (k = 1).
+last critic minibatch). f-GAN uses its single-step method instead (k = 1)
+unless `model.fgan_update='alternating'`.
 
 **State**: `state.params = {'generator': vars_G, 'discriminator': vars_D}`,
 where each is the network's flax variables: {'params': ...} plus
@@ -102,6 +106,9 @@ from gdm_jax.train.optimizers import make_optimizer
 from gdm_jax.train.state import TrainState
 from gdm_jax.train.transforms import clip_params
 
+# f-GAN updates: Nowozin et al.'s single-step gradient method (Algorithm 1),
+# or alternating updates as in the other games.
+FGAN_UPDATES = ("single_step", "alternating")
 OBJECTIVES = ("minimax", "non_saturating", "fgan", "wgan", "wgan_gp", "hinge",
               "cramer")
 ARCHITECTURES = ("mlp", "dcgan", "toy")
@@ -184,9 +191,14 @@ def validate_config(config, dataset_info: dict) -> None:
     check(name in divergences.FDIVERGENCES, "model.divergence must be one of "
           f"{sorted(divergences.FDIVERGENCES)} (or an alias in "
           f"{sorted(DIVERGENCE_ALIASES)}); got '{mc.divergence}'.")
-    check(mc.critic_steps == 1, "model.critic_steps must be 1 for "
-          "objective='fgan' (single-step gradient method, Nowozin et al. 2016 "
-          f"Algorithm 1); got {mc.critic_steps}.")
+    update = mc.get("fgan_update", "single_step")
+    check(update in FGAN_UPDATES, f"model.fgan_update must be one of "
+          f"{FGAN_UPDATES}; got '{update}'.")
+    check(update == "alternating" or mc.critic_steps == 1,
+          "model.critic_steps must be 1 for objective='fgan' with "
+          "fgan_update='single_step' (Nowozin et al. 2016 Algorithm 1); got "
+          f"{mc.critic_steps}. Set model.fgan_update='alternating' for k "
+          "critic updates per generator update.")
   check(isinstance(mc.critic_steps, int) and mc.critic_steps >= 1,
         f"model.critic_steps must be an integer >= 1; got {mc.critic_steps}.")
   check(config.train.batch_size % mc.critic_steps == 0,
@@ -287,6 +299,8 @@ def make(config, dataset_info: dict) -> GAN:
   mc = config.model
   objective = mc.objective
   k = mc.critic_steps
+  single_step = (objective == "fgan"
+                 and mc.get("fgan_update", "single_step") == "single_step")
   toy = dataset_info.get("kind") == "toy"
   shape = tuple(dataset_info["shape"])
   latent_dim = mc.latent_dim
@@ -480,7 +494,7 @@ def make(config, dataset_info: dict) -> GAN:
     pre_rng, d_rng, g_rng = jax.random.split(rng, 3)
     reals = split_batch(model_inputs(batch, pre_rng))        # [k, m, ...]
     params, opt = state.params, state.opt_state
-    if objective == "fgan":
+    if single_step:
       # Single-step gradient method: both gradients at (θ_t, ω_t), one batch.
       (new_params, opt_d), d_metrics = critic_update(
           (params, opt["discriminator"]), (reals[0], d_rng))
@@ -599,6 +613,7 @@ def make(config, dataset_info: dict) -> GAN:
                          "averages, no dropout)"}
     if objective == "fgan":
       out["divergence"] = div.name
+      out["fgan_update"] = "single_step" if single_step else "alternating"
     if objective in GRADIENT_PENALTY:
       out["gp_weight"] = mc.gp_weight
     if objective == "wgan":

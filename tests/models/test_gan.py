@@ -191,9 +191,12 @@ def test_fgan_single_step_uses_one_point_for_both_players():
   the old discriminator, so the step equals two updates from the same state."""
   c = _toy_config("fgan", divergence="reverse_kl")
   model = gan.make(c, TOY_INFO)
-  state = model.init(jax.random.PRNGKey(0), None)
   batch = _toy_batch(jax.random.PRNGKey(1), 32)
   step = jax.jit(model.train_step)
+  # Past Adam's first update, which is ~lr·sign(g) and so blind to where
+  # the generator's gradient is taken.
+  state, _ = _run(model, model.init(jax.random.PRNGKey(0), None), 3,
+                  lambda i: batch, jit=step)
   new, _ = step(state, batch, jax.random.PRNGKey(2))
   # Replay with another discriminator optimiser state (Adam's count + 1):
   # the discriminator's update changes, the generator's must not, because
@@ -209,6 +212,32 @@ def test_fgan_single_step_uses_one_point_for_both_players():
   for a, b in zip(jax.tree.leaves(new.params["generator"]),
                   jax.tree.leaves(new2.params["generator"])):
     np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_alternating_jensen_shannon_fgan_step_is_the_non_saturating_gan_step(k):
+  """With fgan_update='alternating', the Jensen-Shannon f-GAN's losses are
+  the non-saturating GAN's minus constants (critic: -2 log 2, generator:
+  -log 2; Nowozin et al. 2016, Table 2 and §3.2), so from the same state,
+  batch and key one step gives the same parameters. (The single-step method
+  is pinned by test_fgan_single_step_uses_one_point_for_both_players.)"""
+  ns = gan.make(_toy_config("non_saturating", k=k), TOY_INFO)
+  alt = gan.make(_toy_config("fgan", k=k, divergence="jensen_shannon",
+                             fgan_update="alternating"), TOY_INFO)
+  batch = _toy_batch(jax.random.PRNGKey(1), 32 * k)
+  # Past Adam's first update (~lr·sign(g), blind to the gradient's size).
+  state, _ = _run(ns, ns.init(jax.random.PRNGKey(0), None), 3,
+                  lambda i: batch)
+  new_ns, m_ns = jax.jit(ns.train_step)(state, batch, jax.random.PRNGKey(2))
+  new_alt, m_alt = jax.jit(alt.train_step)(state, batch, jax.random.PRNGKey(2))
+  for a, b in zip(jax.tree.leaves(new_ns.params),
+                  jax.tree.leaves(new_alt.params)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(m_alt["d_loss"], m_ns["d_loss"] - 2 * math.log(2),
+                             atol=1e-5)
+  np.testing.assert_allclose(m_alt["g_loss"], m_ns["g_loss"] - math.log(2),
+                             atol=1e-5)
+  assert alt.protocol()["fgan_update"] == "alternating"
 
 
 @pytest.mark.parametrize("objective,k", [("non_saturating", 1), ("wgan", 5),
@@ -344,6 +373,8 @@ def test_cramer_and_hinge_train_and_sample():
      "model.divergence"),
     ({"model.objective": "fgan", "model.critic_steps": 2, "train.batch_size": 64},
      "model.critic_steps"),
+    ({"model.objective": "fgan", "model.fgan_update": "simultaneous"},
+     "model.fgan_update"),
     ({"model.critic_steps": 5, "train.batch_size": 64}, "train.batch_size"),
     ({"model.architecture": "resnet"}, "model.architecture"),
     ({"model.architecture": "toy"}, "model.architecture"),
