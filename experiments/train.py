@@ -74,9 +74,10 @@ _CPU_DEVICES = flags.DEFINE_integer(
     "cpu_devices", 1, "On CPU: split each process's CPU into this many JAX "
     "devices and each batch over them (data parallelism across cores; "
     "XLA:CPU runs small convolutions mostly on one thread, so 2 on 2 cores "
-    "ran the conv VAE 1.5-1.7x faster and the GANs slower, see benchmarks/README.md). The batch size "
-    "must be divisible by the device count; the results match one device up "
-    "to float rounding. No effect on GPU/TPU.", lower_bound=1)
+    "ran the conv VAE 1.5-1.7x faster and the GANs slower, see "
+    "benchmarks/README.md). The batch size must be divisible by the device "
+    "count; the results match one device up to float rounding. No effect on "
+    "GPU/TPU.", lower_bound=1)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
