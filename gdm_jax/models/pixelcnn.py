@@ -61,6 +61,7 @@ from gdm_jax.data.preprocess import Preprocessing
 from gdm_jax import checks
 from gdm_jax.nn.masked import GatedPixelCNN
 from gdm_jax.nn.masked import PixelCNN
+from gdm_jax.train import precision
 from gdm_jax.train.optimizers import make_optimizer
 from gdm_jax.train.state import apply_gradients
 from gdm_jax.train.state import TrainState
@@ -177,6 +178,7 @@ def make(config, dataset_info: dict) -> PixelCNNModel:
                 first_kernel_size=mc.first_kernel_size,
                 head_features=mc.head_channels)
   tx = make_optimizer(config.optimizer, config.train.num_steps)
+  dtype = precision.compute_dtype(config)
   min_log_scale = float(mc.get("logistic_min_log_scale", -7.0))
   num_passes = num_colours if categorical else 1
 
@@ -193,7 +195,11 @@ def make(config, dataset_info: dict) -> PixelCNNModel:
 
   def outputs(params, image):
     check_image("outputs", image)
-    return net.apply(params, net_input(image))
+    # Mixed precision (train.compute_dtype): the network in bfloat16 on cast
+    # parameters, its outputs (logits / mixture parameters) back in float32,
+    # so the log-softmax and the log-likelihood are float32. Sampling runs
+    # the network in float32.
+    return precision.apply_in(dtype, net.apply, params, net_input(image))
 
   def distribution(out):
     """Raw outputs [..., P] -> the per-pixel distribution's parameters."""

@@ -118,10 +118,12 @@ class MaskedConv2D(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     _check_image("MaskedConv2D.__call__", x)
+    # The mask in the input's dtype: a float32 mask would promote a bfloat16
+    # kernel (mixed precision) back to float32.
     mask = causal_mask(self.kernel_size, x.shape[-1], self.features,
                        self.mask_type, self.num_colours)
     return nn.Conv(self.features, tuple(self.kernel_size), padding="SAME",
-                   mask=jnp.asarray(mask), name="conv")(x)
+                   mask=jnp.asarray(mask, x.dtype), name="conv")(x)
 
 
 class VerticalConv(nn.Module):
@@ -171,7 +173,7 @@ class HorizontalConv(nn.Module):
     mask[0, -1] = colour_mask(x.shape[-1], self.features, self.num_colours,
                               self.mask_type)
     return nn.Conv(self.features, (1, width), padding=((0, 0), (k // 2, 0)),
-                   mask=jnp.asarray(mask), name="conv")(x)
+                   mask=jnp.asarray(mask, x.dtype), name="conv")(x)
 
 
 def gate(x: jax.Array) -> jax.Array:

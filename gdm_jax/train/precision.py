@@ -28,7 +28,7 @@ import jax.numpy as jnp
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 # Families whose networks honour train.compute_dtype; the trainer refuses
 # 'bfloat16' for the others rather than silently computing in float32.
-FAMILIES = ("vae", "gan")
+FAMILIES = ("vae", "gan", "pixelcnn")
 
 
 def compute_dtype(config) -> Any:

@@ -75,6 +75,7 @@ def test_apply_in_and_cast_floating():
     ("float16", "vae", "float16 needs loss scaling"),
     ("int8", "vae", "must be one of"),
     ("bfloat16", "flow", "supported by the families"),
+    ("bfloat16", "avb", "supported by the families"),
 ])
 def test_compute_dtype_errors(dtype, family, match):
   config = h.smoke_config()
@@ -123,3 +124,31 @@ def test_bfloat16_gan_step(config_name):
   for k in ("d_loss", "g_loss"):
     if k in m32:
       assert float(m16[k]) == pytest.approx(float(m32[k]), rel=5e-2, abs=5e-2)
+
+
+def test_bfloat16_pixelcnn_step_keeps_float32_and_matches():
+  """The PixelCNN's convolutions in bf16, its logits, log-softmax, loss,
+  parameters and Adam state in float32; the NLL within bf16's precision."""
+  from experiments.configs import pixelcnn as pixelcnn_configs  # pylint: disable=g-import-not-at-top
+  runs, convs = {}, {}
+  for dtype in ("float32", "bfloat16"):
+    config = pixelcnn_configs.get_config("smoke")
+    config.train.compute_dtype = dtype
+    dataset = h.cached_load(config.data)
+    model = models.make(config, dataset.info)
+    batch = jax.tree.map(jnp.asarray, dataset.train_batch(
+        0, config.train.batch_size, 0, 0, 1))
+    state = model.init(jax.random.PRNGKey(0), batch)
+    step = jax.jit(model.train_step)
+    text = step.lower(state, batch, jax.random.PRNGKey(1)).as_text()
+    convs[dtype] = [l for l in text.splitlines() if "convolution" in l]
+    runs[dtype] = step(state, batch, jax.random.PRNGKey(1))
+  assert convs["float32"] and not any("bf16" in l for l in convs["float32"])
+  assert convs["bfloat16"] and all("bf16" in l for l in convs["bfloat16"])
+  new16, m16 = runs["bfloat16"]
+  _, m32 = runs["float32"]
+  for leaf in jax.tree.leaves((new16.params, new16.opt_state)):
+    if jnp.issubdtype(leaf.dtype, jnp.floating):
+      assert leaf.dtype == jnp.float32
+  assert m16["loss"].dtype == jnp.float32
+  assert float(m16["loss"]) == pytest.approx(float(m32["loss"]), rel=2e-2)
