@@ -517,7 +517,23 @@ def make(config, dataset_info: dict) -> Helmholtz:
   def _pick(losses, i):
     return losses[i], losses[2]
 
-  def _rec_grads(params, x, wake_rng, sleep_rng):
+  def _reweighted_wake_grads(params, x, rng):
+    """Reweighted wake-sleep's θ and φ wake-phase gradients from one K-sample
+    pass: both from the same samples and normalised weights ω (Bornschein
+    and Bengio 2015, Algorithm 1). The θ loss depends on θ only and the φ
+    loss on φ only (z is discrete, ω is held fixed), so one gradient of
+    their sum gives both."""
+    def total(p):
+      gen_loss, rec_loss, aux = reweighted_losses(p, x, rng)
+      return gen_loss + rec_loss, (gen_loss, rec_loss, aux)
+    (_, (gen_loss, rec_loss, aux)), g = jax.value_and_grad(
+        total, has_aux=True)(params)
+    return (g["generative"], {"wake_loss": gen_loss, **aux},
+            (rec_loss, g["recognition"]))
+
+  def _rec_grads(params, x, wake_rng, sleep_rng, q_wake=None):
+    """φ's gradient; `q_wake` = (loss, gradient) of reweighted wake-sleep's
+    φ wake phase when already computed (by `_reweighted_wake_grads`)."""
     metrics = {}
     grads = []
     if training == "reinforce":
@@ -530,9 +546,12 @@ def make(config, dataset_info: dict) -> Helmholtz:
       metrics["sleep_loss"] = loss
       grads.append(g)
     if training == "reweighted" and q_update in ("wake", "wake_sleep"):
-      (loss, _), g = _only(params, "recognition",
-                           lambda p: _pick(reweighted_losses(p, x, wake_rng),
-                                           1))
+      if q_wake is None:
+        (loss, _), g = _only(params, "recognition",
+                             lambda p: _pick(reweighted_losses(p, x, wake_rng),
+                                             1))
+      else:
+        loss, g = q_wake
       metrics["q_wake_loss"] = loss
       grads.append(g)
     g = jax.tree.map(lambda *a: sum(a) / len(a), *grads)
@@ -543,15 +562,24 @@ def make(config, dataset_info: dict) -> Helmholtz:
     return optax.apply_updates(params[part], updates), new_opt
 
   def train_step(state, batch, rng):
-    """Wake phase (θ update), then sleep / q phase (φ update) from the new θ."""
+    """Wake phase (θ update), then sleep / q phase (φ update) from the new θ.
+
+    Reweighted wake-sleep takes φ's wake-phase gradient from the same K
+    samples and weights as θ's (at the old θ, one pass: Algorithm 1); its
+    sleep phase, if any, dreams from the new θ."""
     check_batch("train_step", batch)
     pre_rng, wake_rng, sleep_rng = jax.random.split(rng, 3)
     x = pre.apply(pre_rng, batch["image"]).reshape(-1, data_dim)
     params, opt = state.params, state.opt_state
-    g_gen, metrics = _wake_grads(params, x, wake_rng)
+    q_wake = None
+    if training == "reweighted":
+      # One K-sample pass for θ's and φ's wake phases (Algorithm 1).
+      g_gen, metrics, q_wake = _reweighted_wake_grads(params, x, wake_rng)
+    else:
+      g_gen, metrics = _wake_grads(params, x, wake_rng)
     new_gen, opt_gen = _update(params, opt, "generative", g_gen, tx_gen)
     params = {**params, "generative": new_gen}
-    g_rec, rec_metrics = _rec_grads(params, x, wake_rng, sleep_rng)
+    g_rec, rec_metrics = _rec_grads(params, x, wake_rng, sleep_rng, q_wake)
     new_rec, opt_rec = _update(params, opt, "recognition", g_rec, tx_rec)
     metrics.update(rec_metrics)
     metrics["loss"] = -metrics["elbo"]
