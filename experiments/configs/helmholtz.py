@@ -49,8 +49,8 @@ idle machine's; same 2000 test images, K=1000):
   proposal. At 2000 steps (validation ELBO; constant learning rates, so
   the 6000-step runs' step-2000 values are those of 2000-step runs):
   wake-sleep -353.2, reinforce -281.6, VAE -282.6, and reweighted
-  wake-sleep (`:rws`, K=5, --config.train.num_steps=2000, 370 s) -281.8,
-  test ELBO -283.9, test NLL 262.7: the importance weights fix wake-sleep's
+  wake-sleep (`:rws`, K=5, --config.train.num_steps=2000, 52 s idle) -281.5,
+  test ELBO -283.8, test NLL 262.8: the importance weights fix wake-sleep's
   slow start. The wake-sleep default's samples (10,000, test split,
   the project's classifier): FID 229.4, KID 9.46, IS 1.98, precision 0.93,
   recall 0.00. Samples: docs/helmholtz_samples.png.
