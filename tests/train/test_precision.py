@@ -98,13 +98,13 @@ def test_cli_adds_trainer_options_to_every_config():
     config.train.num_seed = 2
 
 
-@pytest.mark.parametrize("config_name", ["gan", "dcgan"])
-def test_bfloat16_gan_step(config_name):
-  """Both players' networks in bf16 (DCGAN: batch statistics too); all
-  parameters, batch statistics and optimizer states stay float32."""
-  import importlib
+def _smoke_steps(config_name):
+  """{dtype: ((new state, metrics), compiled step's HLO text)} of one step of
+  experiments/configs/<config_name>.py:smoke in float32 and in bfloat16,
+  from the same state, batch and key."""
+  import importlib  # pylint: disable=g-import-not-at-top
   module = importlib.import_module(f"experiments.configs.{config_name}")
-  runs = {}
+  out = {}
   for dtype in ("float32", "bfloat16"):
     config = module.get_config("smoke")
     config.train.compute_dtype = dtype
@@ -113,7 +113,17 @@ def test_bfloat16_gan_step(config_name):
     batch = jax.tree.map(jnp.asarray, dataset.train_batch(
         0, config.train.batch_size, 0, 0, 1))
     state = model.init(jax.random.PRNGKey(0), batch)
-    runs[dtype] = jax.jit(model.train_step)(state, batch, jax.random.PRNGKey(1))
+    step = jax.jit(model.train_step)
+    text = step.lower(state, batch, jax.random.PRNGKey(1)).as_text()
+    out[dtype] = (step(state, batch, jax.random.PRNGKey(1)), text)
+  return out
+
+
+@pytest.mark.parametrize("config_name", ["gan", "dcgan"])
+def test_bfloat16_gan_step(config_name):
+  """Both players' networks in bf16 (DCGAN: batch statistics too); all
+  parameters, batch statistics and optimizer states stay float32."""
+  runs = {k: v[0] for k, v in _smoke_steps(config_name).items()}
   new16, m16 = runs["bfloat16"]
   _, m32 = runs["float32"]
   for leaf in jax.tree.leaves((new16.params, new16.opt_state, new16.extra)):
@@ -129,20 +139,10 @@ def test_bfloat16_gan_step(config_name):
 def test_bfloat16_pixelcnn_step_keeps_float32_and_matches():
   """The PixelCNN's convolutions in bf16, its logits, log-softmax, loss,
   parameters and Adam state in float32; the NLL within bf16's precision."""
-  from experiments.configs import pixelcnn as pixelcnn_configs  # pylint: disable=g-import-not-at-top
-  runs, convs = {}, {}
-  for dtype in ("float32", "bfloat16"):
-    config = pixelcnn_configs.get_config("smoke")
-    config.train.compute_dtype = dtype
-    dataset = h.cached_load(config.data)
-    model = models.make(config, dataset.info)
-    batch = jax.tree.map(jnp.asarray, dataset.train_batch(
-        0, config.train.batch_size, 0, 0, 1))
-    state = model.init(jax.random.PRNGKey(0), batch)
-    step = jax.jit(model.train_step)
-    text = step.lower(state, batch, jax.random.PRNGKey(1)).as_text()
-    convs[dtype] = [l for l in text.splitlines() if "convolution" in l]
-    runs[dtype] = step(state, batch, jax.random.PRNGKey(1))
+  steps = _smoke_steps("pixelcnn")
+  runs = {k: v[0] for k, v in steps.items()}
+  convs = {k: [l for l in v[1].splitlines() if "convolution" in l]
+           for k, v in steps.items()}
   assert convs["float32"] and not any("bf16" in l for l in convs["float32"])
   assert convs["bfloat16"] and all("bf16" in l for l in convs["bfloat16"])
   new16, m16 = runs["bfloat16"]
