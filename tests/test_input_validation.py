@@ -36,20 +36,12 @@ from gdm_jax.nn import conv as gconv
 from gdm_jax.nn import masked
 from gdm_jax.nn import spectral
 from gdm_jax.train import sharding
+from tests.validation_cases import assert_raises_naming
+from tests.validation_cases import f
+from tests.validation_cases import i
+from tests.validation_cases import u8
 
 KEY = jax.random.key(0)
-
-
-def f(*shape):
-  return jnp.ones(shape, jnp.float32)
-
-
-def i(*shape):
-  return jnp.ones(shape, jnp.int32)
-
-
-def u8(*shape):
-  return jnp.zeros(shape, jnp.uint8)
 
 
 # Variables of layers built for 3 (ActNorm) and 4 (1x1 conv) channels, as
@@ -334,11 +326,7 @@ CASES = [
                           for name, c, e in CASES])
 def test_invalid_input_raises_naming_function_argument_and_input(call,
                                                                  expected):
-  with pytest.raises(ValueError) as info:
-    call()
-  message = str(info.value)
-  missing = [part for part in expected if part not in message]
-  assert not missing, f"{missing} not in: {message}"
+  assert_raises_naming(call, expected)
 
 
 # ------------------------------------------------------------ models
@@ -450,11 +438,7 @@ def test_model_functions_reject_inputs_that_do_not_fit_the_model(
              "flow": "toy_flow", "flow_bpd": None, "pixelcnn":
              "small_pixelcnn", "cfg": "toy_cfg", "cfg_fn": None}[family]
   model = request.getfixturevalue(fixture) if fixture else None
-  with pytest.raises(ValueError) as info:
-    call(model)
-  message = str(info.value)
-  missing = [part for part in expected if part not in message]
-  assert not missing, f"{missing} not in: {message}"
+  assert_raises_naming(lambda: call(model), expected)
 
 
 # ------------------------------------------------------------ checks.py
