@@ -187,6 +187,15 @@ class Shape(tuple):
   """A bare shape standing in for an array in `check_broadcastable`."""
 
 
+def broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
+  """Whether an array of `shape` broadcasts to exactly `target` (numpy
+  rules: the result keeps `target`'s shape)."""
+  try:
+    return np.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
+  except ValueError:
+    return False
+
+
 def check_positive_int(fn: str, name: str, n: Any) -> None:
   """Checks that `n` is a Python (or numpy) integer >= 1, not a bool.
 

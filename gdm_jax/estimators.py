@@ -324,10 +324,6 @@ def _check_axis(fn: str, name: str, x, axis: int, min_size: int) -> None:
 def _check_broadcasts_to(fn: str, name: str, x, ref_name: str, ref) -> None:
   """x broadcasts to ref's shape (the output keeps ref's shape)."""
   shape, ref_shape = checks.shape_of(x), checks.shape_of(ref)
-  try:
-    ok = np.broadcast_shapes(shape, ref_shape) == ref_shape
-  except ValueError:
-    ok = False
-  if not ok:
+  if not checks.broadcasts_to(shape, ref_shape):
     raise ValueError(f"{fn}: `{name}` must broadcast to the shape of "
                      f"`{ref_name}` {ref_shape}; got {shape}.")

@@ -444,6 +444,14 @@ def test_model_functions_reject_inputs_that_do_not_fit_the_model(
 # ------------------------------------------------------------ checks.py
 
 
+def test_broadcasts_to_keeps_the_target_shape():
+  assert checks.broadcasts_to((3,), (2, 3))
+  assert checks.broadcasts_to((2, 1), (2, 3))
+  assert checks.broadcasts_to((), (2, 3))
+  assert not checks.broadcasts_to((2, 3), (3,))      # would grow the target
+  assert not checks.broadcasts_to((4,), (2, 3))      # incompatible
+
+
 def test_dtype_categories():
   assert checks.is_dtype(jnp.bfloat16, "floating")
   assert checks.is_dtype(np.float64, "floating")

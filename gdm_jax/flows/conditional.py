@@ -18,7 +18,6 @@ from typing import Optional, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
-import numpy as np
 
 from gdm_jax import checks
 from gdm_jax.flows.base import check_flow_input
@@ -114,12 +113,7 @@ def _check_context(module, method, x, context) -> None:
   fn = f"{type(module).__name__}.{method}"
   checks.check_array(fn, "context", context, min_rank=1,
                      layout="[B, ..., F]")
-  lead_x, lead_c = x.shape[:-1], context.shape[:-1]
-  try:
-    ok = np.broadcast_shapes(lead_c, lead_x) == lead_x
-  except ValueError:
-    ok = False
-  if not ok:
+  if not checks.broadcasts_to(context.shape[:-1], x.shape[:-1]):
     raise ValueError(f"{fn}: `context` {context.shape} must match the input "
                      f"{x.shape} on all axes but the last.")
 
