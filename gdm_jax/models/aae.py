@@ -334,16 +334,10 @@ def make(config, dataset_info: dict) -> AAE:
   tx_g = make_optimizer(config.optimizer.generator, num_steps)
   mmd_kernel = divergences.imq_kernel(prior.sigma2)
 
-  def check_batch(fn, batch):
-    """The batch fits the data set the model was built for (trace time)."""
-    checks.check_batch(f"aae.{fn}", batch, "image", shape, "numeric")
-
-  def check_x(fn, x):
-    checks.check_example_batch(f"aae.{fn}", "x", x, shape, "floating")
-
-  def check_z(fn, name, z):
-    checks.check_array(f"aae.{fn}", name, z, shape=(None, d),
-                       layout=f"[B, {d}] (latent codes)")
+  # Input checks at trace time (the batch fits the data set the model was
+  # built for; codes are [B, d]).
+  check_batch, check_x, check_z = checks.autoencoder_checks("aae", shape,
+                                                            d)
 
   def _ae_vars(params):
     return {"params": {"encoder": params["encoder"],

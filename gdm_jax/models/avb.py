@@ -407,16 +407,10 @@ def make(config, dataset_info: dict) -> AVB:
 
   # ------------------------------------------- input checks (trace time) ----
 
-  def check_batch(fn, batch):
-    """The batch fits the data set the model was built for."""
-    checks.check_batch(f"avb.{fn}", batch, "image", shape, "numeric")
-
-  def check_x(fn, x):
-    checks.check_example_batch(f"avb.{fn}", "x", x, shape, "floating")
-
-  def check_z(fn, name, z):
-    checks.check_array(f"avb.{fn}", name, z, shape=(None, latent_dim),
-                       layout=f"[B, {latent_dim}] (latent codes)")
+  # Input checks at trace time (the batch fits the data set the model was
+  # built for; codes are [B, latent_dim]).
+  check_batch, check_x, check_z = checks.autoencoder_checks("avb", shape,
+                                                            latent_dim)
 
   def check_xz(fn, x, z):
     check_x(fn, x)

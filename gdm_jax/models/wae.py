@@ -209,16 +209,10 @@ def make(config, dataset_info: dict) -> WAE:
   tx_ae = make_optimizer(config.optimizer.autoencoder, num_steps)
   tx_d = make_optimizer(config.optimizer.discriminator, num_steps) if gan else None
 
-  def check_batch(fn, batch):
-    """The batch fits the data set the model was built for (trace time)."""
-    checks.check_batch(f"wae.{fn}", batch, "image", shape, "numeric")
-
-  def check_x(fn, x):
-    checks.check_example_batch(f"wae.{fn}", "x", x, shape, "floating")
-
-  def check_z(fn, name, z):
-    checks.check_array(f"wae.{fn}", name, z, shape=(None, d),
-                       layout=f"[B, {d}] (latent codes)")
+  # Input checks at trace time (the batch fits the data set the model was
+  # built for; codes are [B, d]).
+  check_batch, check_x, check_z = checks.autoencoder_checks("wae", shape,
+                                                            d)
 
   def encode(params, x):
     check_x("encode", x)
