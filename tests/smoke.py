@@ -42,3 +42,16 @@ def run_in_process(config_arg: str, workdir) -> subprocess.CompletedProcess:
   except Exception:  # pylint: disable=broad-except
     return subprocess.CompletedProcess(args, 1, "", traceback.format_exc())
   return subprocess.CompletedProcess(args, 0, "", "")
+
+
+def finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, str]:
+  """Waits for a CLI subprocess started with text pipes: (returncode, stdout,
+  stderr); after `timeout` seconds it is killed and stderr says so (the
+  tests then fail on its return code, with the output so far)."""
+  try:
+    out, err = proc.communicate(timeout=timeout)
+  except subprocess.TimeoutExpired:
+    proc.kill()
+    out, err = proc.communicate()
+    err = (err or "") + f"\n[killed after {timeout} s]"
+  return proc.returncode, out or "", err or ""

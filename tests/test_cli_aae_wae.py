@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from tests.smoke import finish
 from tests.smoke import run_in_process
 from tests.test_cli import _env
 from tests.test_cli import REPO
@@ -58,13 +59,8 @@ def smoke_runs(tmp_path_factory):
       done = run_in_process(f"experiments/configs/{name}", wd)
       results[name] = (done.returncode, done.stderr, wd)
   for name, (proc, workdir) in procs.items():
-    try:
-      _, err = proc.communicate(timeout=2 * TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-      proc.kill()
-      _, err = proc.communicate()
-      err += f"\n[killed after {2 * TIMEOUT_S} s]"
-    results[name] = (proc.returncode, err, workdir)
+    returncode, _, err = finish(proc, 2 * TIMEOUT_S)
+    results[name] = (returncode, err, workdir)
   return results
 
 

@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from tests.smoke import finish
 from tests.smoke import run_in_process
 from tests.test_cli import _env
 from tests.test_cli import REPO
@@ -49,13 +50,7 @@ def smoke_runs(tmp_path_factory):
     if name != CLI_CONFIG:
       done = run_in_process(f"experiments/configs/{name}.py:smoke", root / name)
       results[name] = (done.returncode, done.stdout, done.stderr, root / name)
-  try:
-    out, err = proc.communicate(timeout=2 * TIMEOUT_S)
-  except subprocess.TimeoutExpired:
-    proc.kill()
-    out, err = proc.communicate()
-    err += f"\n[killed after {2 * TIMEOUT_S} s]"
-  results[CLI_CONFIG] = (proc.returncode, out, err, workdir)
+  results[CLI_CONFIG] = finish(proc, 2 * TIMEOUT_S) + (workdir,)
   return results
 
 
