@@ -229,8 +229,6 @@ class JaxBench:
                        f"{len(jax.devices())} devices (set "
                        "jax_num_cpu_devices before the first computation).")
     self.num_devices = num_devices
-    self.block_each_step = (num_devices > 1
-                            and jax.default_backend() == "cpu")
     if conv_plan:
       from benchmarks import fast_layers
       conv = fast_layers.make_conv_general_dilated(
@@ -247,6 +245,7 @@ class JaxBench:
     from gdm_jax.train import sharding
     self.model = models.make(config, info)
     mesh = sharding.make_mesh(jax.devices()[:self.num_devices])
+    self.block_each_step = sharding.blocks_each_step(mesh)
     sharding.check_batch_size(next(iter(batch.values())).shape[0], mesh)
     self.batch = jax.device_put({k: jax.numpy.asarray(v)
                                  for k, v in batch.items()},

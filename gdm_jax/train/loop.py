@@ -341,9 +341,7 @@ def train_and_evaluate(config, workdir: str, *,
       f.write(config.to_json_best_effort(indent=2))
   writer = MetricWriter(workdir)
   progress = Progress(start, t.num_steps)
-  # Sharded steps on simulated CPU devices can deadlock on small machines
-  # unless each step is awaited; on real accelerators this sync is skipped.
-  block_each_step = jax.default_backend() == "cpu" and mesh.devices.size > 1
+  block_each_step = sharding.blocks_each_step(mesh)
   pending, last_saved = [], restored_step
   run_t0 = time.perf_counter()  # Wall time of this process's training.
 

@@ -34,6 +34,13 @@ def stacked_batch_sharded(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P(None, DATA_AXIS))
 
 
+def blocks_each_step(mesh: Mesh) -> bool:
+  """Whether a train loop over `mesh` must wait for every step: sharded steps
+  on several CPU devices can deadlock on small machines when many are in
+  flight; on accelerators (or one CPU device) steps stay asynchronous."""
+  return jax.default_backend() == "cpu" and mesh.devices.size > 1
+
+
 def check_batch_size(batch_size: int, mesh: Mesh, name: str = "batch_size"):
   """Raises ValueError unless the global batch divides over devices and processes."""
   n, p = mesh.devices.size, jax.process_count()
