@@ -242,7 +242,7 @@ class JaxBench:
     self.metrics = None
 
   def _build(self, jax, models, config, info, batch, seed):
-    from gdm_jax.train import sharding
+    from gdm_jax.core import sharding
     self.model = models.make(config, info)
     mesh = sharding.make_mesh(jax.devices()[:self.num_devices])
     self.block_each_step = sharding.blocks_each_step(mesh)

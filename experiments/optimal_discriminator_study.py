@@ -57,7 +57,7 @@ from experiments import study_cli
 from gdm_jax import gan_losses
 from gdm_jax.data import toy
 from gdm_jax.nn import gan_nets
-from gdm_jax.train.optimizers import make_optimizer
+from gdm_jax.core.optimizers import make_optimizer
 
 
 JSON_NAME = "optimal_discriminator_study.json"

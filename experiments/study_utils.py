@@ -20,7 +20,7 @@ A critic config (ml_collections.ConfigDict) has the fields
   objective      'wasserstein_clip' | 'wasserstein_gp' | 'logistic'
   hidden         hidden widths of the MLP, e.g. (64, 64); the output is 1-D
   activation     'relu' | 'leaky_relu' | 'tanh' | 'elu' (gdm_jax.nn.gan_nets)
-  optimizer      a `gdm_jax.train.optimizers.make_optimizer` node
+  optimizer      a `gdm_jax.core.optimizers.make_optimizer` node
   num_steps      critic updates
   batch_size     samples of each distribution per update
   clip           box half-width c of `wasserstein_clip`
@@ -53,8 +53,8 @@ from gdm_jax import gan_losses
 from gdm_jax import nn as gnn
 from gdm_jax.data import toy
 from gdm_jax.nn import gan_nets
-from gdm_jax.train import optimizers
-from gdm_jax.train import transforms
+from gdm_jax.core import optimizers
+from gdm_jax.core import transforms
 
 Sampler = Callable[[jax.Array, int], jax.Array]   # (key, n) -> [n, D]
 OBJECTIVES = ("wasserstein_clip", "wasserstein_gp", "logistic")

@@ -162,7 +162,7 @@ def wasserstein_critic_loss_per_example(real_scores: jax.Array,
   is a lower bound on W_1(P, Q), tight at the optimum (Kantorovich-Rubinstein
   duality; Arjovsky et al. 2017, eq. 3). The Lipschitz constraint is not in
   this loss: add `gradient_penalty`, or clip weights with
-  `gdm_jax.train.transforms.clip_params`, or use spectral normalisation.
+  `gdm_jax.core.transforms.clip_params`, or use spectral normalisation.
 
   Raises:
     ValueError: the shapes differ.

@@ -35,7 +35,7 @@ from gdm_jax.models import pixelcnn
 from gdm_jax.nn import conv as gconv
 from gdm_jax.nn import masked
 from gdm_jax.nn import spectral
-from gdm_jax.train import sharding
+from gdm_jax.core import sharding
 from tests.validation_cases import assert_raises_naming
 from tests.validation_cases import f
 from tests.validation_cases import i

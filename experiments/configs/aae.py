@@ -51,7 +51,7 @@ TRAIN_EXAMPLES = 55000
 
 def optimizer(lr: float, b1: float = 0.9, b2: float = 0.999
               ) -> ml_collections.ConfigDict:
-  """An Adam chain config (gdm_jax/train/optimizers.py fields)."""
+  """An Adam chain config (gdm_jax/core/optimizers.py fields)."""
   o = ml_collections.ConfigDict()
   o.name = "adam"
   o.learning_rate = lr

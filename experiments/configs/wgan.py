@@ -6,7 +6,7 @@ Launch:
 Algorithm 1's settings: RMSProp with learning rate 5e-5 for both players,
 n_critic = 5 critic updates per generator update, every critic weight
 clipped to [-0.01, 0.01] after each update (the critic's optax chain ends in
-gdm_jax.train.transforms.clip_params), minibatch m = 64 (the trainer's batch
+gdm_jax.core.transforms.clip_params), minibatch m = 64 (the trainer's batch
 is 5 x 64 = 320: one minibatch per critic update).
 
 Variants (`:variant`):

@@ -16,7 +16,7 @@ from absl import logging
 
 from gdm_jax import checks
 from gdm_jax.data.pipeline import ArrayDataset
-from gdm_jax.train import sharding
+from gdm_jax.core import sharding
 
 
 def make_eval_fn(fn: Callable, mesh) -> Callable:

@@ -67,8 +67,8 @@ from gdm_jax.data.preprocess import make_preprocessing
 from gdm_jax.data.preprocess import Preprocessing
 from gdm_jax.models import latent_priors
 from gdm_jax.nn import MLP
-from gdm_jax.train.optimizers import make_optimizer
-from gdm_jax.train.state import TrainState
+from gdm_jax.core.optimizers import make_optimizer
+from gdm_jax.core.state import TrainState
 
 LIKELIHOODS = ("bernoulli", "l2")
 # Size [px] of the latent scatter image drawn inside `images` (2-D codes).

@@ -82,7 +82,7 @@ step_scale (s), max_gradient_norm (0 = off: a cap c on ||g(x)||, i.e.
 s(x) = s min(1, c / (s ||∇D(x)||)), our addition, used on toy data),
 approximator_epochs, approximator_batch_size. Optimizers:
 `config.optimizer.discriminator` and `config.optimizer.approximator`, each an
-optax chain of train/optimizers.py; their schedules count their own updates
+optax chain of gdm_jax/core/optimizers.py; their schedules count their own updates
 (T·U resp. epochs·⌊P / batch⌋ per train step).
 
 References:
@@ -106,8 +106,8 @@ from gdm_jax.data.preprocess import make_preprocessing
 from gdm_jax.data.preprocess import Preprocessing
 from gdm_jax.nn.gan_nets import MLPDiscriminator
 from gdm_jax.nn.gan_nets import MLPGenerator
-from gdm_jax.train.optimizers import make_optimizer
-from gdm_jax.train.state import TrainState
+from gdm_jax.core.optimizers import make_optimizer
+from gdm_jax.core.state import TrainState
 
 Critic = Callable[[jax.Array], jax.Array]
 

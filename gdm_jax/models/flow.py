@@ -79,9 +79,9 @@ from gdm_jax import flows
 from gdm_jax.data.preprocess import dequantize_uniform
 from gdm_jax import checks
 from gdm_jax.data.toy import get_toy
-from gdm_jax.train.optimizers import make_optimizer
-from gdm_jax.train.state import apply_gradients
-from gdm_jax.train.state import TrainState
+from gdm_jax.core.optimizers import make_optimizer
+from gdm_jax.core.state import apply_gradients
+from gdm_jax.core.state import TrainState
 
 ARCHITECTURES = ("nice", "realnvp", "glow")
 DEQUANTIZATIONS = ("uniform", "variational")

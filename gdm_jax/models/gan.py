@@ -101,10 +101,10 @@ from gdm_jax import gan_losses
 from gdm_jax.data.preprocess import make_preprocessing
 from gdm_jax.data.preprocess import Preprocessing
 from gdm_jax.nn import gan_nets
-from gdm_jax.train import precision
-from gdm_jax.train.optimizers import make_optimizer
-from gdm_jax.train.state import TrainState
-from gdm_jax.train.transforms import clip_params
+from gdm_jax.core import precision
+from gdm_jax.core.optimizers import make_optimizer
+from gdm_jax.core.state import TrainState
+from gdm_jax.core.transforms import clip_params
 
 # f-GAN updates: Nowozin et al.'s single-step gradient method (Algorithm 1),
 # or alternating updates as in the other games.
@@ -266,7 +266,7 @@ def build_networks(mc, data_shape, output_dim: int = 1):
 def _apply(net: nn.Module, variables: Variables, x: jax.Array, train: bool,
            rng: jax.Array | None = None, dtype=jnp.float32
            ) -> tuple[jax.Array, Variables]:
-  """Runs `net` (in `dtype`, outputs float32: train/precision.py); in train
+  """Runs `net` (in `dtype`, outputs float32: gdm_jax/core/precision.py); in train
   mode returns the variables with updated state."""
   rngs = {"dropout": rng} if rng is not None else None
   if train and "batch_stats" in variables:

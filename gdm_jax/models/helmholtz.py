@@ -93,8 +93,8 @@ from gdm_jax import estimators
 from gdm_jax.data.preprocess import make_preprocessing
 from gdm_jax.data.preprocess import Preprocessing
 from gdm_jax.nn import MLP
-from gdm_jax.train.optimizers import make_optimizer
-from gdm_jax.train.state import TrainState
+from gdm_jax.core.optimizers import make_optimizer
+from gdm_jax.core.state import TrainState
 
 TRAININGS = ("wake_sleep", "reweighted", "reinforce")
 Q_UPDATES = ("wake", "sleep", "wake_sleep")

@@ -61,10 +61,10 @@ from gdm_jax.data.preprocess import Preprocessing
 from gdm_jax import checks
 from gdm_jax.nn.masked import GatedPixelCNN
 from gdm_jax.nn.masked import PixelCNN
-from gdm_jax.train import precision
-from gdm_jax.train.optimizers import make_optimizer
-from gdm_jax.train.state import apply_gradients
-from gdm_jax.train.state import TrainState
+from gdm_jax.core import precision
+from gdm_jax.core.optimizers import make_optimizer
+from gdm_jax.core.state import apply_gradients
+from gdm_jax.core.state import TrainState
 
 LIKELIHOODS = ("categorical", "logistic_mixture")
 ARCHITECTURES = ("gated", "plain")

@@ -93,10 +93,10 @@ from gdm_jax.data.preprocess import Preprocessing
 from gdm_jax.nn import ConvDecoder
 from gdm_jax.nn import ConvEncoder
 from gdm_jax.nn import MLP
-from gdm_jax.train import precision
-from gdm_jax.train.optimizers import make_optimizer
-from gdm_jax.train.state import apply_gradients
-from gdm_jax.train.state import TrainState
+from gdm_jax.core import precision
+from gdm_jax.core.optimizers import make_optimizer
+from gdm_jax.core.state import apply_gradients
+from gdm_jax.core.state import TrainState
 
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -562,7 +562,7 @@ def make(config, dataset_info: dict) -> VAE:
 
   # Mixed precision (train.compute_dtype): the encoder and decoder networks
   # run in the compute dtype on cast parameters; flows, priors and every
-  # log-density stay in float32 (gdm_jax/train/precision.py).
+  # log-density stay in float32 (gdm_jax/core/precision.py).
   dtype = precision.compute_dtype(config)
 
   def encode(params, x):

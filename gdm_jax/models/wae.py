@@ -68,8 +68,8 @@ from gdm_jax.models.aae import check_data
 from gdm_jax.models.aae import latent_discriminator
 from gdm_jax.models.aae import latent_raster
 from gdm_jax.models.aae import make_prior
-from gdm_jax.train.optimizers import make_optimizer
-from gdm_jax.train.state import TrainState
+from gdm_jax.core.optimizers import make_optimizer
+from gdm_jax.core.state import TrainState
 
 PENALTIES = ("mmd", "gan")
 KERNELS = ("imq", "rbf")

@@ -1,4 +1,2 @@
-"""Train state, optimizers, the generic sharded loop, checkpoints and logging."""
-
-from gdm_jax.train.state import apply_gradients
-from gdm_jax.train.state import TrainState
+"""The generic sharded train loop, checkpoints, logging, multi-seed runs and
+multi-host set-up: everything above the model families."""

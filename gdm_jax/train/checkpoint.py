@@ -11,7 +11,7 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
-from gdm_jax.train.state import TrainState
+from gdm_jax.core.state import TrainState
 
 
 class CheckpointError(RuntimeError):

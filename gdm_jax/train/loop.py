@@ -33,7 +33,7 @@ final metric is then reported as the mean over seeds, its standard deviation
 
 `config.train.compute_dtype` (optional, 'float32' or 'bfloat16') runs the
 networks of the families that support it in bfloat16 with float32
-parameters (gdm_jax/train/precision.py).
+parameters (gdm_jax/core/precision.py).
 
 The optional `config.eval` section (absent = no sample metrics):
   sample_metrics (bool), num_samples (N at the final evaluation),
@@ -58,8 +58,8 @@ from gdm_jax import models
 from gdm_jax.eval import evaluator
 from gdm_jax.eval import generated
 from gdm_jax.train import multi_seed
-from gdm_jax.train import precision
-from gdm_jax.train import sharding
+from gdm_jax.core import precision
+from gdm_jax.core import sharding
 from gdm_jax.train.checkpoint import CheckpointError
 from gdm_jax.train.checkpoint import Checkpointer
 from gdm_jax.train.logging import MetricWriter

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gdm_jax.train.state import TrainState
+from gdm_jax.core.state import TrainState
 
 _SEED_KEY = re.compile(r"^(.*)/seed(\d+)$")
 

@@ -9,7 +9,7 @@ import pytest
 
 from experiments import trainer_options as train_cli
 from gdm_jax import models
-from gdm_jax.train import precision
+from gdm_jax.core import precision
 from tests.train import _helpers as h
 
 

@@ -26,18 +26,18 @@ import jax
 import jax.numpy as jnp
 
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
-# Families whose networks honour train.compute_dtype; the trainer refuses
-# 'bfloat16' for the others rather than silently computing in float32.
-FAMILIES = ("vae", "gan", "pixelcnn")
 
 
 def compute_dtype(config) -> Any:
   """The compute dtype named by `config.train.compute_dtype` (default
   float32).
 
+  Whether a family honours it is the family's declaration
+  (`Model.supports_bfloat16`); the trainer refuses 'bfloat16' for the
+  others rather than silently computing in float32.
+
   Raises:
-    ValueError: a name other than 'float32' or 'bfloat16', or 'bfloat16'
-      for a family (config.model.name) that does not support it.
+    ValueError: a name other than 'float32' or 'bfloat16'.
   """
   name = config.train.get("compute_dtype", "float32")
   if name not in COMPUTE_DTYPES:
@@ -45,11 +45,6 @@ def compute_dtype(config) -> Any:
             if name == "float16" else "")
     raise ValueError(f"train.compute_dtype must be one of "
                      f"{sorted(COMPUTE_DTYPES)}; got {name!r}{hint}.")
-  family = config.model.get("name")
-  if name != "float32" and family not in FAMILIES:
-    raise ValueError(f"train.compute_dtype={name!r} is supported by the "
-                     f"families {list(FAMILIES)}; model.name is {family!r} "
-                     "(use float32).")
   return COMPUTE_DTYPES[name]
 
 

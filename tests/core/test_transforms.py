@@ -1,4 +1,4 @@
-"""gdm_jax.train.transforms.clip_params: WGAN weight clipping in optax."""
+"""gdm_jax.core.transforms.clip_params: WGAN weight clipping in optax."""
 
 import functools
 
@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from gdm_jax.train import transforms
+from gdm_jax.core import transforms
 
 C = 0.01
 
