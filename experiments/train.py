@@ -35,7 +35,7 @@ from absl import logging
 from ml_collections import config_flags
 from ml_collections.config_flags import config_flags as config_flags_lib
 
-from experiments.trainer_options import add_trainer_defaults  # noqa: E402
+from gdm_jax.train.options import with_trainer_defaults  # noqa: E402
 
 
 class _ConfigFileParser(config_flags_lib.ConfigFileFlagParser):
@@ -47,7 +47,7 @@ class _ConfigFileParser(config_flags_lib.ConfigFileFlagParser):
     super().__init__(name=name, lock_config=False)
 
   def parse(self, path):
-    config = add_trainer_defaults(super().parse(path))
+    config = with_trainer_defaults(super().parse(path))
     if hasattr(config, "lock"):
       config.lock()
     return config

@@ -16,7 +16,7 @@ import traceback
 
 import pytest
 
-from experiments.trainer_options import add_trainer_defaults
+from gdm_jax.train.options import with_trainer_defaults
 from gdm_jax.train import loop
 from tests.train import _helpers as h
 
@@ -33,7 +33,7 @@ def run_in_process(config_arg: str, workdir) -> subprocess.CompletedProcess:
   module = importlib.import_module(f"experiments.configs.{name}")
   args = ["in-process", f"--config={config_arg}", f"--workdir={workdir}"]
   try:
-    config = add_trainer_defaults(
+    config = with_trainer_defaults(
         module.get_config(variant) if variant else module.get_config())
     config.lock()
     with pytest.MonkeyPatch.context() as mp:

@@ -1,9 +1,17 @@
 """Data-set averages of a model's per-example metrics.
 
-A model's `evaluate` / `evaluate_final` returns {name: float [B]}; this module
-runs it over every example of a split exactly once (the last batch padded and
-masked) and returns the means. Batch i uses the key fold_in(key, i), so
-results do not depend on the device count or on anything before the call.
+A model's `evaluate` / `evaluate_final` returns {name: float [B] or []}; this
+module runs it over every example of a split exactly once and returns the
+means. The last batch is padded (its final example repeated) to the static
+batch size; the padding is masked:
+  - per-example metrics [B] are summed over the real rows only;
+  - the model sees batch['mask'] (float32 [B], 1 = real row, 0 = padding),
+    so a metric computed over the whole batch (an MMD, an energy distance)
+    can weight its rows and return a scalar; a scalar counts once per real
+    row, so the split's value is the mean of the batches' values weighted
+    by their numbers of real rows.
+Batch i uses the key fold_in(key, i), so results do not depend on the device
+count or on anything before the call.
 """
 
 import time
@@ -20,8 +28,9 @@ from gdm_jax.core import sharding
 
 
 def make_eval_fn(fn: Callable, mesh) -> Callable:
-  """jit of `fn(params, batch, rng) -> {name: [B]}` that also returns the
-  masked sums {name: scalar} on device (no host transfer per batch).
+  """jit of `fn(params, batch, rng) -> {name: [B] or []}` returning the
+  masked sums {name: scalar} on device (no host transfer per batch); `fn`
+  sees batch['mask'] (module docstring).
 
   Raises:
     ValueError: fn is not callable; (at trace time) fn returns something
@@ -34,7 +43,7 @@ def make_eval_fn(fn: Callable, mesh) -> Callable:
   repl, shard = sharding.replicated(mesh), sharding.batch_sharded(mesh)
 
   def summed(params, batch, mask, rng):
-    out = fn(params, batch, rng)
+    out = fn(params, {**batch, "mask": mask}, rng)
     if not isinstance(out, dict):
       raise ValueError(f"evaluator.make_eval_fn: `fn` must return a dict "
                        f"{{name: [B]}}; got {type(out).__name__}.")

@@ -126,8 +126,8 @@ def toy_figure(model, sample_fn: Callable, params, dataset: ArrayDataset,
   """Scatter of samples over data with critic / log-density contours.
 
   Args:
-    model: the model (its optional `critic(params, x)` or
-      `log_prob(params, x)` -> [N] gives the contours).
+    model: the model (its `critic(params, x)` or, failing that,
+      `log_prob(params, x)` -> [N] draws the contours when declared).
     sample_fn: jitted `model.sample` (n static).
     params, dataset, rng: as for `evaluate_generated`.
     num_samples: points drawn (and data points shown).
@@ -140,11 +140,10 @@ def toy_figure(model, sample_fn: Callable, params, dataset: ArrayDataset,
   samples = draw_samples(sample_fn, params, rng, num_samples)
   data = dataset.splits[split]["x"][:num_samples]
   field, title = None, "samples (colour) over data (grey)"
-  for name in ("critic", "log_prob"):
-    fn = getattr(model, name, None)
+  for name, fn in (("critic", model.critic), ("log_prob", model.log_prob)):
     if fn is not None:
       jitted = jax.jit(fn)
-      field = lambda x, jitted=jitted: np.asarray(jitted(params, x))  # pylint: disable=cell-var-from-loop
+      field = lambda x: np.asarray(jitted(params, x))
       title += f"; contours: {name}"
       break
   return plots.toy_scatter(samples, data, field_fn=field, title=title)[None]

@@ -20,13 +20,14 @@ seed (`seed_params`).
 """
 
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from gdm_jax.core.state import TrainState
+from gdm_jax.models import base
 
 _SEED_KEY = re.compile(r"^(.*)/seed(\d+)$")
 
@@ -52,22 +53,7 @@ def seed_statistics(metrics: dict[str, float]) -> dict[str, float]:
   return dict(sorted(out.items()))
 
 
-class MultiSeedModel(NamedTuple):
-  """The interface of models/base.py over S stacked copies of `inner`."""
-  inner: Any
-  num_seeds: int
-  init: Any
-  train_step: Any
-  evaluate: Any
-  evaluate_final: Any
-  sample: Any
-  images: Any
-  protocol: Any
-  critic: Any = None     # seed 0's critic / log-density, where the inner
-  log_prob: Any = None   # model has one (the trainer's toy figures).
-
-
-def vmap_seeds(model: Any, num_seeds: int) -> MultiSeedModel:
+def vmap_seeds(model: base.Model, num_seeds: int) -> base.Model:
   """Wraps `model` so that one call trains `num_seeds` seeds (vmap).
 
   The wrapped TrainState keeps a scalar `step` and the run's `rng` (so the
@@ -127,13 +113,15 @@ def vmap_seeds(model: Any, num_seeds: int) -> MultiSeedModel:
             "seeds": "init and noise keys fold_in(key, s), s < num_seeds; "
                      "shared data order"}
 
-  def seed0(name):
-    fn = getattr(model, name, None)
+  def seed0(fn):
     if fn is None:
       return None
     return lambda params, x: fn(seed_params(params, 0), x)
 
-  return MultiSeedModel(model, num_seeds, init, train_step,
-                        per_seed_eval(model.evaluate),
-                        per_seed_eval(model.evaluate_final), sample, images,
-                        protocol, seed0("critic"), seed0("log_prob"))
+  return base.Model(
+      init=init, train_step=train_step,
+      evaluate=per_seed_eval(model.evaluate),
+      evaluate_final=per_seed_eval(model.evaluate_final), sample=sample,
+      images=images, protocol=protocol, critic=seed0(model.critic),
+      log_prob=seed0(model.log_prob),
+      supports_bfloat16=model.supports_bfloat16)
