@@ -80,6 +80,7 @@ LABELS = {"minimax": "minimax  log(1 − D(G(z)))",
 
 
 def make_discriminator(s) -> gan_nets.MLPDiscriminator:
+  """D's MLP (`study.discriminator_hidden`, `study.activation`), 1 logit."""
   return gan_nets.MLPDiscriminator(tuple(s.discriminator_hidden), 1,
                                    activation=s.activation)
 
@@ -90,6 +91,7 @@ def logit_fn(net, params):
 
 
 def init_discriminator(net, rng: jax.Array):
+  """D's initial parameters for 1-D inputs."""
   return net.init(rng, jnp.zeros((2, 1), jnp.float32), train=False)
 
 

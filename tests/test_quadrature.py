@@ -187,3 +187,7 @@ class DivergenceVariantsTest(chex.TestCase):
       one = fns(lp, lq[i])
       chex.assert_trees_all_close(one[1], jsd[i], atol=1e-6)
     assert jsd[1] == pytest.approx(0.0, abs=1e-6)
+    # E_q[x] = μ and E_q[x²] = μ² + 1 under N(μ, 1).
+    mean = self.variant(lambda l, v: quadrature.expectation(l, v, w))
+    chex.assert_trees_all_close(mean(lq, x), mus, atol=1e-5)
+    chex.assert_trees_all_close(mean(lq, x * x), mus ** 2 + 1, atol=1e-4)
