@@ -25,9 +25,11 @@ At every θ of a grid the study also ESTIMATES them from samples:
     with the critic's empirical Lipschitz constant max ||∇f||). The GP
     penalty is soft: the best linear critic f = ∓s x₁ minimises
     -s|θ| + λ (s - 1)² at s = 1 + |θ|/(2λ), so the GP estimate converges to
-    |θ| + θ²/(2λ), not |θ| (`study_utils.gp_critic_value`).
-The expectations under π and p of a trained critic are exact (Gauss-Legendre
-over the segment), so the learned estimates carry no Monte Carlo error.
+    |θ| + θ²/(2λ), not |θ| (`gdm_jax.critics.gp_critic_value`).
+The critics are trained by `gdm_jax.critics.fit_critic`. The expectations
+under π and p of a trained critic are exact (`gdm_jax.quadrature`'s
+Gauss-Legendre rule over the segment), so the learned estimates carry no
+Monte Carlo error.
 The gradients the learned objectives give θ, with the critic frozen:
     d/dθ (E_π f - E_p f) = -E_y ∂f/∂x₁(θ, y)                        (W1)
     d/dθ JSD-estimate     = ½ E_y ∂/∂x₁ log(1 - D(θ, y))            (JSD)
@@ -59,7 +61,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import study_utils
-from experiments import study_cli
+from gdm_jax import critics
+from gdm_jax import quadrature
 from gdm_jax.eval import toy_metrics
 
 
@@ -98,13 +101,13 @@ def _learned(config, kind: str, theta: jax.Array, rng: jax.Array,
              y: jax.Array, wy: jax.Array, grid: jax.Array) -> dict:
   """Trains one critic at θ and returns its estimate and θ-gradient."""
   cfg = config.critics[kind]
-  critic = study_utils.make_critic(cfg)
-  params, losses = study_utils.fit_critic(
+  critic = critics.build_critic(cfg)
+  params, losses = critics.fit_critic(
       cfg, lambda k, n: sample_segment(k, n, jnp.float32(0.0)),
       lambda k, n: sample_segment(k, n, theta), rng, 2)
   real, fake = segment(jnp.float32(0.0), y), segment(theta, y)    # [Q, 2]
   out_real = critic.apply(params, real)
-  grad_fake = study_utils.input_gradients(critic.apply, params, fake)[:, 0]
+  grad_fake = critics.input_gradients(critic.apply, params, fake)[:, 0]
 
   def estimate_at(t):
     return critic.apply(params, segment(t, y))
@@ -119,8 +122,7 @@ def _learned(config, kind: str, theta: jax.Array, rng: jax.Array,
     est = jnp.sum(wy * out_real) - jnp.sum(wy * estimate_at(theta))
     grad = -jnp.sum(wy * grad_fake)
   return {"estimate": est, "d_estimate_d_theta": grad,
-          "lipschitz": study_utils.empirical_lipschitz(critic.apply, params,
-                                                       grid),
+          "lipschitz": critics.empirical_lipschitz(critic.apply, params, grid),
           "final_loss": jnp.mean(losses[-50:])}
 
 
@@ -142,7 +144,7 @@ def run(config, workdir: str) -> dict:
   theta = np.linspace(-config.theta_max, config.theta_max, config.num_theta)
   theta_j = jnp.asarray(theta, jnp.float32)
   rng = jax.random.PRNGKey(config.seed)
-  y, wy = study_utils.gauss_legendre(0.0, 1.0, 1, config.quadrature_order)
+  y, wy = quadrature.gauss_legendre(0.0, 1.0, 1, config.quadrature_order)
   y, wy = jnp.asarray(y, jnp.float32), jnp.asarray(wy, jnp.float32)
   g = jnp.linspace(-1.5 * config.theta_max, 1.5 * config.theta_max, 41)
   grid = jnp.stack(jnp.meshgrid(g, jnp.linspace(-0.5, 1.5, 41)), -1
@@ -225,7 +227,7 @@ def write_figure(out: dict, path: str) -> None:
   ax = axes[2]
   ax.plot(dense, np.abs(dense), color="tab:blue", label="W1 = |θ|")
   lam = out["protocol"]["critics"]["gp"]["gp_weight"]
-  ax.plot(dense, study_utils.gp_critic_value(dense, lam), ":", color="k",
+  ax.plot(dense, critics.gp_critic_value(dense, lam), ":", color="k",
           label=f"|θ| + θ²/(2λ): the penalised optimum, λ = {lam:g}")
   ax.plot(theta, out["sample_w1"], "x", color="0.4",
           label="exact OT between samples (POT)")
@@ -248,11 +250,8 @@ def write_figure(out: dict, path: str) -> None:
   ax.set_title("gradient given to θ")
   for ax in axes:
     ax.set_xlabel("θ")
-    ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=85)
-  plt.close(fig)
+  study_utils.save_figure(fig, path, dpi=85, grid=True)
 
 
 def format_table(out: dict) -> str:
@@ -277,5 +276,4 @@ def format_table(out: dict) -> str:
 
 
 if __name__ == "__main__":
-  study_cli.main(run, format_table,
-                 "experiments/configs/disjoint_supports_study.py", (NAME + '.json', NAME + '.png'))
+  study_utils.main(NAME, run, format_table)

@@ -57,7 +57,6 @@ References:
 """
 
 import copy
-import json
 import os
 import time
 
@@ -66,14 +65,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import study_cli
+from experiments import study_utils
 from gdm_jax import data as data_lib
 from gdm_jax import divergences
 from gdm_jax import models
 
 ARMS = {"minimax": "GAN0 (minimax)", "non_saturating": "GAN1 (log-D trick)"}
-JSON_NAME = "gan_scaling_study.json"
-FIGURE_NAME = "gan_scaling_study.png"
+NAME = "gan_scaling_study"
+JSON_NAME, FIGURE_NAME = NAME + ".json", NAME + ".png"
 
 
 def generator_weights(logits: jax.Array) -> dict[str, jax.Array]:
@@ -112,10 +111,7 @@ def run_arm(config, objective: str, dataset, reference: jax.Array,
       0, c.train.batch_size, c.seed))
   z_probe = jax.random.normal(probe_rng, (s.probe_size, c.model.latent_dim))
 
-  @jax.jit
-  def step_fn(state, batch):
-    return model.train_step(state, batch,
-                            jax.random.fold_in(state.rng, state.step))
+  step_fn = jax.jit(study_utils.train_step(model))
 
   @jax.jit
   def probe(params):
@@ -183,10 +179,7 @@ def summarise(results: dict, early_steps: int) -> dict:
 
 def write_figure(results: dict, path: str) -> None:
   """Four panels over training steps: s, D(G(z)), ||∇_θ L_G||, MMD²."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+  fig, axes = study_utils.pyplot().subplots(2, 2, figsize=(10, 7))
   for (objective, r), color in zip(results.items(), ("tab:red", "tab:blue")):
     label = ARMS[objective]
     axes[0, 0].plot(r["steps"], r["s_own"], color=color, label=label)
@@ -205,10 +198,7 @@ def write_figure(results: dict, path: str) -> None:
   for ax in axes.flat:
     ax.set_xlabel("train step")
     ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  study_utils.save_figure(fig, path, dpi=100, grid=True)
 
 
 def format_table(summary: dict) -> str:
@@ -267,12 +257,10 @@ def run_study(config, workdir: str) -> dict:
                             f"{s.quality_size} test examples in model space"),
           "arms": ARMS},
   }
-  with open(os.path.join(workdir, JSON_NAME), "w") as f:
-    json.dump(out, f, indent=1)
+  study_utils.write_json(out, os.path.join(workdir, JSON_NAME))
   write_figure(results, os.path.join(workdir, FIGURE_NAME))
   return out
 
 
 if __name__ == "__main__":
-  study_cli.main(run_study, lambda out: format_table(out['summary']),
-                 "experiments/configs/gan_scaling_study.py", (JSON_NAME, FIGURE_NAME))
+  study_utils.main(NAME, run_study, lambda out: format_table(out["summary"]))

@@ -69,7 +69,6 @@ References:
 """
 
 import copy
-import json
 import math
 import os
 import time
@@ -77,20 +76,17 @@ import time
 from absl import logging
 import jax
 import jax.numpy as jnp
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
-from experiments import study_cli
-from gdm_jax import data as data_lib  # noqa: E402
-from gdm_jax import distributions  # noqa: E402
-from gdm_jax import estimators  # noqa: E402
-from gdm_jax.models import vae  # noqa: E402
+from experiments import study_utils
+from gdm_jax import data as data_lib
+from gdm_jax import distributions
+from gdm_jax import estimators
+from gdm_jax.models import vae
 
 
-JSON_NAME = "gradient_estimator_study.json"
-FIGURE_NAME = "gradient_estimator_study.png"
+NAME = "gradient_estimator_study"
+JSON_NAME, FIGURE_NAME = NAME + ".json", NAME + ".png"
 OBJECTIVES = ("gaussian", "vae", "categorical")
 STYLES = {"reparam": ("C0", "o"), "reinforce": ("C3", "s"),
           "reinforce_mean": ("C1", "^"), "reinforce_loo": ("C2", "v"),
@@ -306,8 +302,7 @@ def train_vae(config, dataset, rng):
   model = vae.make(c, dataset.info)
   state = jax.jit(model.init)(rng, dataset.train_batch(0, c.train.batch_size,
                                                        c.seed))
-  step = jax.jit(lambda st, b: model.train_step(
-      st, b, jax.random.fold_in(st.rng, st.step)))
+  step = jax.jit(study_utils.train_step(model))
   metrics = {}
   for t in range(config.study.vae_train_steps):
     state, metrics = step(state, dataset.train_batch(t, c.train.batch_size, c.seed))
@@ -421,6 +416,7 @@ TITLES = {"gaussian": "(a) Gaussian: ∇_{μ,σ} E[(z-c)²]",
 
 
 def write_figure(results: dict, path: str) -> None:
+  plt = study_utils.pyplot()
   fig, axes = plt.subplots(1, len(results), figsize=(4.6 * len(results), 3.8))
   axes = np.atleast_1d(axes)
   for ax, (obj, res) in zip(axes, results.items()):
@@ -442,9 +438,7 @@ def write_figure(results: dict, path: str) -> None:
     ax.set_ylabel("total variance tr Cov[ĝ]")
     ax.legend(fontsize=7, title="estimator (slope)", title_fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
-  fig.tight_layout()
-  fig.savefig(path, dpi=90)
-  plt.close(fig)
+  study_utils.save_figure(fig, path, dpi=90)
 
 
 def format_table(results: dict) -> str:
@@ -495,12 +489,10 @@ def run(config, workdir: str) -> dict:
                       "draws": "the estimates at each S use the first S of "
                                "the same S_max draws per repetition",
                       "wall_s": timings}}
-  with open(os.path.join(workdir, JSON_NAME), "w") as f:
-    json.dump(out, f, indent=1)
+  study_utils.write_json(out, os.path.join(workdir, JSON_NAME))
   write_figure(results, os.path.join(workdir, FIGURE_NAME))
   return out
 
 
 if __name__ == "__main__":
-  study_cli.main(run, lambda out: format_table(out['results']),
-                 "experiments/configs/gradient_estimator_study.py", (JSON_NAME, FIGURE_NAME))
+  study_utils.main(NAME, run, lambda out: format_table(out["results"]))

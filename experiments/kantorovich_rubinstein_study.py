@@ -24,7 +24,7 @@ Monte Carlo error), with
     one-sided as in Petzka et al. 2018): the estimate approaches W1, or
     precisely W1 + W1²/(2λ), because the penalty is soft: the critics s·f*
     have loss -s W1 + λ (s - 1)², minimal at s = 1 + W1/(2λ)
-    (`study_utils.gp_critic_value`). In 1-D the two-sided penalty also has
+    (`gdm_jax.critics.gp_critic_value`). In 1-D the two-sided penalty also has
     local optima: f' must pass through 0 (penalty λ) to change sign, so a
     critic initialised with the wrong slope in a region can stay there
     (seen with the smoke budget on N(0,1) vs N(0,2²)); the one-sided
@@ -37,8 +37,11 @@ Monte Carlo error), with
     the normalised estimate (E_π f - E_p f) / max|f'|, which must be <= W1.
 In 1-D the optimal critic is known: E_π f - E_p f = ∫ f'(x)(F_p - F_π) dx by
 parts, maximised under |f'| <= 1 by f*' = sign(F_p - F_π), with value
-∫ |F_p - F_π| = W1. The figure shows f* and the learned critics (shifted,
-the clipped ones divided by their max |f'|) over the densities.
+∫ |F_p - F_π| = W1 (`gdm_jax.critics.optimal_critic_1d`). The figure shows
+f* and the learned critics (shifted, the clipped ones divided by their
+max |f'|) over the densities. The mixtures, their densities, CDFs and exact
+W1 are `gdm_jax.data.toy`'s `Mixture1D` functions; the critics are trained
+by `gdm_jax.critics.fit_critic`.
 
 Outputs: WORKDIR/kantorovich_rubinstein_study.json and .png.
 
@@ -66,7 +69,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import study_utils
-from experiments import study_cli
+from gdm_jax import critics
+from gdm_jax import quadrature
+from gdm_jax.data import toy
 from gdm_jax.eval import toy_metrics
 
 
@@ -143,47 +148,39 @@ def discrete_w1(p, q, positions=None) -> dict:
 # ---------------------------------------------------- (b) continuous -----
 
 
-def pair_mixtures(config) -> list[tuple[str, study_utils.Mixture1D,
-                                        study_utils.Mixture1D]]:
+def pair_mixtures(config) -> list[tuple[str, toy.Mixture1D, toy.Mixture1D]]:
   """The config's (name, π, p) pairs, padded to a common component count."""
   k = max(len(d.locs) for pair in config.pairs for d in (pair.real,
                                                             pair.fake))
-  out = []
-  for pair in config.pairs:
-    make = lambda d: study_utils.mixture(d.locs, d.scales, d.weights, k)
-    out.append((pair.name, make(pair.real), make(pair.fake)))
-  return out
+  make = lambda d: toy.gaussian_mixture1d(d.locs, d.scales, d.weights, k)
+  return [(pair.name, make(pair.real), make(pair.fake))
+          for pair in config.pairs]
 
 
-def _stack(mixtures):
-  return study_utils.Mixture1D(*(jnp.stack(a) for a in zip(*mixtures)))
+def optimal_critic(x: np.ndarray, real: toy.Mixture1D,
+                   fake: toy.Mixture1D) -> np.ndarray:
+  """f*(x) = ∫_{x_0}^x sign(F_p - F_π) dt on an increasing grid x [N],
+  float64 [N] (`critics.optimal_critic_1d` of the mixtures' CDFs)."""
+  xs = jnp.asarray(x)
+  return critics.optimal_critic_1d(x, toy.mixture1d_cdf(xs, real),
+                                   toy.mixture1d_cdf(xs, fake))
 
 
-def optimal_critic(x: np.ndarray, real: study_utils.Mixture1D,
-                   fake: study_utils.Mixture1D) -> np.ndarray:
-  """f*(x) = ∫_{x_0}^x sign(F_p - F_π) dt on an increasing grid x [N]
-  (trapezoid rule; f*(x_0) = 0)."""
-  s = np.sign(np.asarray(study_utils.mixture_cdf(jnp.asarray(x), fake))
-              - np.asarray(study_utils.mixture_cdf(jnp.asarray(x), real)))
-  return np.concatenate([[0.0], np.cumsum(0.5 * (s[1:] + s[:-1])
-                                          * np.diff(x))])
-
-
-def _learned(cfg, real: study_utils.Mixture1D, fake: study_utils.Mixture1D,
+def _learned(cfg, real: toy.Mixture1D, fake: toy.Mixture1D,
              rng: jax.Array, nodes: jax.Array, weights: jax.Array,
              plot_x: jax.Array, lip_x: jax.Array) -> dict:
   """Trains one critic on (π, p); its exact estimate, K and shape."""
-  critic = study_utils.make_critic(cfg)
-  params, losses = study_utils.fit_critic(
-      cfg, lambda k, n: study_utils.mixture_sample(k, n, real),
-      lambda k, n: study_utils.mixture_sample(k, n, fake), rng, 1)
+  critic = critics.build_critic(cfg)
+  params, losses = critics.fit_critic(
+      cfg, lambda k, n: toy.mixture1d_sample(k, n, real),
+      lambda k, n: toy.mixture1d_sample(k, n, fake), rng, 1)
   f = critic.apply(params, nodes[:, None])                         # [N]
-  dens = (jnp.exp(study_utils.mixture_log_prob(nodes, real))
-          - jnp.exp(study_utils.mixture_log_prob(nodes, fake)))
+  dens = (jnp.exp(toy.mixture1d_log_prob(nodes, real))
+          - jnp.exp(toy.mixture1d_log_prob(nodes, fake)))
   return {"estimate": jnp.sum(weights * f * dens),
-          "lipschitz": study_utils.empirical_lipschitz(critic.apply, params,
-                                                       lip_x[:, None]),
-          "spectral_bound": study_utils.spectral_lipschitz_bound(params),
+          "lipschitz": critics.empirical_lipschitz(critic.apply, params,
+                                                   lip_x[:, None]),
+          "spectral_bound": critics.spectral_lipschitz_bound(params),
           "critic": critic.apply(params, plot_x[:, None]),
           "final_loss": jnp.mean(losses[-50:])}
 
@@ -204,15 +201,16 @@ def run(config, workdir: str) -> dict:
   os.makedirs(workdir, exist_ok=True)
   discrete = discrete_w1(EARTH_MOVER_P, EARTH_MOVER_Q)
   pairs = pair_mixtures(config)
-  reals, fakes = _stack([r for _, r, _ in pairs]), _stack([f for *_, f in
-                                                            pairs])
+  stack = lambda ms: jax.tree.map(lambda *a: jnp.stack(a), *ms)
+  reals, fakes = stack([r for _, r, _ in pairs]), stack([f for *_, f in
+                                                          pairs])
   q = config.quadrature
-  x, w = study_utils.gauss_legendre(q.low, q.high, q.num_panels, q.order)
+  x, w = quadrature.gauss_legendre(q.low, q.high, q.num_panels, q.order)
   nodes, weights = jnp.asarray(x, jnp.float32), jnp.asarray(w, jnp.float32)
   plot_x = jnp.linspace(config.plot_low, config.plot_high, 301)
   lip_x = jnp.linspace(q.low, q.high, 20001)
   rng = jax.random.PRNGKey(config.seed)
-  exact = [study_utils.wasserstein1_1d_exact(r, f) for _, r, f in pairs]
+  exact = [toy.mixture1d_wasserstein1(r, f) for _, r, f in pairs]
   learned, timings = {}, {}
   for c_index, (name, cfg) in enumerate(config.critics.items()):
     t_c = time.perf_counter()
@@ -229,7 +227,7 @@ def run(config, workdir: str) -> dict:
               if c.objective == "wasserstein_gp"), 10.0)
   for i, (name, real, fake) in enumerate(pairs):
     row = {"name": name, "exact_w1": exact[i],
-           "gp_target": float(study_utils.gp_critic_value(exact[i], lam)),
+           "gp_target": float(critics.gp_critic_value(exact[i], lam)),
            "optimal_critic": optimal_critic(px, real, fake)}
     for c in learned:
       est, lip = learned[c]["estimate"][i], learned[c]["lipschitz"][i]
@@ -292,7 +290,7 @@ def write_figure(out: dict, pairs, path: str) -> None:
   line = np.linspace(0, exact.max() * 1.1, 50)
   ax.plot(line, line, "k:", label="y = x")
   lam = out["gp_weight"]
-  ax.plot(line, study_utils.gp_critic_value(line, lam), "k--", linewidth=0.8,
+  ax.plot(line, critics.gp_critic_value(line, lam), "k--", linewidth=0.8,
           label=f"W1 + W1²/(2λ), λ = {lam:g} (GP optimum)")
   markers = dict(zip(names, "osd^v"))
   for c in names:
@@ -306,9 +304,9 @@ def write_figure(out: dict, pairs, path: str) -> None:
   x = np.asarray(out["plot_x"])
   for i, ((name, real, fake), row) in enumerate(zip(pairs, out["pairs"])):
     ax = fig.add_subplot(gs[i + 1, 0])
-    ax.plot(x, np.exp(study_utils.mixture_log_prob(jnp.asarray(x), real)),
+    ax.plot(x, np.exp(toy.mixture1d_log_prob(jnp.asarray(x), real)),
             label="π (real)")
-    ax.plot(x, np.exp(study_utils.mixture_log_prob(jnp.asarray(x), fake)),
+    ax.plot(x, np.exp(toy.mixture1d_log_prob(jnp.asarray(x), fake)),
             label="p (fake)")
     ax.set_title(f"{name}: exact W1 = {row['exact_w1']:.4f}", fontsize=9)
     ax.legend(fontsize=7)
@@ -325,11 +323,7 @@ def write_figure(out: dict, pairs, path: str) -> None:
     ax.set_title("critics (shifted to mean 0 on the plot; clipped ones "
                  "÷ max|f'|)", fontsize=9)
     ax.legend(fontsize=7)
-  for a in fig.axes:
-    a.grid(alpha=0.3)
-  fig.tight_layout()
-  fig.savefig(path, dpi=70)
-  plt.close(fig)
+  study_utils.save_figure(fig, path, dpi=70, grid=True)
 
 
 def format_table(out: dict) -> str:
@@ -360,5 +354,4 @@ def format_table(out: dict) -> str:
 
 
 if __name__ == "__main__":
-  study_cli.main(run, format_table,
-                 "experiments/configs/kantorovich_rubinstein_study.py", (NAME + '.json', NAME + '.png'))
+  study_utils.main(NAME, run, format_table)

@@ -49,17 +49,16 @@ import os
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from experiments import study_cli
+from experiments import study_utils
 from gdm_jax import data as data_lib
 from gdm_jax import models
 from gdm_jax.eval import toy_metrics
 
 
-JSON_NAME = "mode_collapse_study.json"
-FIGURE_NAME = "mode_collapse_study.png"
+NAME = "mode_collapse_study"
+JSON_NAME, FIGURE_NAME = NAME + ".json", NAME + ".png"
 LABELS = {"gan": "GAN (non-saturating)", "wgan_gp": "WGAN-GP"}
 COLORS = ("tab:red", "tab:blue", "tab:green", "tab:purple")
 
@@ -136,11 +135,8 @@ def run_arm(name: str, arm_config, dataset, reference: np.ndarray,
   model = models.make(arm_config, dataset.info)
   batch_size = arm_config.train.batch_size
 
-  def body(state, batch):
-    return model.train_step(state, batch,
-                            jax.random.fold_in(state.rng, state.step))
-
-  run_chunk = jax.jit(lambda state, batches: jax.lax.scan(body, state, batches))
+  run_chunk = jax.jit(lambda state, batches: jax.lax.scan(
+      study_utils.train_step(model), state, batches))
   draw = jax.jit(lambda params, rng: model.sample(params, rng, s.eval_samples))
   init = jax.jit(model.init)
   steps = list(range(0, s.num_steps + 1, s.record_every))
@@ -266,17 +262,14 @@ def run(config, workdir: str) -> dict:
           "w1_data_floor": floor,
           "sample_keys": "fold_in(split(PRNGKey(seed))[1], step)"},
   }
-  with open(json_path, "w") as f:
-    json.dump(out, f)
+  study_utils.write_json(out, json_path, indent=None)
   write_figure(out, os.path.join(workdir, FIGURE_NAME))
   return out
 
 
 def write_figure(out: dict, path: str) -> None:
   """Scatter rows per arm over training (seed 0) + the metric curves."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = study_utils.pyplot()
   arms = out["arms"]
   modes = np.asarray(out["protocol"]["modes"])
   dim = modes.shape[1]
@@ -329,9 +322,7 @@ def write_figure(out: dict, path: str) -> None:
     ax.set_xlabel("generator step")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=70)
-  plt.close(fig)
+  study_utils.save_figure(fig, path, dpi=70)
 
 
 def format_table(out: dict) -> str:
@@ -351,5 +342,4 @@ def format_table(out: dict) -> str:
 
 
 if __name__ == "__main__":
-  study_cli.main(run, format_table,
-                 "experiments/configs/mode_collapse_study.py", (JSON_NAME, FIGURE_NAME))
+  study_utils.main(NAME, run, format_table)

@@ -9,10 +9,12 @@ r"""Mode covering vs mode seeking: one Gaussian fitted to two Gaussians.
   JSD          ½ KL(π || m) + ½ KL(p || m),  m = (π + p) / 2,  in [0, log 2]
 
 from several initialisations. Each divergence is computed by composite
-Gauss-Legendre quadrature on a wide interval (jitted and differentiable),
-in log space (log π - log p, never the ratio), so that the tails of a narrow
-p or of π cost no accuracy; and, as a second estimate at every fit, by
-Monte Carlo (mean of the log-ratio under samples, with its standard error).
+Gauss-Legendre quadrature on a wide interval (`gdm_jax.quadrature`: jitted
+and differentiable, in log space, log π - log p, never the ratio, so that
+the tails of a narrow p or of π cost no accuracy); and, as a second
+estimate at every fit, by Monte Carlo (mean of the log-ratio under samples,
+with its standard error). The fits are `gdm_jax.critics.train_critic`'s
+optax loop on the quadrature loss.
 
 The forward-KL optimum is moment matching: ∂/∂μ, ∂/∂σ of -E_π log p vanish
 at μ = E_π x, σ² = Var_π x (for the default: μ = 0, σ = √4.25 = 2.0616), a
@@ -55,8 +57,9 @@ import numpy as np
 import optax
 
 from experiments import study_utils
-from experiments import study_cli
+from gdm_jax import critics
 from gdm_jax import distributions
+from gdm_jax import quadrature
 from gdm_jax.data import toy
 
 
@@ -68,40 +71,16 @@ LABELS = {"forward_kl": "KL(π‖p) (forward, mode covering)",
 LOG_2 = math.log(2.0)
 
 
-def divergences_from_log_densities(log_pi: jax.Array, log_p: jax.Array,
-                                   weights: jax.Array) -> dict[str, jax.Array]:
-  """Forward KL, reverse KL and JSD by quadrature, from log-densities at nodes.
-
-  KL(π || p) ≈ Σ_i w_i π_i (log π_i - log p_i),
-  KL(p || π) ≈ Σ_i w_i p_i (log p_i - log π_i),
-  JSD ≈ ½ Σ w_i π_i (log π_i - log m_i) + ½ Σ w_i p_i (log p_i - log m_i),
-  log m = logaddexp(log π, log p) - log 2.
-
-  Args:
-    log_pi, log_p: [..., N] log-densities at the quadrature nodes (nats).
-    weights: [N] quadrature weights.
-
-  Returns:
-    {'forward_kl', 'reverse_kl', 'jsd'}: arrays of shape [...], nats.
-  """
-  pi, p = jnp.exp(log_pi), jnp.exp(log_p)
-  log_m = jnp.logaddexp(log_pi, log_p) - LOG_2
-  q = lambda dens, diff: jnp.sum(weights * dens * diff, axis=-1)
-  return {"forward_kl": q(pi, log_pi - log_p),
-          "reverse_kl": q(p, log_p - log_pi),
-          "jsd": 0.5 * q(pi, log_pi - log_m) + 0.5 * q(p, log_p - log_m)}
-
-
 class Problem:
   """π, the quadrature rule and p(x | μ, σ) of one study config."""
 
   def __init__(self, config):
     m = config.mixture
     self.target = toy.mixture1d(tuple(m.locs), m.scale, tuple(m.weights))
-    self.mixture = study_utils.mixture(m.locs, [m.scale] * len(m.locs),
-                                       m.weights)
+    self.mixture = toy.gaussian_mixture1d(m.locs, [m.scale] * len(m.locs),
+                                          m.weights)
     q = config.quadrature
-    x, w = study_utils.gauss_legendre(q.low, q.high, q.num_panels, q.order)
+    x, w = quadrature.gauss_legendre(q.low, q.high, q.num_panels, q.order)
     self.nodes = jnp.asarray(x, jnp.float32)                      # [N]
     self.weights = jnp.asarray(w, jnp.float32)                    # [N]
     self.log_pi_nodes = self.log_pi(self.nodes)                    # [N]
@@ -117,17 +96,21 @@ class Problem:
 
   def divergences(self, mu: jax.Array, log_sigma: jax.Array
                   ) -> dict[str, jax.Array]:
-    """All three divergences of p(μ, σ) by quadrature; scalar μ, log σ."""
-    return divergences_from_log_densities(
-        self.log_pi_nodes, self.log_p(self.nodes, mu, log_sigma),
-        self.weights)
+    """KL(π||p), KL(p||π) and JSD(π||p) of p(μ, σ) by quadrature, nats;
+    scalar μ, log σ."""
+    log_pi, w = self.log_pi_nodes, self.weights
+    log_p = self.log_p(self.nodes, mu, log_sigma)
+    return {"forward_kl": quadrature.kl_divergence(log_pi, log_p, w),
+            "reverse_kl": quadrature.kl_divergence(log_p, log_pi, w),
+            "jsd": quadrature.jensen_shannon(log_pi, log_p, w)}
 
 
 def fit(problem: Problem, divergence: str, init: jax.Array,
         config) -> tuple[jax.Array, jax.Array]:
   """Minimises one divergence over θ = (μ, log σ) from `init` [2].
 
-  Adam with cosine decay for `fit.num_steps` steps, one `lax.scan`.
+  Adam with cosine decay for `fit.num_steps` steps, one `lax.scan`
+  (`critics.train_critic` with a deterministic loss).
 
   Returns:
     (θ [2], loss curve [num_steps]).
@@ -135,16 +118,9 @@ def fit(problem: Problem, divergence: str, init: jax.Array,
   opt = optax.adam(optax.cosine_decay_schedule(config.fit.learning_rate,
                                                config.fit.num_steps))
   loss_fn = lambda th: problem.divergences(th[0], th[1])[divergence]
-
-  def step(carry, _):
-    th, state = carry
-    value, g = jax.value_and_grad(loss_fn)(th)
-    updates, state = opt.update(g, state, th)
-    return (optax.apply_updates(th, updates), state), value
-
-  (theta, _), losses = jax.lax.scan(step, (init, opt.init(init)), None,
-                                    length=config.fit.num_steps)
-  return theta, losses
+  out = critics.train_critic(loss_fn, opt, init, lambda _: (),
+                             jnp.arange(config.fit.num_steps))
+  return out.params, out.losses
 
 
 def monte_carlo(problem: Problem, mu: float, sigma: float, rng: jax.Array,
@@ -220,7 +196,7 @@ def run(config, workdir: str) -> dict:
                      f"{config.fit.inits}.")
   os.makedirs(workdir, exist_ok=True)
   problem = Problem(config)
-  mean, std = study_utils.mixture_stats(problem.mixture)
+  mean, std = toy.mixture1d_moments(problem.mixture)
   init_theta = jnp.asarray(np.stack([inits[:, 0], np.log(inits[:, 1])], -1),
                            jnp.float32)
   rng = jax.random.PRNGKey(config.seed)
@@ -306,11 +282,7 @@ def write_figure(problem: Problem, out: dict, path: str,
   for f in out["fits"]:
     axes[2].plot(f["mu"], f["quadrature"][f["divergence"]], "o",
                  color=colors[f["divergence"]], markersize=5)
-  for ax in axes:
-    ax.grid(alpha=0.3)
-  fig.tight_layout()
-  fig.savefig(path, dpi=90)
-  plt.close(fig)
+  study_utils.save_figure(fig, path, dpi=90, grid=True)
 
 
 def format_table(out: dict) -> str:
@@ -331,5 +303,4 @@ def format_table(out: dict) -> str:
 
 
 if __name__ == "__main__":
-  study_cli.main(run, format_table,
-                 "experiments/configs/mode_seeking_study.py", (NAME + '.json', NAME + '.png'))
+  study_utils.main(NAME, run, format_table)

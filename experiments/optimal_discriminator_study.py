@@ -10,13 +10,15 @@ p_g = N(μ, σ²), i.e. G_θ(z) = μ + σ z, z ~ N(0, 1), θ = (μ, σ):
       D*_G(x) = π(x) / (π(x) + p_g(x)),  logit D*_G = log π(x) - log p_g(x).
 
     A discriminator (MLP, logistic loss `gan_losses.discriminator_loss`,
-    fresh samples of both every step, so no overfitting) is trained to
-    convergence and compared with D* on a grid.
+    fresh samples of both every step, so no overfitting; trained by
+    `gdm_jax.critics.train_critic`) is trained to convergence and compared
+    with D* on a grid.
 (b) Theorem 1: V(G, D*_G) = C(G) = -log 4 + 2 JSD(π || p_g). For each μ,
     V(G, D_trained) and C(G) are both computed by quadrature on the same
-    grid (trapezoid rule), so V(G, D_trained) <= C(G) holds pointwise up to
-    quadrature error: π log d + p_g log(1 - d) is maximised over d at d*;
-    a Monte Carlo V on fresh samples is reported too.
+    grid (`gdm_jax.quadrature`'s trapezoid rule, `gan_value` and
+    `jensen_shannon` in float64), so V(G, D_trained) <= C(G) holds
+    pointwise up to quadrature error: π log d + p_g log(1 - d) is maximised
+    over d at d*; a Monte Carlo V on fresh samples is reported too.
 (c) Arjovsky and Bottou 2017, Theorem 2.4 / Figure 2 and Theorem 2.6 /
     Figure 3: with p_g = N(`far_mu`, σ²) far from π, D is trained from
     scratch for t = 0..T steps; at every record the generator's gradient
@@ -43,25 +45,30 @@ References:
     Generative Adversarial Networks", ICLR (Theorems 2.4-2.6, Figures 2-3).
 """
 
-import json
+import functools
 import math
 import os
 import time
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from scipy import stats
 
-from experiments import study_cli
+from experiments import study_utils
+from gdm_jax import critics
+from gdm_jax import distributions
 from gdm_jax import gan_losses
+from gdm_jax import quadrature
+from gdm_jax.core.optimizers import make_optimizer
 from gdm_jax.data import toy
 from gdm_jax.nn import gan_nets
-from gdm_jax.core.optimizers import make_optimizer
 
 
-JSON_NAME = "optimal_discriminator_study.json"
-FIGURE_NAME = "optimal_discriminator_study.png"
+NAME = "optimal_discriminator_study"
+JSON_NAME, FIGURE_NAME = NAME + ".json", NAME + ".png"
 LOG4 = math.log(4.0)
 LOSSES = {"minimax": gan_losses.generator_loss_minimax_per_example,
           "non_saturating": gan_losses.generator_loss_non_saturating_per_example}
@@ -69,63 +76,11 @@ LABELS = {"minimax": "minimax  log(1 − D(G(z)))",
           "non_saturating": "non-saturating  −log D(G(z))"}
 
 
-# ----------------------------------------------------------- closed forms ---
-
-
-def gaussian_log_prob(x: jax.Array, mu, sigma) -> jax.Array:
-  """log N(x; μ, σ²) = -((x - μ)/σ)²/2 - log σ - log(2π)/2, [N] -> [N], nats."""
-  return (-0.5 * jnp.square((x - mu) / sigma) - jnp.log(sigma)
-          - 0.5 * math.log(2.0 * math.pi))
-
-
-def optimal_logit(log_p_data: jax.Array, log_p_model: jax.Array) -> jax.Array:
-  """logit D*(x) = log π(x) - log p_g(x) (Goodfellow et al. 2014, Prop. 1)."""
-  return log_p_data - log_p_model
-
-
-def trapezoid_weights(grid: np.ndarray) -> np.ndarray:
-  """Trapezoid-rule weights w [N] on a sorted grid: ∫ f ≈ Σ w_i f(x_i)."""
-  dx = np.diff(grid)
-  w = np.zeros_like(grid)
-  w[:-1] += 0.5 * dx
-  w[1:] += 0.5 * dx
-  return w
-
-
-def jensen_shannon(weights: np.ndarray, log_p: np.ndarray,
-                   log_q: np.ndarray) -> float:
-  """JSD(P || Q) = ½ KL(P || M) + ½ KL(Q || M), M = (P + Q)/2, in nats.
-
-  By quadrature: Σ_i w_i [½ p_i log(p_i/m_i) + ½ q_i log(q_i/m_i)], in
-  float64 from log-densities on the grid (0 log 0 = 0). 0 <= JSD <= log 2.
-  """
-  log_p, log_q = np.asarray(log_p, np.float64), np.asarray(log_q, np.float64)
-  log_m = np.logaddexp(log_p, log_q) - math.log(2.0)
-  p, q = np.exp(log_p), np.exp(log_q)
-  integrand = 0.5 * (np.where(p > 0, p * (log_p - log_m), 0.0)
-                     + np.where(q > 0, q * (log_q - log_m), 0.0))
-  return float(np.sum(weights * integrand))
-
-
-def value_by_quadrature(weights: np.ndarray, log_p: np.ndarray,
-                        log_q: np.ndarray, logits: np.ndarray) -> float:
-  """V(G, D) = ∫ π log σ(l) + p_g log σ(-l) dx (trapezoid rule), nats.
-
-  With l = logit D*, V = 2 JSD(π || p_g) - log 4 (Goodfellow et al. 2014,
-  Theorem 1); for any other l it is smaller (pointwise maximisation).
-  """
-  logits = np.asarray(logits, np.float64)
-  log_d = -np.logaddexp(0.0, -logits)          # log σ(l)
-  log_1md = -np.logaddexp(0.0, logits)         # log σ(-l) = log(1 - σ(l))
-  integrand = (np.exp(np.asarray(log_p, np.float64)) * log_d
-               + np.exp(np.asarray(log_q, np.float64)) * log_1md)
-  return float(np.sum(weights * integrand))
-
-
 # ------------------------------------------------------------- training -----
 
 
 def make_discriminator(s) -> gan_nets.MLPDiscriminator:
+  """D's MLP (`study.discriminator_hidden`, `study.activation`), 1 logit."""
   return gan_nets.MLPDiscriminator(tuple(s.discriminator_hidden), 1,
                                    activation=s.activation)
 
@@ -135,50 +90,47 @@ def logit_fn(net, params):
   return lambda x: net.apply(params, x[:, None], train=False)[:, 0]
 
 
-def make_trainer(config, data_dist: toy.ToyDistribution, num_steps: int):
-  """(init(rng) -> (params, opt_state), step(carry, rng, mu, sigma) -> carry).
+def init_discriminator(net, rng: jax.Array):
+  """D's initial parameters for 1-D inputs."""
+  return net.init(rng, jnp.zeros((2, 1), jnp.float32), train=False)
 
-  One step: the logistic discriminator loss on `s.batch_size` fresh samples
-  of π and of N(μ, σ²) (`gan_losses.discriminator_loss`), one optimizer
-  update of `config.optimizer`.
-  """
-  s = config.study
-  net = make_discriminator(s)
-  tx = make_optimizer(config.optimizer, num_steps)
 
-  def init(rng):
-    params = net.init(rng, jnp.zeros((2, 1), jnp.float32), train=False)
-    return params, tx.init(params)
+def discriminator_loss(net) -> Callable:
+  """(params, real [B], fake [B]) -> the logistic loss of D
+  (`critics.critic_loss`, objective 'logistic')."""
+  return functools.partial(critics.critic_loss,
+                           apply_fn=lambda p, x: logit_fn(net, p)(x),
+                           objective="logistic")
 
-  def loss_fn(params, rng, mu, sigma):
-    r_rng, f_rng = jax.random.split(rng)
-    real = data_dist.sample(r_rng, s.batch_size)[:, 0]           # [B]
-    fake = mu + sigma * jax.random.normal(f_rng, (s.batch_size,))  # [B]
-    d = logit_fn(net, params)
-    return gan_losses.discriminator_loss(d(real), d(fake))
 
-  def step(carry, rng, mu, sigma):
-    params, opt_state = carry
-    grads = jax.grad(loss_fn)(params, rng, mu, sigma)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
-
-  return net, init, step
+def sampler(data_dist: toy.ToyDistribution, mu, sigma: float,
+            n: int) -> Callable:
+  """key -> (n points of π [n], n points of N(μ, σ²) [n])."""
+  def sample(key):
+    r_rng, f_rng = jax.random.split(key)
+    return (data_dist.sample(r_rng, n)[:, 0],
+            mu + sigma * jax.random.normal(f_rng, (n,)))
+  return sample
 
 
 def train_discriminators(config, data_dist, mus: jax.Array, sigma: float,
                          rng: jax.Array):
-  """D trained against each N(μ_j, σ²), vmapped over μ: stacked params."""
+  """D trained against each N(μ_j, σ²), vmapped over μ: stacked params.
+
+  Each D: `study.num_steps` updates of `config.optimizer` on the logistic
+  loss of `study.batch_size` fresh samples of π and of N(μ, σ²)
+  (`critics.train_critic`; step keys split(rng_steps, num_steps)).
+  """
   s = config.study
-  net, init, step = make_trainer(config, data_dist, s.num_steps)
+  net = make_discriminator(s)
+  tx = make_optimizer(config.optimizer, s.num_steps)
 
   def train_one(rng, mu):
     init_rng, steps_rng = jax.random.split(rng)
-    carry = init(init_rng)
-    keys = jax.random.split(steps_rng, s.num_steps)
-    carry, _ = jax.lax.scan(lambda c, k: (step(c, k, mu, sigma), None), carry,
-                            keys)
-    return carry[0]
+    return critics.train_critic(
+        discriminator_loss(net), tx, init_discriminator(net, init_rng),
+        sampler(data_dist, mu, sigma, s.batch_size),
+        jax.random.split(steps_rng, s.num_steps)).params
 
   keys = jax.random.split(rng, mus.shape[0])
   return net, jax.jit(jax.vmap(train_one))(keys, mus)
@@ -204,7 +156,10 @@ def vanishing_gradients(config, data_dist, rng: jax.Array) -> dict:
   every, records = s.gradient_record_every, s.gradient_steps // s.gradient_record_every
   mu, sigma = float(s.far_mu), float(s.sigma)
   theta = {"mu": jnp.asarray(mu), "sigma": jnp.asarray(sigma)}
-  net, init, step = make_trainer(config, data_dist, s.gradient_steps)
+  net = make_discriminator(s)
+  tx = make_optimizer(config.optimizer, s.gradient_steps)
+  loss, sample = discriminator_loss(net), sampler(data_dist, mu, sigma,
+                                                  s.batch_size)
 
   def one_seed(rng):
     init_rng, z_rng, x_rng, steps_rng = jax.random.split(rng, 4)
@@ -219,22 +174,23 @@ def vanishing_gradients(config, data_dist, rng: jax.Array) -> dict:
       return out
 
     def record(carry, keys):
-      carry = jax.lax.fori_loop(0, every,
-                                lambda i, c: step(c, keys[i], mu, sigma), carry)
-      return carry, measure(carry[0])
+      fit = critics.train_critic(loss, tx, carry[0], sample, keys,
+                                 opt_state=carry[1])
+      return (fit.params, fit.opt_state), measure(fit.params)
 
-    carry = init(init_rng)
+    params = init_discriminator(net, init_rng)
     keys = jax.random.split(steps_rng, records * every).reshape(records, every, -1)
-    first = measure(carry[0])
-    _, rest = jax.lax.scan(record, carry, keys)
+    first = measure(params)
+    _, rest = jax.lax.scan(record, (params, tx.init(params)), keys)
     return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
 
   seeds = jax.random.split(rng, s.gradient_seeds)
   out = jax.device_get(jax.jit(jax.vmap(one_seed))(seeds))
   # The limit: D = D* (its logit log π - log p_g with p_g fixed at θ).
   z = jax.random.normal(jax.random.fold_in(rng, 1), (s.gradient_batch,))
-  star = lambda x: optimal_logit(data_dist.log_prob(x[:, None]),
-                                 gaussian_log_prob(x, mu, sigma))
+  star = lambda x: critics.optimal_discriminator_logit(
+      data_dist.log_prob(x[:, None]),
+      distributions.gaussian_log_prob(x, mu, jnp.log(sigma)))
   at_star = jax.device_get(generator_gradient_norms(star, theta, z))
   result = {k: np.asarray(v).tolist() for k, v in out.items()}
   result["steps"] = list(range(0, records * every + 1, every))
@@ -295,42 +251,45 @@ def run(config, workdir: str) -> dict:
   # (a), (b): D trained against every N(μ, σ²).
   net, params = train_discriminators(config, data_dist, mus, sigma, train_rng)
   grid = np.linspace(s.grid_min, s.grid_max, s.grid_points)
-  weights = trapezoid_weights(grid)
+  weights = quadrature.trapezoid_weights(grid)
   grid32 = jnp.asarray(grid, jnp.float32)
   log_pi = np.asarray(data_dist.log_prob(grid32[:, None]), np.float64)
   logits = np.asarray(jax.jit(jax.vmap(
       lambda p: logit_fn(net, p)(grid32)))(params), np.float64)   # [M, N]
-
-  @jax.jit
-  def mc_value(p, mu, rng):
-    r_rng, f_rng = jax.random.split(rng)
-    d = logit_fn(net, p)
-    real = data_dist.sample(r_rng, s.mc_samples)[:, 0]
-    fake = mu + sigma * jax.random.normal(f_rng, (s.mc_samples,))
-    return -gan_losses.discriminator_loss(d(real), d(fake))
+  # The fine μ grid gives the figure's closed-form curve.
+  fine_mu = np.linspace(min(s.mus), max(s.mus), 121)
+  mu64 = np.asarray(s.mus, np.float64)
+  log_pg = stats.norm.logpdf(grid[None], mu64[:, None], sigma)    # [M, N]
+  with jax.enable_x64(True):                   # float64 quadrature
+    jsd = np.asarray(quadrature.jensen_shannon(log_pi, log_pg, weights))
+    v_trained = np.asarray(quadrature.gan_value(log_pi, log_pg, logits,
+                                                weights))
+    c_curve = 2.0 * np.asarray(quadrature.jensen_shannon(
+        log_pi, stats.norm.logpdf(grid[None], fine_mu[:, None], sigma),
+        weights)) - LOG4
+  mc_value = jax.jit(lambda p, mu, rng: -discriminator_loss(net)(
+      p, *sampler(data_dist, mu, sigma, s.mc_samples)(rng)))
 
   value = {"mu": [], "jsd": [], "c_of_g": [], "v_trained": [], "v_mc": [],
            "gap": [], "max_abs_d_error": [], "weighted_abs_d_error": []}
   curves = {}
-  for j, mu in enumerate(np.asarray(s.mus, np.float64)):
-    log_pg = -0.5 * ((grid - mu) / sigma) ** 2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
-    jsd = jensen_shannon(weights, log_pi, log_pg)
-    c_of_g = 2.0 * jsd - LOG4
-    v_trained = value_by_quadrature(weights, log_pi, log_pg, logits[j])
+  for j, mu in enumerate(mu64):
+    c_of_g = 2.0 * float(jsd[j]) - LOG4
     p_j = jax.tree.map(lambda a, j=j: a[j], params)
     v_mc = float(mc_value(p_j, jnp.float32(mu), jax.random.fold_in(mc_rng, j)))
-    d_star = 1.0 / (1.0 + np.exp(-np.clip(log_pi - log_pg, -700, 700)))
+    l_star = critics.optimal_discriminator_logit(log_pi, log_pg[j])
+    d_star = 1.0 / (1.0 + np.exp(-np.clip(l_star, -700, 700)))
     d_trained = 1.0 / (1.0 + np.exp(-logits[j]))
     # Where D* is determined by the data: the average density m = (π + p_g)/2
     # >= `d_error_density` (in the far tails D* is set by few samples), and
     # the m-weighted mean ∫ m |D - D*| dx over the whole grid.
-    m = 0.5 * (np.exp(log_pi) + np.exp(log_pg))
+    m = 0.5 * (np.exp(log_pi) + np.exp(log_pg[j]))
     abs_err = np.abs(d_trained - d_star)
     err = abs_err[m >= s.d_error_density]
     weighted = float(np.sum(weights * m * abs_err))
-    for key, v in (("mu", float(mu)), ("jsd", jsd), ("c_of_g", c_of_g),
-                   ("v_trained", v_trained), ("v_mc", v_mc),
-                   ("gap", c_of_g - v_trained),
+    for key, v in (("mu", float(mu)), ("jsd", float(jsd[j])),
+                   ("c_of_g", c_of_g), ("v_trained", float(v_trained[j])),
+                   ("v_mc", v_mc), ("gap", c_of_g - float(v_trained[j])),
                    ("max_abs_d_error", float(err.max())),
                    ("weighted_abs_d_error", weighted)):
       value[key].append(v)
@@ -340,19 +299,15 @@ def run(config, workdir: str) -> dict:
           "x": grid[::stride].tolist(), "d_star": d_star[::stride].tolist(),
           "d_trained": d_trained[::stride].tolist(),
           "pi": np.exp(log_pi[::stride]).tolist(),
-          "p_g": np.exp(log_pg[::stride]).tolist()}
-  # The closed form on a fine μ grid, for the figure's curve.
-  fine_mu = np.linspace(min(s.mus), max(s.mus), 121)
-  c_curve = [2.0 * jensen_shannon(weights, log_pi, -0.5 * ((grid - m) / sigma) ** 2
-                                  - math.log(sigma) - 0.5 * math.log(2 * math.pi))
-             - LOG4 for m in fine_mu]
+          "p_g": np.exp(log_pg[j, ::stride]).tolist()}
 
   # (c): vanishing gradients.
   gradients = vanishing_gradients(config, data_dist, grad_rng)
 
   out = {
       "curves": curves, "value": value,
-      "closed_form_curve": {"mu": fine_mu.tolist(), "c_of_g": c_curve},
+      "closed_form_curve": {"mu": fine_mu.tolist(),
+                            "c_of_g": c_curve.tolist()},
       "gradients": gradients,
       "summary": summarise(value, gradients),
       "protocol": {
@@ -373,8 +328,7 @@ def run(config, workdir: str) -> dict:
                             "theta": "(mu, sigma) of G(z) = mu + sigma z"},
           "wall_time_s": time.perf_counter() - t0},
   }
-  with open(os.path.join(workdir, JSON_NAME), "w") as f:
-    json.dump(out, f, indent=1)
+  study_utils.write_json(out, os.path.join(workdir, JSON_NAME))
   write_figure(out, os.path.join(workdir, FIGURE_NAME))
   return out
 
@@ -399,9 +353,7 @@ def summarise(value: dict, gradients: dict) -> dict:
 
 def write_figure(out: dict, path: str) -> None:
   """Top: D vs D* per μ; bottom: V vs C(G) over μ, gradient norms (log)."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = study_utils.pyplot()
   curves = out["curves"]
   ncol = max(len(curves), 2)
   fig = plt.figure(figsize=(4.2 * ncol, 8))
@@ -455,11 +407,7 @@ def write_figure(out: dict, path: str) -> None:
   ax.set_title(f"(c) generator gradient, G = N({far:g}, σ²) fixed\n"
                "geometric mean and range over seeds; dotted: at D*", fontsize=10)
   ax.legend(fontsize=7)
-  for a in fig.axes:
-    a.grid(alpha=0.3)
-  fig.tight_layout()
-  fig.savefig(path, dpi=80)
-  plt.close(fig)
+  study_utils.save_figure(fig, path, dpi=80, grid=True)
 
 
 def format_table(out: dict) -> str:
@@ -485,5 +433,4 @@ def format_table(out: dict) -> str:
 
 
 if __name__ == "__main__":
-  study_cli.main(run, format_table,
-                 "experiments/configs/optimal_discriminator_study.py", (JSON_NAME, FIGURE_NAME))
+  study_utils.main(NAME, run, format_table)

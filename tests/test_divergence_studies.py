@@ -1,9 +1,12 @@
 """The divergence and transport studies (experiments/{mode_seeking,
-disjoint_supports,kantorovich_rubinstein}_study.py and study_utils.py).
+disjoint_supports,kantorovich_rubinstein}_study.py).
 
-The mathematics first (quadrature against scipy and Monte Carlo, the
-earth mover's example three ways, the continuous dual at the known optimal
-critic), then each study's smoke run against the closed forms it is about.
+The mathematics first (the mode-seeking problem's quadrature divergences
+against scipy, f-divergences and Monte Carlo, the earth mover's example three
+ways, the disjoint supports' closed forms), then each study's smoke run
+against the closed forms it is about. The library pieces they use are tested
+beside them: tests/test_quadrature.py, tests/test_critics.py and
+tests/data/test_toy.py (1-D mixtures).
 """
 
 import json
@@ -19,59 +22,15 @@ from scipy import stats
 from experiments import disjoint_supports_study as ds
 from experiments import kantorovich_rubinstein_study as kr
 from experiments import mode_seeking_study as ms
-from experiments import study_utils as su
 from experiments.configs import disjoint_supports_study as ds_configs
 from experiments.configs import kantorovich_rubinstein_study as kr_configs
 from experiments.configs import mode_seeking_study as ms_configs
+from gdm_jax import critics
 from gdm_jax import divergences
+from gdm_jax import quadrature
 from gdm_jax.eval import toy_metrics
 
 LOG_2 = math.log(2.0)
-
-
-# ---------------------------------------------------------- study_utils ----
-
-
-def test_gauss_legendre_is_exact_for_polynomials_and_accurate_for_smooth():
-  x, w = su.gauss_legendre(-1.0, 3.0, 5, 4)
-  assert x.shape == w.shape == (20,)
-  # Degree 7 = 2 * order - 1 is integrated exactly on every panel.
-  np.testing.assert_allclose(np.sum(w * x ** 7), (3.0 ** 8 - 1.0) / 8,
-                             rtol=1e-12)
-  x, w = su.gauss_legendre(-10.0, 10.0, 50, 8)
-  np.testing.assert_allclose(np.sum(w * np.exp(-x * x)), math.sqrt(math.pi),
-                             rtol=1e-12)
-  with pytest.raises(ValueError):
-    su.gauss_legendre(1.0, 1.0, 4)
-
-
-def test_mixture_cdf_stats_and_exact_w1():
-  m = su.mixture([-2.0, 2.0], [0.5, 0.5], [0.3, 0.7], num_components=3)
-  x = jnp.linspace(-4.0, 4.0, 9)
-  expected = (0.3 * stats.norm.cdf(np.asarray(x), -2, 0.5)
-              + 0.7 * stats.norm.cdf(np.asarray(x), 2, 0.5))
-  np.testing.assert_allclose(su.mixture_cdf(x, m), expected, atol=2e-6)
-  np.testing.assert_allclose(np.exp(su.mixture_log_prob(x, m)),
-                             0.3 * stats.norm.pdf(np.asarray(x), -2, 0.5)
-                             + 0.7 * stats.norm.pdf(np.asarray(x), 2, 0.5),
-                             rtol=1e-4, atol=1e-7)
-  mean, std = su.mixture_stats(m)
-  assert mean == pytest.approx(0.3 * -2 + 0.7 * 2)
-  assert std == pytest.approx(math.sqrt(0.25 + 4 - mean ** 2))
-  s = np.asarray(su.mixture_sample(jax.random.PRNGKey(0), 50_000, m))
-  assert s.shape == (50_000, 1)
-  assert s.mean() == pytest.approx(mean, abs=0.03)
-  assert s.std() == pytest.approx(std, abs=0.03)
-  # W1 of a shift is the shift; of a scale change |s - 1| E|Z|.
-  n01 = su.mixture([0.0], [1.0])
-  assert su.wasserstein1_1d_exact(n01, su.mixture([1.5], [1.0])) == (
-      pytest.approx(1.5, abs=1e-6))
-  assert su.wasserstein1_1d_exact(n01, su.mixture([0.0], [3.0])) == (
-      pytest.approx(2 * math.sqrt(2 / math.pi), abs=1e-6))
-  # ... and the exact OT between large samples is close to it.
-  t = np.asarray(su.mixture_sample(jax.random.PRNGKey(1), 20_000, n01))
-  assert toy_metrics.wasserstein1(s, t) == pytest.approx(
-      su.wasserstein1_1d_exact(m, n01), rel=0.03)
 
 
 # ------------------------------------------------------ mode seeking ----
@@ -100,7 +59,7 @@ def test_quadrature_divergences_match_scipy_f_divergences_and_monte_carlo(
                                       rel=1e-4)
   # The same integrals as f-divergences of the quadrature masses
   # (D_f(P||Q) = Σ q_k f(p_k / q_k); 'jensen_shannon' is 2 JSD).
-  x, w = su.gauss_legendre(-8.0, 8.0, 200, 8)
+  x, w = quadrature.gauss_legendre(-8.0, 8.0, 200, 8)
   pm, qm = w * pi(x), w * p(x)
   np.testing.assert_allclose(divergences.discrete_f_divergence(
       divergences.FORWARD_KL, qm, pm), quad["reverse_kl"], rtol=1e-3)
@@ -173,12 +132,6 @@ def test_disjoint_supports_closed_forms():
   np.testing.assert_allclose(cf["w1"], [0.5, 0.0, 0.25])
   np.testing.assert_allclose(cf["d_w1_d_theta"], [-1.0, np.nan, 1.0])
   np.testing.assert_allclose(cf["d_jsd_d_theta"], [0.0, np.nan, 0.0])
-  # The penalised optimum of a linear critic: -s|θ| + λ(s - 1)² is minimal
-  # at s = 1 + |θ|/(2λ), where E_π f - E_p f = s|θ|.
-  s = np.linspace(0.5, 1.5, 100_001)
-  best = s[np.argmin(-s * 0.8 + 10.0 * (s - 1) ** 2)]
-  assert su.gp_critic_value(-0.8, 10.0) == pytest.approx(
-      best * 0.8, abs=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +155,7 @@ def test_disjoint_supports_smoke_learned_estimates(ds_out):
   np.testing.assert_allclose(gp["estimate"][far], np.abs(theta[far]),
                              rtol=0.1)
   np.testing.assert_allclose(gp["estimate"][far],
-                             su.gp_critic_value(theta[far], lam),
+                             critics.gp_critic_value(theta[far], lam),
                              rtol=0.04)
   # ... and it gives θ the gradient sign(θ) where JSD gives ~0.
   np.testing.assert_allclose(gp["d_estimate_d_theta"][far],
@@ -255,18 +208,16 @@ def test_earth_movers_example_primal_cdf_and_dual_agree():
     kr.discrete_w1([1.0, 2.0], [1.0, 1.0])
 
 
-def test_optimal_critic_attains_w1_in_1d():
-  """E_π f* - E_p f* = ∫|F_π - F_p| for f*' = sign(F_p - F_π)."""
-  real = su.mixture([-2.0, 2.0], [0.5, 0.5], [0.5, 0.5])
-  fake = su.mixture([0.0, 0.0], [1.0, 1.0], [0.5, 0.5])
-  x = np.linspace(-12.0, 12.0, 240_001)
+def test_study_optimal_critic_is_critics_optimal_critic_1d():
+  """The study's f* of two mixtures (the library's f* is tested in
+  tests/test_critics.py against the exact W1)."""
+  pairs = kr.pair_mixtures(kr_configs.get_config("smoke"))
+  _, real, fake = pairs[1]
+  x = np.linspace(-6.0, 6.0, 1200)             # symmetric, no node at 0
   f = kr.optimal_critic(x, real, fake)
-  dens = (np.exp(su.mixture_log_prob(jnp.asarray(x), real))
-          - np.exp(su.mixture_log_prob(jnp.asarray(x), fake)))
-  value = np.trapezoid(f * dens, x)
-  assert value == pytest.approx(su.wasserstein1_1d_exact(real, fake),
-                                rel=1e-3)
-  assert np.max(np.abs(np.diff(f) / np.diff(x))) <= 1 + 1e-9
+  # N(0,1) vs N(0,2²): F_p - F_π is > 0 left of 0 and < 0 right of it,
+  # so f* = 6 - |x|.
+  np.testing.assert_allclose(f, 6.0 - np.abs(x), atol=1e-9)
 
 
 @pytest.fixture(scope="module")

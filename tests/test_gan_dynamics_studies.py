@@ -1,8 +1,9 @@
 """The GAN dynamics studies: the optimal discriminator and mode collapse.
 
-Mathematics first (quadrature JSD, Theorem 1's value at D*, the generator
-gradients), then each study's smoke run: a trained D close to D*
-(Proposition 1), V(G, D_trained) below and close to 2 JSD - log 4
+Mathematics first (the generator gradients; the quadrature JSD and
+Theorem 1's value at D* that the study uses are tested in
+tests/test_quadrature.py), then each study's smoke run: a trained D close to
+D* (Proposition 1), V(G, D_trained) below and close to 2 JSD - log 4
 (Theorem 1), the minimax gradient vanishing against the non-saturating one
 (Arjovsky and Bottou 2017); the mode-collapse study's recorded coverage
 equals toy_metrics' on the same samples, and a short GAN run on a 2-mode
@@ -24,68 +25,6 @@ from experiments.configs import gan as gan_configs
 from experiments.configs import mode_collapse_study as mc_configs
 from experiments.configs import optimal_discriminator_study as od_configs
 from gdm_jax.eval import toy_metrics
-
-LOG2 = math.log(2.0)
-
-
-def _grid(lo=-15.0, hi=15.0, n=6001):
-  x = np.linspace(lo, hi, n)
-  return x, od_study.trapezoid_weights(x)
-
-
-def _log_normal(x, mu, sigma):
-  return np.asarray(od_study.gaussian_log_prob(jnp.asarray(x), mu, sigma),
-                    np.float64)
-
-
-def test_trapezoid_weights_integrate_a_density_and_a_moment():
-  x, w = _grid()
-  p = np.exp(_log_normal(x, 1.5, 0.7))
-  np.testing.assert_allclose(np.sum(w * p), 1.0, atol=1e-6)
-  np.testing.assert_allclose(np.sum(w * p * x), 1.5, atol=1e-5)
-
-
-def test_jensen_shannon_limits_and_monte_carlo():
-  x, w = _grid()
-  lp = _log_normal(x, 0.0, 1.0)
-  assert abs(od_study.jensen_shannon(w, lp, lp)) < 1e-9
-  # Disjoint in effect (20 standard deviations apart): JSD = log 2.
-  far = _log_normal(x, 10.0, 0.5)
-  np.testing.assert_allclose(od_study.jensen_shannon(w, lp, far), LOG2,
-                             atol=1e-6)
-  # Against a Monte Carlo estimate, and symmetric.
-  lq = _log_normal(x, 1.3, 0.6)
-  jsd = od_study.jensen_shannon(w, lp, lq)
-  assert abs(jsd - od_study.jensen_shannon(w, lq, lp)) < 1e-9
-  rng = np.random.default_rng(0)
-  xp, xq = rng.normal(0.0, 1.0, 400_000), 1.3 + 0.6 * rng.normal(size=400_000)
-  lpq = lambda t: (_log_normal(t, 0.0, 1.0), _log_normal(t, 1.3, 0.6))
-  a, b = lpq(xp)
-  c, d = lpq(xq)
-  mc = 0.5 * np.mean(LOG2 + a - np.logaddexp(a, b)) + 0.5 * np.mean(
-      LOG2 + d - np.logaddexp(c, d))
-  assert 0.05 < jsd < LOG2
-  np.testing.assert_allclose(jsd, mc, atol=3e-3)
-
-
-def test_value_at_optimal_discriminator_is_2jsd_minus_log4():
-  """Goodfellow et al. 2014, Theorem 1; any other D gives less."""
-  x, w = _grid()
-  lp = np.logaddexp(_log_normal(x, -2.0, 0.5), _log_normal(x, 2.0, 0.5)) - LOG2
-  lq = _log_normal(x, 0.7, 1.0)
-  star = np.asarray(od_study.optimal_logit(lp, lq))
-  v_star = od_study.value_by_quadrature(w, lp, lq, star)
-  np.testing.assert_allclose(
-      v_star, 2.0 * od_study.jensen_shannon(w, lp, lq) - math.log(4.0),
-      atol=1e-6)
-  rng = np.random.default_rng(1)
-  for perturbation in (0.3 * np.sin(x), 0.5 * np.ones_like(x),
-                       rng.normal(0, 1, x.shape)):
-    assert od_study.value_by_quadrature(w, lp, lq, star + perturbation) < v_star
-  # A D that cannot tell the two apart (D = 1/2): V = -log 4.
-  np.testing.assert_allclose(
-      od_study.value_by_quadrature(w, lp, lq, np.zeros_like(x)),
-      -math.log(4.0), atol=1e-6)
 
 
 def test_generator_gradient_norms_of_a_linear_discriminator():

@@ -27,7 +27,7 @@ Variants: default, smoke (5 θ values, small nets, 300 steps; for tests).
 
 import ml_collections
 
-from experiments import study_utils
+from gdm_jax import critics
 
 
 def get_config(variant: str = "default") -> ml_collections.ConfigDict:
@@ -38,13 +38,13 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.quadrature_order = 64
   c.w1_num_samples = 1000
   c.critics = ml_collections.ConfigDict()
-  c.critics.gp = study_utils.critic_config(
+  c.critics.gp = critics.default_config(
       "wasserstein_gp", hidden=(64, 64), learning_rate=1e-3, num_steps=1000,
       batch_size=128, gp_weight=10.0)
-  c.critics.clip = study_utils.critic_config(
+  c.critics.clip = critics.default_config(
       "wasserstein_clip", hidden=(64, 64), optimizer="rmsprop",
       learning_rate=5e-4, num_steps=1000, batch_size=128, clip=0.01)
-  c.critics.discriminator = study_utils.critic_config(
+  c.critics.discriminator = critics.default_config(
       "logistic", hidden=(64, 64), learning_rate=1e-3, num_steps=1000,
       batch_size=128)
 

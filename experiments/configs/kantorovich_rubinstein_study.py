@@ -36,7 +36,7 @@ clipping, small nets, 400 steps; for tests).
 
 import ml_collections
 
-from experiments import study_utils
+from gdm_jax import critics
 
 
 def _normal(loc, scale):
@@ -68,16 +68,16 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.quadrature.num_panels, c.quadrature.order = 240, 8
   c.plot_low, c.plot_high = -5.0, 6.0
   c.critics = ml_collections.ConfigDict()
-  c.critics.gp = study_utils.critic_config(
+  c.critics.gp = critics.default_config(
       "wasserstein_gp", hidden=(64, 64), learning_rate=1e-3, num_steps=3000,
       batch_size=256, gp_weight=10.0)
-  c.critics.gp_one_sided = study_utils.critic_config(
+  c.critics.gp_one_sided = critics.default_config(
       "wasserstein_gp", hidden=(64, 64), learning_rate=1e-3, num_steps=3000,
       batch_size=256, gp_weight=10.0, gp_one_sided=True)
-  c.critics.clip_c001 = study_utils.critic_config(
+  c.critics.clip_c001 = critics.default_config(
       "wasserstein_clip", hidden=(64, 64), optimizer="rmsprop",
       learning_rate=5e-4, num_steps=3000, batch_size=256, clip=0.01)
-  c.critics.clip_c01 = study_utils.critic_config(
+  c.critics.clip_c01 = critics.default_config(
       "wasserstein_clip", hidden=(64, 64), optimizer="rmsprop",
       learning_rate=5e-3, num_steps=3000, batch_size=256, clip=0.1)
 

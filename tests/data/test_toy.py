@@ -1,17 +1,22 @@
 """Tests of gdm_jax/data/toy.py: samplers against closed-form moments and
-densities, densities that integrate to one, and the toy ArrayDataset."""
+densities, densities that integrate to one, the toy ArrayDataset, and the
+1-D Gaussian mixtures as arrays (density, CDF, moments, exact W1)."""
 
 import subprocess
 import sys
 
+import chex
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
 from scipy import stats
 
 from gdm_jax import data
+from gdm_jax import quadrature
 from gdm_jax.data import toy
+from gdm_jax.eval import toy_metrics
 
 
 def draw(dist, n, seed=0):
@@ -241,3 +246,87 @@ def test_toy_import_does_not_import_tensorflow():
   out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                        text=True, check=True, timeout=120)
   assert out.stdout.split() == ["False", "False"]
+
+
+# ------------------------------------------------ 1-D Gaussian mixtures ----
+
+
+def test_mixture1d_density_cdf_moments_samples_and_exact_w1():
+  m = toy.gaussian_mixture1d([-2.0, 2.0], [0.5, 0.5], [0.3, 0.7],
+                             num_components=3)
+  assert all(a.shape == (3,) and a.dtype == np.float32 for a in m)
+  x = np.linspace(-4.0, 4.0, 9).astype(np.float32)
+  expected = (0.3 * stats.norm.cdf(x, -2, 0.5) + 0.7 * stats.norm.cdf(x, 2, 0.5))
+  np.testing.assert_allclose(toy.mixture1d_cdf(x, m), expected, atol=2e-6)
+  np.testing.assert_allclose(np.exp(toy.mixture1d_log_prob(x, m)),
+                             0.3 * stats.norm.pdf(x, -2, 0.5)
+                             + 0.7 * stats.norm.pdf(x, 2, 0.5),
+                             rtol=1e-4, atol=1e-7)
+  mean, std = toy.mixture1d_moments(m)
+  assert mean == pytest.approx(0.3 * -2 + 0.7 * 2)
+  assert std == pytest.approx(np.sqrt(0.25 + 4 - mean ** 2))
+  s = np.asarray(toy.mixture1d_sample(jax.random.PRNGKey(0), 50_000, m))
+  assert s.shape == (50_000, 1)
+  assert s.mean() == pytest.approx(mean, abs=0.03)
+  assert s.std() == pytest.approx(std, abs=0.03)
+  # W1 of a shift is the shift; of a scale change |s - 1| E|Z|.
+  n01 = toy.gaussian_mixture1d([0.0], [1.0])
+  assert toy.mixture1d_wasserstein1(n01, toy.gaussian_mixture1d(
+      [1.5], [1.0])) == pytest.approx(1.5, abs=1e-6)
+  assert toy.mixture1d_wasserstein1(n01, toy.gaussian_mixture1d(
+      [0.0], [3.0])) == pytest.approx(2 * np.sqrt(2 / np.pi), abs=1e-6)
+  # ... and the exact OT between large samples is close to it.
+  t = np.asarray(toy.mixture1d_sample(jax.random.PRNGKey(1), 20_000, n01))
+  assert toy_metrics.wasserstein1(s, t) == pytest.approx(
+      toy.mixture1d_wasserstein1(m, n01), rel=0.03)
+
+
+def test_mixture1d_cdf_is_the_integral_of_the_density():
+  """F(x) = ∫_{-∞}^x p, by a fine Gauss-Legendre rule on [-12, x]."""
+  m = toy.gaussian_mixture1d([-1.0, 0.5, 3.0], [0.3, 1.2, 0.7],
+                             [0.2, 0.5, 0.3])
+  for upper in (-1.3, 0.0, 0.9, 4.2):
+    nodes, w = quadrature.gauss_legendre(-12.0, upper, 200, 8)
+    integral = np.sum(w * np.exp(np.asarray(toy.mixture1d_log_prob(
+        jnp.asarray(nodes, jnp.float32), m), np.float64)))
+    np.testing.assert_allclose(
+        toy.mixture1d_cdf(jnp.asarray([upper], jnp.float32), m)[0], integral,
+        atol=2e-6)
+  # The float64 CDF (x64) that the exact W1 integrates.
+  with jax.enable_x64(True):
+    m64 = toy.Mixture1D(*(jnp.asarray(np.asarray(a, np.float64)) for a in m))
+    f = toy.mixture1d_cdf(jnp.asarray([-12.0, 0.9, 30.0]), m64)
+    assert f.dtype == jnp.float64
+    np.testing.assert_allclose(np.asarray(f)[[0, 2]], [0.0, 1.0], atol=1e-15)
+
+
+def test_mixture1d_jit_and_vmap_over_padded_mixtures():
+  ms = [toy.gaussian_mixture1d([0.0], [1.0], num_components=2),
+        toy.gaussian_mixture1d([-2.0, 2.0], [0.5, 0.5], num_components=2)]
+  stacked = jax.tree.map(lambda *a: jnp.stack(a), *ms)
+  x = jnp.linspace(-3.0, 3.0, 7)
+  lp = jax.jit(jax.vmap(toy.mixture1d_log_prob, (None, 0)))(x, stacked)
+  chex.assert_shape(lp, (2, 7))
+  for i, m in enumerate(ms):
+    chex.assert_trees_all_close(lp[i], toy.mixture1d_log_prob(x, m),
+                                atol=1e-6)
+  # A padded (zero-weight) component changes nothing.
+  chex.assert_trees_all_close(
+      lp[0], toy.mixture1d_log_prob(x, toy.gaussian_mixture1d([0.0], [1.0])),
+      atol=1e-6)
+  # The toy set mixture1d has the same density.
+  chex.assert_trees_all_close(lp[1], toy.get_toy("mixture1d").log_prob(
+      x[:, None]), atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(locs=[0.0, 1.0], scales=[1.0]), "differ in length"),
+    (dict(locs=[0.0], scales=[0.0]), "scales must be > 0"),
+    (dict(locs=[0.0, 1.0], scales=[1.0, 1.0], weights=[0.7, 0.7]),
+     "summing to 1"),
+    (dict(locs=[0.0, 1.0], scales=[1.0, 1.0], num_components=1),
+     "num_components"),
+])
+def test_gaussian_mixture1d_rejects_bad_parameters(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    toy.gaussian_mixture1d(**kwargs)
