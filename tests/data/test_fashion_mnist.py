@@ -154,7 +154,7 @@ def test_read_local_reports_the_corrupt_file(tmp_path, monkeypatch):
 def test_wrong_count_is_a_header_mismatch(tmp_path):
   shutil.copy(os.path.join(fm.DEBIAN_DIR, LABELS), tmp_path / "copy.gz")
   labels = fm.read_idx(str(tmp_path / "copy.gz"), 2049, 10000)
-  assert labels.shape == (10000,)
+  chex.assert_shape(labels, (10000,))
   with pytest.raises(DataError, match="header"):
     fm.read_idx(str(tmp_path / "copy.gz"), 2049, 60000)
 
