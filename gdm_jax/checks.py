@@ -3,7 +3,8 @@
 Every check looks only at static properties (rank, shape, dtype, Python
 ints), never at values, so it runs once while `jax.jit` traces a function:
 no host sync, no recompilation and no cost in the compiled step. Values
-(e.g. "pixels in [0, 255]") cannot be checked inside jit and are not.
+(e.g. "pixels in [0, 255]") cannot be checked inside jit and are not; the
+numpy metrics (`host_arrays`) also check finiteness on the host.
 
 Convention: every failed check raises `ValueError`, wrong dtypes included
 (not `TypeError`), as the rest of the library does (e.g.
@@ -14,15 +15,46 @@ what was given, e.g.
   gan_losses.interpolate: `real` must be a floating array of rank >= 2
   [B, ...]; got int32 with shape (4,).
 
+Specs. An argument's requirement reads as a short string, "<dtype>
+[layout]" or "int >= K": the layout's comma-separated entries fix the rank,
+an integer entry a size and '...' any number of axes (not together with
+sizes): "floating [..., D]" is rank >= 1, "numeric [N, 28, 28, 1]" shape
+(*, 28, 28, 1). In a function body, one call per argument:
+
+  checks.check_arg(fn, "x", x, "floating [B, H, W, C]")
+
+(`check_array` takes the same requirement as keywords: rank, min_rank,
+shape, dtype, and a layout that is text for the message only). For a pure
+function, a table of its arguments at its head:
+
+  @checks.inputs(x="numeric", mean="floating [..., D]", num_bins="int >= 2",
+                 broadcast=True)
+
+checks each named argument before every call (`check_array` with the dtype
+category and layout, or `check_int`), then that the arrays broadcast
+together, with messages naming '<module>.<function>'.
+
 Dtype categories (`dtype=`): "floating" (float16/32/64, bfloat16),
 "integer" (signed or unsigned ints), "numeric" (integer or floating, bool
-excluded), or None (any). Python scalars and lists are accepted wherever
-arrays are and are judged by `numpy.asarray`'s dtype (a Python float is
-floating, a Python int integer; a Python int is also accepted where a
-floating value is asked for, as JAX treats it as weakly typed).
+excluded), or None (any; "any" in an `inputs` spec). Python scalars and
+lists are accepted wherever arrays are and are judged by `numpy.asarray`'s
+dtype (a Python float is floating, a Python int integer; a Python int is
+also accepted where a floating value is asked for, as JAX treats it as
+weakly typed).
+
+Why not chex's assertions (`chex.assert_shape`, `assert_rank`,
+`assert_type`): they raise AssertionError with "input 0 has rank 1" (no
+function or argument name), have no "numeric" category or minimum rank,
+reject a Python int where a float is asked for, and are switched off by
+`chex.disable_asserts()`; keeping this module's messages on top of them
+would add a layer, not remove one. The tests use chex (`chex.assert_shape`,
+`chex.assert_trees_all_close`, `chex.variants` for jit/no-jit agreement).
 """
 
-from typing import Any, Iterable, Sequence
+import functools
+import inspect
+import re
+from typing import Any, Iterable, Mapping, Sequence
 
 import jax.numpy as jnp
 import numpy as np
@@ -53,31 +85,42 @@ def is_dtype(dtype: Any, category: str | None) -> bool:
   """
   if category is None:
     return True
-  if category == "floating":
-    return bool(jnp.issubdtype(dtype, jnp.floating))
-  if category == "integer":
-    return bool(jnp.issubdtype(dtype, jnp.integer))
-  if category == "numeric":
-    return bool(jnp.issubdtype(dtype, jnp.floating)
-                or jnp.issubdtype(dtype, jnp.integer))
-  raise ValueError(f"checks.is_dtype: category must be one of "
-                   f"{DTYPE_CATEGORIES} or None; got {category!r}.")
+  if category not in DTYPE_CATEGORIES:
+    raise ValueError(f"checks.is_dtype: category must be one of "
+                     f"{DTYPE_CATEGORIES} or None; got {category!r}.")
+  floating = bool(jnp.issubdtype(dtype, jnp.floating))
+  integer = bool(jnp.issubdtype(dtype, jnp.integer))
+  return {"floating": floating, "integer": integer,
+          "numeric": floating or integer}[category]
 
 
-def _describe(x: Any) -> str:
-  return f"{dtype_of(x).name} with shape {shape_of(x)}"
+def _pairs(named: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> list:
+  return list(named.items()) if isinstance(named, Mapping) else list(named)
 
 
-def _rank_words(rank: int | None, min_rank: int | None,
-                shape: Sequence[int | None] | None) -> str:
-  if shape is not None:
-    dims = ", ".join("*" if d is None else str(d) for d in shape)
-    return f" of shape ({dims})"
-  if rank is not None:
-    return f" of rank {rank}"
-  if min_rank is not None:
-    return f" of rank >= {min_rank}"
-  return ""
+def parse_layout(layout: str) -> dict[str, Any]:
+  """The shape requirement of a layout, as `check_array` keywords.
+
+  "[B, H, W, C]" -> {'rank': 4}; "[..., C, K]" -> {'min_rank': 2}; "[N,
+  28, 28, 1]" -> {'shape': (None, 28, 28, 1)} (an integer entry fixes that
+  size, any other word is one axis of any size, '...' any number of axes);
+  text after the closing bracket is ignored; {} for a layout that does not
+  start with '['.
+
+  Raises:
+    ValueError: '...' together with integer sizes (not supported).
+  """
+  match = re.match(r"\s*\[([^\]]*)\]", layout)
+  if match is None:
+    return {}
+  entries = [e.strip() for e in match.group(1).split(",") if e.strip()]
+  sizes = tuple(int(e) if e.isdigit() else None for e in entries)
+  fixed = any(d is not None for d in sizes)
+  if "..." in entries:
+    if fixed:
+      raise ValueError(f"checks.parse_layout: '...' with sizes in {layout!r}.")
+    return {"min_rank": len(entries) - 1}
+  return {"shape": sizes} if fixed else {"rank": len(entries)}
 
 
 def check_array(fn: str, name: str, x: Any, *, rank: int | None = None,
@@ -97,7 +140,8 @@ def check_array(fn: str, name: str, x: Any, *, rank: int | None = None,
       None for any.
     shape: required shape; None entries match any size (e.g.
       (None, 28, 28, 1) for [B, 28, 28, 1]); implies the rank.
-    layout: the axes' meaning for the message, e.g. "[B, H, W, C]".
+    layout: the axes' meaning for the message, e.g. "[B, H, W, C]" (text
+      only here; `check_arg` reads the rank from it).
 
   Raises:
     ValueError: any requirement is not met (wrong dtypes included).
@@ -121,13 +165,54 @@ def check_array(fn: str, name: str, x: Any, *, rank: int | None = None,
                      f"{words}{where}; got {_describe(x)}.")
 
 
-def check_same_shape(fn: str, named: Iterable[tuple[str, Any]],
+def _rank_words(rank: int | None, min_rank: int | None,
+                shape: Sequence[int | None] | None) -> str:
+  if shape is not None:
+    dims = ", ".join("*" if d is None else str(d) for d in shape)
+    return f" of shape ({dims})"
+  if rank is not None:
+    return f" of rank {rank}"
+  if min_rank is not None:
+    return f" of rank >= {min_rank}"
+  return ""
+
+
+def check_arg(fn: str, name: str, x: Any, spec: str = "floating") -> None:
+  """Checks one argument against a spec, as `inputs` does.
+
+  Args:
+    fn: the public function's name, e.g. "nn.depth_to_space".
+    name: the argument's name.
+    x: the argument.
+    spec: "<dtype> [layout]" with dtype "floating", "integer", "numeric" or
+      "any" and an optional layout whose entries give the shape (see
+      `parse_layout`: "floating [B, H, W, C]" is a floating array of rank
+      4, "any [..., D]" any array of rank >= 1, "floating [N, 28, 28, 1]"
+      shape (*, 28, 28, 1)); or "int >= K" (see `check_int`).
+
+  Raises:
+    ValueError: x does not fit the spec, or the spec is malformed.
+  """
+  kind, requirement = _parse_spec(name, spec)
+  if kind == "int":
+    check_int(fn, name, x, requirement)
+  else:
+    dtype, layout = requirement
+    check_array(fn, name, x, dtype=dtype, layout=layout,
+                **(parse_layout(layout) if layout else {}))
+
+
+def _describe(x: Any) -> str:
+  return f"{dtype_of(x).name} with shape {shape_of(x)}"
+
+
+def check_same_shape(fn: str, named: Mapping[str, Any] | Iterable[tuple[str, Any]],
                      axes: slice = slice(None), what: str = "shape") -> None:
   """Checks that the arrays agree on `shape[axes]` (all axes by default).
 
   Args:
     fn: the public function's name.
-    named: (argument name, array) pairs.
+    named: {argument name: array} or (name, array) pairs.
     axes: the part of the shape compared, e.g. slice(0, 1) for the batch
       size, slice(1, None) for the event shape.
     what: the compared part's name for the message.
@@ -135,7 +220,7 @@ def check_same_shape(fn: str, named: Iterable[tuple[str, Any]],
   Raises:
     ValueError: two arrays differ there.
   """
-  named = list(named)
+  named = _pairs(named)
   ref_name, ref = named[0]
   ref_part = shape_of(ref)[axes]
   for name, x in named[1:]:
@@ -146,13 +231,15 @@ def check_same_shape(fn: str, named: Iterable[tuple[str, Any]],
                        f"{ref_part} for `{ref_name}` and {part} for `{name}`.")
 
 
-def check_same_batch(fn: str, named: Iterable[tuple[str, Any]]) -> None:
+def check_same_batch(fn: str,
+                     named: Mapping[str, Any] | Iterable[tuple[str, Any]]
+                     ) -> None:
   """Checks that the arrays have one leading (batch) size [B, ...].
 
   Raises:
     ValueError: a rank-0 array, or two batch sizes differ.
   """
-  named = list(named)
+  named = _pairs(named)
   for name, x in named:
     if not shape_of(x):
       raise ValueError(f"{fn}: `{name}` must have a leading batch axis "
@@ -160,19 +247,21 @@ def check_same_batch(fn: str, named: Iterable[tuple[str, Any]]) -> None:
   check_same_shape(fn, named, slice(0, 1), "batch size (leading axis)")
 
 
-def check_broadcastable(fn: str, named: Iterable[tuple[str, Any]]) -> None:
+def check_broadcastable(fn: str,
+                        named: Mapping[str, Any] | Iterable[tuple[str, Any]]
+                        ) -> None:
   """Checks that the arrays' shapes broadcast together (numpy rules).
 
   Args:
     fn: the public function's name.
-    named: (argument name, array) pairs; an entry may also be
-      (name, checks.Shape(shape)) to compare part of an array's shape, e.g.
-      ("logits[..., 0]", Shape(logits.shape[:-1])).
+    named: {argument name: array} or (name, array) pairs; an entry may also
+      be (name, checks.Shape(shape)) to compare part of an array's shape,
+      e.g. ("logits[..., 0]", Shape(logits.shape[:-1])).
 
   Raises:
     ValueError: they do not.
   """
-  named = list(named)
+  named = _pairs(named)
   shapes = [tuple(x) if isinstance(x, Shape) else shape_of(x)
             for _, x in named]
   try:
@@ -196,21 +285,135 @@ def broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
     return False
 
 
-def check_positive_int(fn: str, name: str, n: Any) -> None:
-  """Checks that `n` is a Python (or numpy) integer >= 1, not a bool.
+def check_int(fn: str, name: str, n: Any, minimum: int = 1) -> None:
+  """Checks that `n` is a Python (or numpy) integer >= `minimum`, not a bool.
 
-  Static sizes (sample counts, steps) must be concrete: a traced value
-  cannot define a shape.
+  Static sizes (sample counts, steps, bins) must be concrete: a traced
+  value cannot define a shape.
+
+  Raises:
+    ValueError: n is not an integer, or n < minimum; the message says "a
+      positive Python int" for minimum 1, "a Python int >= minimum"
+      otherwise.
+  """
+  want = ("a positive Python int" if minimum == 1
+          else f"a Python int >= {minimum}")
+  if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+    raise ValueError(f"{fn}: `{name}` must be {want}; got "
+                     f"{type(n).__name__} {n!r}.")
+  if n < minimum:
+    raise ValueError(f"{fn}: `{name}` must be {want}; got {n}.")
+
+
+def check_positive_int(fn: str, name: str, n: Any) -> None:
+  """`check_int(fn, name, n, minimum=1)`: n is an int >= 1, not a bool.
 
   Raises:
     ValueError: n is not an integer, or n < 1.
   """
-  if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
-    raise ValueError(f"{fn}: `{name}` must be a positive Python int; got "
-                     f"{type(n).__name__} {n!r}.")
-  if n < 1:
-    raise ValueError(f"{fn}: `{name}` must be a positive Python int; got "
-                     f"{n}.")
+  check_int(fn, name, n, 1)
+
+
+def check_one_of(name: str, value: Any, allowed: Sequence[Any]) -> None:
+  """Checks a configuration choice, e.g. ("data.binarization", "static",
+  ("dynamic", "static", "none")).
+
+  Raises:
+    ValueError: "<name> must be one of <allowed>; got <value>."
+  """
+  if value not in allowed:
+    raise ValueError(f"{name} must be one of {tuple(allowed)}; got "
+                     f"{value!r}.")
+
+
+_INT_SPEC = re.compile(r"int >= (-?\d+)$")
+_ARRAY_SPEC = re.compile(r"(floating|integer|numeric|any)\b\s*(.*)$")
+
+
+def _parse_spec(name: str, spec: str) -> tuple[str, Any]:
+  if match := _INT_SPEC.match(spec):
+    return "int", int(match.group(1))
+  if match := _ARRAY_SPEC.match(spec):
+    dtype = None if match.group(1) == "any" else match.group(1)
+    parse_layout(match.group(2))              # a malformed layout fails here
+    return "array", (dtype, match.group(2) or None)
+  raise ValueError(f"checks: the spec of `{name}` must be '<floating"
+                   f"|integer|numeric|any> [layout]' or 'int >= K'; got "
+                   f"{spec!r}.")
+
+
+def inputs(*, broadcast: bool | Sequence[str] = False, **specs: str):
+  """Decorator: checks a function's arguments against a table of specs.
+
+  Each keyword names an argument and its spec (see `check_arg`): "<dtype>
+  [layout]" for an array, e.g. "floating [..., D]", or "int >= K".
+  `broadcast=True` also checks that every array argument of
+  the table broadcasts with the others; a sequence of names checks those
+  only. An argument whose default is None may be None (then skipped).
+  Messages name '<last module name>.<qualified function name>', e.g.
+  "distributions.gaussian_log_prob". Checks run before every call, at trace
+  time under jit.
+
+  Raises:
+    ValueError: at decoration, a malformed spec or a name that is not an
+      argument; at a call, an argument that fails its spec.
+  """
+  table = {name: _parse_spec(name, spec) for name, spec in specs.items()}
+  arrays = [n for n, (kind, _) in table.items() if kind == "array"]
+  together = arrays if broadcast is True else list(broadcast or ())
+
+  def decorate(func):
+    fn = f"{func.__module__.rsplit('.', 1)[-1]}.{func.__qualname__}"
+    signature = inspect.signature(func)
+    unknown = sorted((set(table) | set(together)) - set(signature.parameters))
+    if unknown:
+      raise ValueError(f"checks.inputs: {unknown} are not arguments of {fn}.")
+
+    @functools.wraps(func)
+    def checked(*args, **kwargs):
+      bound = signature.bind(*args, **kwargs)
+      bound.apply_defaults()
+      values = bound.arguments
+      for name, spec in specs.items():
+        if not (values[name] is None
+                and signature.parameters[name].default is None):
+          check_arg(fn, name, values[name], spec)
+      check_broadcastable(fn, [(n, values[n]) for n in together
+                               if values[n] is not None])
+      return func(*args, **kwargs)
+    return checked
+  return decorate
+
+
+def host_arrays(fn: str, named: Mapping[str, Any], layout: str = "[N, F]", *,
+                dtype: str = "numeric", min_rows: int = 1,
+                finite: bool = True, what: str = "width F"
+                ) -> list[np.ndarray]:
+  """Checks host arrays of one layout; returns them as float64 numpy arrays.
+
+  For the numpy metrics of `gdm_jax.eval`: each array must be of the dtype
+  category and layout (see `check_array`), have at least `min_rows` rows
+  and, if `finite`, no NaN or infinity; several arrays must agree on every
+  axis but the first (`what` names it in the message, e.g. "feature width
+  F").
+
+  Returns:
+    The arrays as float64 numpy arrays, in the order of `named`.
+
+  Raises:
+    ValueError: any of these fails; the message names fn and the argument.
+  """
+  out = {}
+  for name, x in named.items():
+    check_arg(fn, name, x, f"{dtype} {layout}")
+    out[name] = np.asarray(x, np.float64)
+    if out[name].shape[0] < min_rows:
+      raise ValueError(f"{fn}: `{name}` must have shape {layout} with N >= "
+                       f"{min_rows}; got {out[name].shape}.")
+    if finite and not np.all(np.isfinite(out[name])):
+      raise ValueError(f"{fn}: `{name}` contains NaN or infinite values.")
+  check_same_shape(fn, out, slice(1, None), what)
+  return list(out.values())
 
 
 def check_example_batch(fn: str, name: str, x: Any,

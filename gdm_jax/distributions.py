@@ -5,10 +5,10 @@ their inputs; functions named `*_sum` or taking `event_ndims` sum the trailing
 event axes and return one value per example. Every value is a natural-log
 density (nats); divide by `log(2)` for bits.
 
-Inputs are validated at trace time (`gdm_jax.checks`): parameters
-(logits, means, log-scales) must be floating arrays, data integer or
-floating as documented, and shapes must broadcast; failures raise ValueError
-naming the function and the argument.
+Inputs are validated at trace time by the `checks.inputs` table at the head
+of each function: parameters (logits, means, log-scales) must be floating
+arrays, data integer or floating as documented, and shapes must broadcast;
+failures raise ValueError naming the function and the argument.
 """
 
 import math
@@ -21,17 +21,28 @@ from gdm_jax import checks
 LOG_2PI = math.log(2.0 * math.pi)
 
 
+@checks.inputs(batch_ndims="int >= 0")
 def sum_except_batch(x: jax.Array, batch_ndims: int = 1) -> jax.Array:
   """Sums all axes after the first `batch_ndims`: [B, ...] -> [B].
 
+  Args:
+    x: numeric [B_1, ..., B_n, ...] (n = batch_ndims), e.g. per-pixel
+      log-probabilities in nats.
+    batch_ndims: n, the number of leading axes kept.
+
+  Returns:
+    [B_1, ..., B_n], x's dtype, the sum over the other axes (same units).
+
   Raises:
-    ValueError: x is not numeric or has fewer than `batch_ndims` axes.
+    ValueError: x is not numeric or has fewer than `batch_ndims` axes;
+      batch_ndims not an int >= 0.
   """
   checks.check_array("distributions.sum_except_batch", "x", x,
                      min_rank=batch_ndims, dtype="numeric")
   return jnp.sum(x, axis=tuple(range(batch_ndims, x.ndim)))
 
 
+@checks.inputs(nll="floating", num_dims="int >= 1")
 def bits_per_dim(nll: jax.Array, num_dims: int,
                  nats_offset_per_dim: float = 0.0) -> jax.Array:
   """Negative log-likelihood per example (nats) -> bits per dimension.
@@ -63,12 +74,10 @@ def bits_per_dim(nll: jax.Array, num_dims: int,
     Theis, van den Oord and Bethge 2016, "A note on the evaluation of
       generative models", sec. 3.1; Dinh et al. 2017, sec. 4.1.
   """
-  checks.check_array("distributions.bits_per_dim", "nll", nll)
-  checks.check_positive_int("distributions.bits_per_dim", "num_dims",
-                            num_dims)
   return (nll / num_dims + nats_offset_per_dim) / math.log(2.0)
 
 
+@checks.inputs(logits="floating", x="any", broadcast=True)
 def bernoulli_log_prob(logits: jax.Array, x: jax.Array) -> jax.Array:
   """Elementwise log Bernoulli(x | sigmoid(logits)), numerically stable.
 
@@ -76,59 +85,65 @@ def bernoulli_log_prob(logits: jax.Array, x: jax.Array) -> jax.Array:
   (no sigmoid is formed, so logits of +-100 give finite values).
 
   Args:
-    logits: float array, any shape; l = log(p / (1 - p)).
-    x: array broadcastable to `logits`, values in [0, 1] (binary data; a
-      fractional x gives the continuous-Bernoulli-free cross-entropy).
+    logits: float array, any shape, e.g. a decoder's [B, H, W, C];
+      l = log(p / (1 - p)).
+    x: array of any dtype broadcastable with `logits`, values in [0, 1]
+      (binary data; a fractional x gives the binary cross-entropy, which is
+      not a normalised density over [0, 1]).
 
   Returns:
-    float array of the broadcast shape, in nats (<= 0 for binary x).
+    float array of the broadcast shape, logits' dtype, in nats (<= 0).
 
   Raises:
     ValueError: non-floating logits, or shapes that do not broadcast.
   """
-  fn = "distributions.bernoulli_log_prob"
-  checks.check_array(fn, "logits", logits)
-  checks.check_array(fn, "x", x, dtype=None)
-  checks.check_broadcastable(fn, [("logits", logits), ("x", x)])
   return x * logits - jax.nn.softplus(logits)
 
 
+@checks.inputs(x="numeric", mean="floating", log_scale="floating",
+               broadcast=True)
 def gaussian_log_prob(x: jax.Array, mean: jax.Array,
                       log_scale: jax.Array) -> jax.Array:
   """Elementwise log N(x | mean, exp(log_scale)^2), in nats.
 
+    log p(x) = -((x - μ) / σ)² / 2 - log σ - log(2π) / 2,  σ = exp(log_scale).
+
   Args:
-    x, mean, log_scale: broadcastable float arrays; `log_scale` is the log of
-      the standard deviation.
+    x: numeric (int or float) array; mean, log_scale: float arrays; all
+      three broadcastable together (e.g. x [B, D], mean [B, D], log_scale
+      [D]). `log_scale` is log σ, the log of the standard deviation.
 
   Returns:
-    float array of the broadcast shape.
+    float array of the broadcast shape, in nats (sum the event axes for a
+    diagonal Gaussian's log-density).
 
   Raises:
     ValueError: non-floating mean or log_scale, non-numeric x, or shapes
       that do not broadcast.
   """
-  fn = "distributions.gaussian_log_prob"
-  checks.check_array(fn, "x", x, dtype="numeric")
-  checks.check_array(fn, "mean", mean)
-  checks.check_array(fn, "log_scale", log_scale)
-  checks.check_broadcastable(fn, [("x", x), ("mean", mean),
-                                  ("log_scale", log_scale)])
   z = (x - mean) * jnp.exp(-log_scale)
   return -0.5 * (z * z + LOG_2PI) - log_scale
 
 
+@checks.inputs(x="numeric")
 def standard_normal_log_prob(x: jax.Array) -> jax.Array:
-  """Elementwise log N(x | 0, 1), in nats.
+  """Elementwise log N(x | 0, 1) = -x²/2 - log(2π)/2, in nats.
+
+  Args:
+    x: numeric array, any shape.
+
+  Returns:
+    float array of x's shape (float32 for integer x), in nats.
 
   Raises:
     ValueError: x is not numeric.
   """
-  checks.check_array("distributions.standard_normal_log_prob", "x", x,
-                     dtype="numeric")
   return -0.5 * (x * x + LOG_2PI)
 
 
+@checks.inputs(mean="floating [..., D]", log_scale="floating [..., D]",
+               prior_mean="floating", prior_log_scale="floating",
+               broadcast=True)
 def kl_divergence_diagonal_gaussian(mean: jax.Array, log_scale: jax.Array,
                                     prior_mean: jax.Array | float = 0.0,
                                     prior_log_scale: jax.Array | float = 0.0
@@ -141,30 +156,28 @@ def kl_divergence_diagonal_gaussian(mean: jax.Array, log_scale: jax.Array,
 
   Args:
     mean, log_scale: float arrays [..., D]; `log_scale` = log σ.
-    prior_mean, prior_log_scale: broadcastable to [..., D]; default N(0, I).
+    prior_mean, prior_log_scale: float arrays (or Python floats)
+      broadcastable with [..., D]; `prior_log_scale` = log σ_p; default
+      N(0, I).
 
   Returns:
     float array [...], in nats, >= 0.
 
   Raises:
-    ValueError: non-floating or rank-0 mean/log_scale, or shapes that do not
-      broadcast.
+    ValueError: non-floating or rank-0 mean/log_scale, non-floating
+      prior parameters, or shapes that do not broadcast.
+
+  References:
+    Kingma and Welling 2014, "Auto-Encoding Variational Bayes" (ICLR),
+    appendix B (the standard-normal prior case).
   """
-  fn = "distributions.kl_divergence_diagonal_gaussian"
-  checks.check_array(fn, "mean", mean, min_rank=1, layout="[..., D]")
-  checks.check_array(fn, "log_scale", log_scale, min_rank=1,
-                     layout="[..., D]")
-  checks.check_array(fn, "prior_mean", prior_mean)
-  checks.check_array(fn, "prior_log_scale", prior_log_scale)
-  checks.check_broadcastable(fn, [("mean", mean), ("log_scale", log_scale),
-                                  ("prior_mean", prior_mean),
-                                  ("prior_log_scale", prior_log_scale)])
   var_ratio = jnp.exp(2.0 * (log_scale - prior_log_scale))
   mean_term = jnp.square((mean - prior_mean) * jnp.exp(-prior_log_scale))
   per_dim = 0.5 * (var_ratio + mean_term - 1.0) - (log_scale - prior_log_scale)
   return jnp.sum(per_dim, axis=-1)
 
 
+@checks.inputs(logits="floating [..., K]")
 def categorical_log_prob(logits: jax.Array, x: jax.Array) -> jax.Array:
   """log Categorical(x | softmax(logits)), e.g. the 256-way pixel softmax.
 
@@ -184,7 +197,6 @@ def categorical_log_prob(logits: jax.Array, x: jax.Array) -> jax.Array:
       rank logits.ndim - 1 or not broadcastable to logits.shape[:-1].
   """
   fn = "distributions.categorical_log_prob"
-  checks.check_array(fn, "logits", logits, min_rank=1, layout="[..., K]")
   checks.check_array(fn, "x", x, rank=len(checks.shape_of(logits)) - 1,
                      dtype="integer", layout="[...] (logits without K)")
   checks.check_broadcastable(
@@ -194,6 +206,8 @@ def categorical_log_prob(logits: jax.Array, x: jax.Array) -> jax.Array:
   return jnp.take_along_axis(log_p, idx, axis=-1)[..., 0]
 
 
+@checks.inputs(x="floating", mean="floating", log_scale="floating",
+               num_bins="int >= 2", broadcast=True)
 def discretized_logistic_log_prob(x: jax.Array, mean: jax.Array,
                                   log_scale: jax.Array,
                                   num_bins: int = 256) -> jax.Array:
@@ -233,10 +247,6 @@ def discretized_logistic_log_prob(x: jax.Array, mean: jax.Array,
     Modifications" (ICLR), section 2.1; openai/pixel-cnn nn.py,
     discretized_mix_logistic_loss.
   """
-  fn = "distributions.discretized_logistic_log_prob"
-  _check_logistic(fn, x, mean, log_scale, num_bins)
-  checks.check_broadcastable(fn, [("x", x), ("mean", mean),
-                                  ("log_scale", log_scale)])
   half = 1.0 / (num_bins - 1)
   centred = x - mean
   inv_s = jnp.exp(-log_scale)
@@ -257,6 +267,9 @@ def discretized_logistic_log_prob(x: jax.Array, mean: jax.Array,
                              log_interior))
 
 
+@checks.inputs(x="floating [..., C]", logit_weights="floating [..., K]",
+               means="floating [..., C, K]", log_scales="floating [..., C, K]",
+               coeffs="floating [..., C(C-1)/2, K]", num_bins="int >= 2")
 def discretized_logistic_mixture_log_prob(
     x: jax.Array, logit_weights: jax.Array, means: jax.Array,
     log_scales: jax.Array, coeffs: jax.Array | None = None,
@@ -290,47 +303,27 @@ def discretized_logistic_mixture_log_prob(
     Salimans et al. 2017, "PixelCNN++", section 2.1-2.2.
   """
   fn = "distributions.discretized_logistic_mixture_log_prob"
-  checks.check_array(fn, "x", x, min_rank=1, layout="[..., C]")
-  checks.check_array(fn, "logit_weights", logit_weights, min_rank=1,
-                     layout="[..., K]")
-  _check_logistic(fn, None, means, log_scales, num_bins)
-  num_colours, num_components = x.shape[-1], logit_weights.shape[-1]
-  for name, arr in (("means", means), ("log_scales", log_scales)):
-    checks.check_array(fn, name, arr, min_rank=2, layout="[..., C, K]")
-    if arr.shape[-2:] != (num_colours, num_components):
-      raise ValueError(f"{fn}: `{name}` must be [..., C, K] = [..., "
-                       f"{num_colours}, {num_components}] for x {x.shape} "
-                       f"and logit_weights {logit_weights.shape}; got shape "
+  c, k = x.shape[-1], logit_weights.shape[-1]
+  pairs = [(i, j) for i in range(c) for j in range(i)]     # (c, c') by row
+  for name, arr, want in (("means", means, (c, k)),
+                          ("log_scales", log_scales, (c, k)),
+                          ("coeffs", coeffs, (len(pairs), k))):
+    if arr is not None and arr.shape[-2:] != want:
+      raise ValueError(f"{fn}: `{name}` must be [..., {want[0]}, {want[1]}] "
+                       f"for x {x.shape} and logit_weights "
+                       f"{logit_weights.shape} (C = {c}, K = {k}); got shape "
                        f"{arr.shape}.")
-  if coeffs is not None:
-    checks.check_array(fn, "coeffs", coeffs, min_rank=2,
-                       layout="[..., C(C-1)/2, K]")
   checks.check_broadcastable(
       fn, [("x[..., 0]", checks.Shape(x.shape[:-1])),
            ("logit_weights[..., 0]", checks.Shape(logit_weights.shape[:-1])),
            ("means[..., 0, 0]", checks.Shape(means.shape[:-2])),
            ("log_scales[..., 0, 0]", checks.Shape(log_scales.shape[:-2]))])
-  pairs = [(c, cp) for c in range(num_colours) for cp in range(c)]
-  if coeffs is not None and coeffs.shape[-2] != len(pairs):
-    raise ValueError(f"coeffs need {len(pairs)} entries on axis -2 for "
-                     f"{num_colours} colours; got shape {coeffs.shape}.")
   xk = x[..., None]                                            # [..., C, 1]
   if coeffs is not None and pairs:
-    shift = [jnp.zeros(())] * num_colours
-    for p, (c, cp) in enumerate(pairs):
-      shift[c] = shift[c] + coeffs[..., p, :] * x[..., cp, None]
+    shift = [jnp.zeros(())] * c
+    for p, (row, col) in enumerate(pairs):
+      shift[row] = shift[row] + coeffs[..., p, :] * x[..., col, None]
     means = means + jnp.stack(jnp.broadcast_arrays(*shift), axis=-2)
   log_p = discretized_logistic_log_prob(xk, means, log_scales, num_bins)
   log_p = jnp.sum(log_p, axis=-2)                              # [..., K]
   return jax.nn.logsumexp(log_p + jax.nn.log_softmax(logit_weights, -1), -1)
-
-
-def _check_logistic(fn: str, x, mean, log_scale, num_bins) -> None:
-  if x is not None:
-    checks.check_array(fn, "x", x)
-  checks.check_array(fn, "mean" if x is not None else "means", mean)
-  checks.check_array(fn, "log_scale" if x is not None else "log_scales",
-                     log_scale)
-  checks.check_positive_int(fn, "num_bins", num_bins)
-  if num_bins < 2:
-    raise ValueError(f"{fn}: `num_bins` must be >= 2; got {num_bins}.")

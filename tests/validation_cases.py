@@ -1,6 +1,14 @@
-"""Shared pieces of the input-validation tests (tests/test_input_validation*.py):
-array makers for wrong dtypes/shapes and the check that a call raises a
-ValueError whose message names what it must."""
+"""Shared pieces of the input-validation tests: array makers for wrong
+dtypes/shapes, the check that a call raises a ValueError whose message names
+what it must, and the parametrised test a module's test file builds from its
+table of invalid calls.
+
+Usage in a test file:
+
+  INVALID = [("id", lambda: fn(bad input), ["module.fn", "`arg`", "(4,)"]),
+             ...]
+  test_invalid_inputs = invalid_input_test(INVALID)
+"""
 
 import jax.numpy as jnp
 import pytest
@@ -29,3 +37,18 @@ def assert_raises_naming(call, expected) -> None:
   message = str(info.value)
   missing = [part for part in expected if part not in message]
   assert not missing, f"{missing} not in: {message}"
+
+
+def invalid_input_test(cases):
+  """A pytest test over `cases`, (id, call, substrings of the message)
+  triples: each call raises ValueError naming the function, the argument and
+  the shape/dtype (or value) it got. Assign it to a module-level name that
+  starts with `test_`."""
+
+  @pytest.mark.parametrize("call, expected",
+                           [pytest.param(c, e, id=name)
+                            for name, c, e in cases])
+  def test(call, expected):
+    assert_raises_naming(call, expected)
+
+  return test

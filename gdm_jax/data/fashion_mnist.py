@@ -74,7 +74,16 @@ def read_idx(path: str, magic: int, count: int) -> np.ndarray:
 
 
 def read_local(directory: str | None = None) -> dict[str, np.ndarray]:
-  """Reads and validates all four files: {'train_images': ..., ...}."""
+  """Reads and validates all four files of `directory` (default `local_dir()`).
+
+  Returns:
+    {'train_images': uint8 [60000, 28, 28, 1], 'train_labels': uint8
+    [60000], 'test_images': uint8 [10000, 28, 28, 1], 'test_labels': uint8
+    [10000]}.
+
+  Raises:
+    DataError: see `read_idx`.
+  """
   directory = directory or local_dir()
   return {k: read_idx(os.path.join(directory, name), magic, count)
           for k, (name, magic, count) in FILES.items()}

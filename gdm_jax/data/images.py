@@ -16,6 +16,7 @@ from gdm_jax.data.pipeline import split_validation
 
 
 def default_data_dir() -> str:
+  """TFDS's data folder: $TFDS_DATA_DIR or ~/tensorflow_datasets."""
   return os.environ.get("TFDS_DATA_DIR",
                         os.path.expanduser("~/tensorflow_datasets"))
 
@@ -100,7 +101,12 @@ def load_image_dataset(name: str = "fashion_mnist", data_dir: str | None = None,
   every set is treated alike); 'test' is TFDS's 'test'.
 
   Returns:
-    ArrayDataset with info {'name', 'shape': (H, W, C), 'num_classes'}.
+    ArrayDataset of {'image': uint8 [N, H, W, C], 'label': int32 [N]} splits
+    with info {'name', 'shape': (H, W, C), 'num_classes'}.
+
+  Raises:
+    DataError: see `load_tfds_arrays`.
+    ValueError: validation_size outside [0, N_train).
   """
   train = load_tfds_arrays(name, "train", data_dir, download, image_size)
   test = load_tfds_arrays(name, "test", data_dir, download, image_size)

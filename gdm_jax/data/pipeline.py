@@ -31,11 +31,21 @@ class ArrayDataset:
   _perm: np.ndarray | None = dataclasses.field(default=None, repr=False)
 
   def num_examples(self, split: str) -> int:
+    """The number of examples of `split` (its arrays' leading size).
+
+    Raises:
+      KeyError: no such split.
+    """
     self._check_split(split)
     return len(next(iter(self.splits[split].values())))
 
   def steps_per_epoch(self, batch_size: int, split: str = "train") -> int:
-    """Full batches per epoch (the remainder is dropped: static shapes)."""
+    """Full batches per epoch (the remainder is dropped: static shapes).
+
+    Raises:
+      ValueError: batch_size is larger than the split.
+      KeyError: no such split.
+    """
     n = self.num_examples(split)
     if batch_size > n:
       raise ValueError(f"batch size {batch_size} exceeds the {n} examples of "
@@ -57,7 +67,11 @@ class ArrayDataset:
 
   def batch_indices(self, step: int, batch_size: int, seed: int,
                     split: str = "train") -> np.ndarray:
-    """Global example indices of training step `step`: int [batch_size]."""
+    """Global example indices of training step `step`: int [batch_size].
+
+    Raises:
+      ValueError, KeyError: see `steps_per_epoch`.
+    """
     epoch, i = divmod(step, self.steps_per_epoch(batch_size, split))
     return self._permutation(split, seed, epoch)[i * batch_size:
                                                  (i + 1) * batch_size]
@@ -74,7 +88,11 @@ class ArrayDataset:
       process_index, process_count: from `jax.process_index()/count()`.
 
     Returns:
-      {feature: array [batch_size // process_count, ...]}.
+      {feature: array [batch_size // process_count, ...]}, the split's
+      dtypes (uint8 images, int32 labels, float32 toy points).
+
+    Raises:
+      ValueError, KeyError: see `steps_per_epoch`.
     """
     local = batch_size // process_count
     idx = self.batch_indices(step, batch_size, seed, split)
@@ -91,8 +109,19 @@ class ArrayDataset:
     The last batch is padded by repeating the final example; the returned
     mask (float32 [local batch], 1 for real examples) marks real ones.
 
+    Args:
+      split: the split's name.
+      batch_size: global batch size, divisible by `process_count`.
+      process_index, process_count: from `jax.process_index()/count()`.
+      limit: read only the first `limit` examples (None: all).
+
     Yields:
-      (batch, mask): this process's slice of each global batch.
+      (batch, mask): this process's slice of each global batch,
+      {feature: array [batch_size // process_count, ...]} and float32
+      [batch_size // process_count].
+
+    Raises:
+      KeyError: no such split.
     """
     n = self.num_examples(split) if limit is None else min(
         limit, self.num_examples(split))
@@ -107,7 +136,20 @@ class ArrayDataset:
 
 def split_validation(train: Batch, validation_size: int,
                      seed: int) -> tuple[Batch, Batch]:
-  """Carves a seeded random validation subset out of a training split."""
+  """Carves a seeded random validation subset out of a training split.
+
+  Args:
+    train: {feature: array [N, ...]}.
+    validation_size: examples moved to the validation split, in [0, N).
+    seed: seed of the subset (numpy PCG64 seeded with (seed, 2**31)).
+
+  Returns:
+    (train [N - validation_size, ...], validation [validation_size, ...]),
+    each in the original order.
+
+  Raises:
+    ValueError: validation_size outside [0, N).
+  """
   n = len(next(iter(train.values())))
   if not 0 <= validation_size < n:
     raise ValueError(f"validation_size must be in [0, {n}); got "

@@ -39,50 +39,78 @@ DEQUANTIZATIONS = ("none", "uniform")
 VALUE_RANGES = ("0_1", "-1_1")
 
 
+IMAGE = "numeric [B, ..., C] of pixel values 0..255"     # any rank >= 2
+
+
+@checks.inputs(image=IMAGE)
 def binarize_dynamic(rng: jax.Array, image: jax.Array) -> jax.Array:
   """uint8 [B, H, W, C] -> float32 {0, 1}, x ~ Bernoulli(pixel / 255).
 
+  Dynamic binarisation: a fresh draw from `rng` on every call (Salakhutdinov
+  and Murray 2008, sec. 5).
+
+  Args:
+    rng: a PRNG key.
+    image: numeric [B, H, W, C] (any rank >= 2) of pixel values 0..255.
+
+  Returns:
+    float32 of image's shape, values in {0, 1}.
+
   Raises:
-    ValueError: image is not a numeric array [B, ...].
+    ValueError: image is not a numeric array of rank >= 2.
+
+  References:
+    Salakhutdinov and Murray 2008, "On the Quantitative Analysis of Deep
+    Belief Networks" (ICML), sec. 5.
   """
-  check_image("preprocess.binarize_dynamic", image)
   p = image.astype(jnp.float32) / 255.0
   return jax.random.bernoulli(rng, p).astype(jnp.float32)
 
 
+@checks.inputs(image=IMAGE)
 def binarize_static(image: jax.Array) -> jax.Array:
   """uint8 [B, H, W, C] -> float32 {0, 1}, x = [pixel / 255 > 0.5].
 
+  Args:
+    image: numeric [B, H, W, C] (any rank >= 2) of pixel values 0..255.
+
+  Returns:
+    float32 of image's shape, values in {0, 1}.
+
   Raises:
-    ValueError: image is not a numeric array [B, ...].
+    ValueError: image is not a numeric array of rank >= 2.
   """
-  check_image("preprocess.binarize_static", image)
   return (image.astype(jnp.float32) / 255.0 > 0.5).astype(jnp.float32)
 
 
+@checks.inputs(image=IMAGE)
 def dequantize_uniform(rng: jax.Array, image: jax.Array) -> jax.Array:
   """uint8 [B, H, W, C] -> float32 in [0, 1): (pixel + u) / 256.
 
+  u ~ U[0, 1)^D drawn from `rng` (Theis et al. 2016, sec. 3.1), so a
+  density on [0, 1)^D bounds the 8-bit likelihood (see the module
+  docstring).
+
+  Args:
+    rng: a PRNG key.
+    image: numeric [B, H, W, C] (any rank >= 2) of pixel values 0..255.
+
+  Returns:
+    float32 of image's shape, in [0, 1); each value stays in its pixel's
+    bin [pixel / 256, (pixel + 1) / 256).
+
   Raises:
-    ValueError: image is not a numeric array [B, ...].
+    ValueError: image is not a numeric array of rank >= 2.
+
+  References:
+    Theis, van den Oord and Bethge 2016, "A note on the evaluation of
+    generative models" (ICLR), sec. 3.1.
   """
-  check_image("preprocess.dequantize_uniform", image)
   y = image.astype(jnp.float32)
   u = jax.random.uniform(rng, image.shape, jnp.float32)
   # In float32, pixel + u rounds up to pixel + 1 for u within half an ulp of
   # 1; clamp to the largest float below pixel + 1 so x stays in its bin.
   return jnp.minimum(y + u, jnp.nextafter(y + 1.0, y)) / 256.0
-
-
-def check_image(fn: str, image: jax.Array, name: str = "image") -> None:
-  """Checks for a batch of pixel values [B, H, W, C] (rank >= 2), integer or
-  float (values 0..255 are assumed, not checked).
-
-  Raises:
-    ValueError: a bool/complex or rank < 2 array; message names `fn`.
-  """
-  checks.check_array(fn, name, image, min_rank=2, dtype="numeric",
-                     layout="[B, H, W, C] of pixel values 0..255")
 
 
 class Preprocessing(NamedTuple):
@@ -115,15 +143,11 @@ def make_preprocessing(binarization: str = "dynamic",
     ValueError: an unknown mode, or binarisation combined with
       dequantisation or the [-1, 1] range.
   """
-  if binarization not in BINARIZATIONS:
-    raise ValueError(f"data.binarization must be one of {BINARIZATIONS}; got "
-                     f"'{binarization}'.")
-  if dequantization not in DEQUANTIZATIONS:
-    raise ValueError(f"data.dequantization must be one of {DEQUANTIZATIONS}; "
-                     f"got '{dequantization}'.")
-  if value_range not in VALUE_RANGES:
-    raise ValueError(f"data.value_range must be one of {VALUE_RANGES}; got "
-                     f"'{value_range}'.")
+  for name, value, allowed in (("binarization", binarization, BINARIZATIONS),
+                               ("dequantization", dequantization,
+                                DEQUANTIZATIONS),
+                               ("value_range", value_range, VALUE_RANGES)):
+    checks.check_one_of(f"data.{name}", value, allowed)
   if binarization != "none":
     if dequantization != "none" or value_range != "0_1":
       raise ValueError("binarised data takes dequantization='none' and "
@@ -152,6 +176,6 @@ def make_preprocessing(binarization: str = "dynamic",
 
 def _checked(apply):
   def checked_apply(rng, image):
-    check_image("Preprocessing.apply", image)
+    checks.check_arg("Preprocessing.apply", "image", image, IMAGE)
     return apply(rng, image)
   return checked_apply

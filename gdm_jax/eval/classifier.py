@@ -71,8 +71,14 @@ class FashionMnistCNN(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    checks.check_array("FashionMnistCNN.__call__", "x", x,
-                       shape=(None,) + IMAGE_SHAPE, layout="[N, 28, 28, 1]")
+    """Float [N, 28, 28, 1] in [0, 1] -> (features [N, feature_dim],
+    logits [N, num_classes]), float32 for float32 input.
+
+    Raises:
+      ValueError: x is not a floating [N, 28, 28, 1] array.
+    """
+    checks.check_arg("FashionMnistCNN.__call__", "x", x,
+                     "floating [N, 28, 28, 1]")
     x = (x - _PIXEL_MEAN) / _PIXEL_STD                  # [N, 28, 28, 1]
     for c in self.channels:
       x = nn.relu(nn.Conv(c, (3, 3), padding="SAME")(x))
@@ -117,11 +123,17 @@ def _features_probs(apply: Callable) -> Callable:
 
 
 def init_params(net: nn.Module, rng: jax.Array) -> Any:
-  """Random float32 parameters of `net` for 28x28x1 inputs."""
+  """Random float32 parameters of `net` (flax's initialisers, from `rng`)
+  for [N, 28, 28, 1] inputs: the 'params' collection."""
   return net.init(rng, jnp.zeros((1,) + IMAGE_SHAPE, jnp.float32))["params"]
 
 
 def sha256_of_file(path: str | os.PathLike) -> str:
+  """The hex sha256 of a file's bytes (read in 1 MiB chunks).
+
+  Raises:
+    OSError: the file cannot be read.
+  """
   h = hashlib.sha256()
   with open(path, "rb") as f:
     for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -135,7 +147,14 @@ def record_path(weights_path: str | os.PathLike) -> Path:
 
 
 def save_params(params: Any, path: str | os.PathLike) -> str:
-  """Writes params as float16 msgpack (flax.serialization); returns sha256."""
+  """Writes params as float16 msgpack (flax.serialization); returns sha256.
+
+  The file is written to `path`.tmp first and renamed, so a reader never
+  sees half a file.
+
+  Raises:
+    OSError: the folder or file cannot be written.
+  """
   half = jax.tree.map(lambda a: np.asarray(a, np.float16), params)
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)

@@ -59,25 +59,13 @@ PR_K = 3
 IS_SPLITS = 10
 
 
-def _as_2d(x, name: str, min_rows: int = 2,
-           fn: str = "sample_quality") -> np.ndarray:
-  if not fn.startswith("sample_quality"):
-    fn = f"sample_quality.{fn}"
-  checks.check_array(fn, name, x, rank=2, dtype="numeric", layout="[N, F]")
-  x = np.asarray(x, dtype=np.float64)
-  if x.shape[0] < min_rows:
-    raise ValueError(f"{fn}: `{name}` must have shape [N, F] with N >= "
-                     f"{min_rows}; got {x.shape}.")
-  if not np.all(np.isfinite(x)):
-    raise ValueError(f"{fn}: `{name}` contains NaN or infinite values.")
-  return x
-
-
-def _check_widths(fn: str, names: tuple[str, str], a: np.ndarray,
-                  b: np.ndarray) -> None:
-  if a.shape[1] != b.shape[1]:
-    raise ValueError(f"sample_quality.{fn}: feature widths differ: "
-                     f"`{names[0]}` {a.shape} vs `{names[1]}` {b.shape}.")
+def _features(fn: str, min_rows: int = 2, dtype: str = "numeric",
+              layout: str = "[N, F]", **named) -> list[np.ndarray]:
+  """`checks.host_arrays` for this module: float64 copies of [N, F] arrays
+  of one width F, at least `min_rows` rows, finite."""
+  return checks.host_arrays(f"sample_quality.{fn}", named, layout,
+                            dtype=dtype, min_rows=min_rows,
+                            what="feature width F")
 
 
 def gaussian_statistics(features) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +74,7 @@ def gaussian_statistics(features) -> tuple[np.ndarray, np.ndarray]:
   Raises:
     ValueError: not a finite numeric [N, F] array with N >= 2.
   """
-  f = _as_2d(features, "features", fn="gaussian_statistics")
+  f, = _features("gaussian_statistics", features=features)
   return f.mean(axis=0), np.cov(f, rowvar=False)
 
 
@@ -121,9 +109,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
   s1, s2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
   d = mu1.shape[0]
   if mu2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
-    raise ValueError(f"frechet_distance: shapes mu1 {mu1.shape}, sigma1 "
-                     f"{s1.shape}, mu2 {mu2.shape}, sigma2 {s2.shape} do not "
-                     f"match [F], [F, F].")
+    raise ValueError(f"sample_quality.frechet_distance: shapes mu1 "
+                     f"{mu1.shape}, sigma1 {s1.shape}, mu2 {mu2.shape}, "
+                     f"sigma2 {s2.shape} do not match [F], [F, F].")
   diff = mu1 - mu2
   covmean = _sqrtm_product(s1, s2)
   if covmean is None:
@@ -134,9 +122,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
   if np.iscomplexobj(covmean):
     imag = np.max(np.abs(np.diagonal(covmean).imag))
     if imag > 1e-3:
-      raise ValueError(f"frechet_distance: (S1 S2)^(1/2) has an imaginary "
-                       f"component of {imag:.3g}; are the inputs covariance "
-                       f"matrices?")
+      raise ValueError(f"sample_quality.frechet_distance: (S1 S2)^(1/2) has "
+                       f"an imaginary component of {imag:.3g}; are the "
+                       f"inputs covariance matrices?")
     covmean = covmean.real
   return float(diff @ diff + np.trace(s1) + np.trace(s2)
                - 2.0 * np.trace(covmean))
@@ -164,9 +152,7 @@ def fid(features_a, features_b) -> float:
     ValueError: not finite numeric [N, F] arrays with N >= 2, or different
       feature widths F.
   """
-  a = _as_2d(features_a, "features_a", fn="fid")
-  b = _as_2d(features_b, "features_b", fn="fid")
-  _check_widths("fid", ("features_a", "features_b"), a, b)
+  a, b = _features("fid", features_a=features_a, features_b=features_b)
   mu_a, s_a = gaussian_statistics(a)
   mu_b, s_b = gaussian_statistics(b)
   return frechet_distance(mu_a, s_a, mu_b, s_b)
@@ -178,9 +164,7 @@ def polynomial_kernel(x, y) -> np.ndarray:
   Raises:
     ValueError: non-numeric or non-[N, F] inputs, or different F.
   """
-  x = _as_2d(x, "x", 1, fn="polynomial_kernel")
-  y = _as_2d(y, "y", 1, fn="polynomial_kernel")
-  _check_widths("polynomial_kernel", ("x", "y"), x, y)
+  x, y = _features("polynomial_kernel", 1, x=x, y=y)
   return (x @ y.T / x.shape[1] + 1.0) ** 3
 
 
@@ -200,9 +184,7 @@ def mmd2_unbiased(x, y) -> float:
   References:
     Gretton et al. 2012, "A Kernel Two-Sample Test", JMLR, Lemma 6 (eq. 3).
   """
-  x = _as_2d(x, "x", fn="mmd2_unbiased")
-  y = _as_2d(y, "y", fn="mmd2_unbiased")
-  _check_widths("mmd2_unbiased", ("x", "y"), x, y)
+  x, y = _features("mmd2_unbiased", x=x, y=y)
   m, n = len(x), len(y)
   kxx, kyy, kxy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
   sxx = (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
@@ -236,11 +218,8 @@ def kid(features_a, features_b, num_subsets: int = KID_SUBSETS,
   References:
     Binkowski et al. 2018, Sec. 4 and App. D.
   """
-  a = _as_2d(features_a, "features_a", fn="kid")
-  b = _as_2d(features_b, "features_b", fn="kid")
-  _check_widths("kid", ("features_a", "features_b"), a, b)
-  if num_subsets < 1:
-    raise ValueError(f"kid: num_subsets must be >= 1; got {num_subsets}.")
+  a, b = _features("kid", features_a=features_a, features_b=features_b)
+  checks.check_positive_int("sample_quality.kid", "num_subsets", num_subsets)
   size = min(subset_size, len(a), len(b))
   rng = np.random.Generator(np.random.PCG64(seed))
   values = np.array([
@@ -250,18 +229,11 @@ def kid(features_a, features_b, num_subsets: int = KID_SUBSETS,
   return float(values.mean()), float(values.std())
 
 
-def _check_probs(probs, name: str = "probs",
-                 fn: str = "sample_quality") -> np.ndarray:
-  checks.check_array(fn, name, probs, rank=2, dtype="floating",
-                     layout="[N, K]")
-  p = np.asarray(probs, dtype=np.float64)
-  if p.shape[0] < 1:
-    raise ValueError(f"{fn}: `{name}` must have shape [N, K] with N >= 1; "
-                     f"got {p.shape}.")
-  if (not np.all(np.isfinite(p)) or p.min() < 0
-      or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3)):
-    raise ValueError(f"{name} must hold probability vectors (rows >= 0 "
-                     f"summing to 1).")
+def _check_probs(fn: str, probs) -> np.ndarray:
+  p, = _features(fn, 1, "floating", "[N, K]", probs=probs)
+  if p.min() < 0 or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
+    raise ValueError(f"sample_quality.{fn}: `probs` must hold probability "
+                     f"vectors (rows >= 0 summing to 1).")
   return p / p.sum(axis=1, keepdims=True)
 
 
@@ -292,10 +264,11 @@ def inception_score(probs, num_splits: int = IS_SPLITS) -> tuple[float, float]:
   References:
     Salimans et al. 2016, Sec. 4.
   """
-  p = _check_probs(probs, fn="sample_quality.inception_score")
+  p = _check_probs("inception_score", probs)
   if not 1 <= num_splits <= len(p):
-    raise ValueError(f"inception_score: need 1 <= num_splits <= N; got "
-                     f"num_splits={num_splits}, N={len(p)}.")
+    raise ValueError(f"sample_quality.inception_score: need 1 <= "
+                     f"num_splits <= N; got num_splits={num_splits}, "
+                     f"N={len(p)}.")
   scores = [np.exp(np.mean(_kl(part, part.mean(axis=0, keepdims=True))))
             for part in np.array_split(p, num_splits)]
   return float(np.mean(scores)), float(np.std(scores))
@@ -325,11 +298,12 @@ def diversity_score(probs, class_prior) -> float:
     ValueError: probs not a floating [N, K] array of probability vectors,
       or a class_prior that is not non-negative of shape [K].
   """
-  p = _check_probs(probs, fn="sample_quality.diversity_score")
+  p = _check_probs("diversity_score", probs)
   prior = np.asarray(class_prior, dtype=np.float64)
   if prior.shape != (p.shape[1],) or prior.min() < 0 or prior.sum() <= 0:
-    raise ValueError(f"class_prior must be non-negative of shape "
-                     f"({p.shape[1]},); got {prior.shape}.")
+    raise ValueError(f"sample_quality.diversity_score: `class_prior` must "
+                     f"be non-negative, not all 0, of shape ({p.shape[1]},) "
+                     f"(K of `probs`); got {prior.shape}.")
   prior = prior / prior.sum()
   return float(np.exp(-_kl(p.mean(axis=0), prior)))
 
@@ -349,11 +323,12 @@ def knn_radii(features, k: int = PR_K, block_size: int = 1000) -> np.ndarray:
     ValueError: non-numeric or non-[N, F] features, k outside [1, N), or a
       non-positive block_size.
   """
-  f = _as_2d(features, "features", 1, fn="knn_radii")
+  f, = _features("knn_radii", 1, features=features)
   checks.check_positive_int("sample_quality.knn_radii", "block_size",
                             block_size)
   if not 1 <= k < len(f):
-    raise ValueError(f"k-NN radii need 1 <= k < N; got k={k}, N={len(f)}.")
+    raise ValueError(f"sample_quality.knn_radii: k-NN radii need 1 <= k < N; "
+                     f"got k={k}, N={len(f)}.")
   out = np.empty(len(f))
   for s in range(0, len(f), block_size):
     d2 = _sq_distances(f[s:s + block_size], f)
@@ -398,10 +373,9 @@ def precision_recall(real_features, fake_features, k: int = PR_K,
     Kynkaanniemi et al. 2019, Sec. 2, eqs. 1-3.
   """
   checks.check_positive_int("sample_quality.precision_recall", "k", k)
-  real = _as_2d(real_features, "real_features", k + 1, fn="precision_recall")
-  fake = _as_2d(fake_features, "fake_features", k + 1, fn="precision_recall")
-  _check_widths("precision_recall", ("real_features", "fake_features"),
-                real, fake)
+  real, fake = _features("precision_recall", k + 1,
+                         real_features=real_features,
+                         fake_features=fake_features)
   center = real.mean(axis=0)  # Translation-invariant; keeps magnitudes small.
   real, fake = real - center, fake - center
   precision = _coverage(fake, real, knn_radii(real, k, block_size), block_size)
@@ -483,7 +457,7 @@ def evaluate_samples(samples, reference_images, reference_labels=None,
   fake_f, fake_p = classifier_lib.features_and_probs(classifier, samples)
   n = len(fake_f)
   if n < max(is_splits, pr_k + 1, 2):
-    raise ValueError(f"evaluate_samples needs at least "
+    raise ValueError(f"sample_quality.evaluate_samples needs at least "
                      f"{max(is_splits, pr_k + 1, 2)} samples; got {n}.")
   classifier_lib.check_images(reference_images, "reference_images")
   real_f, _ = _reference_features(classifier, reference_images)
@@ -494,8 +468,9 @@ def evaluate_samples(samples, reference_images, reference_labels=None,
   else:
     labels = np.asarray(reference_labels).astype(np.int64)
     if labels.shape != (m,):
-      raise ValueError(f"reference_labels must have shape ({m},); got "
-                       f"{labels.shape}.")
+      raise ValueError(f"sample_quality.evaluate_samples: "
+                       f"`reference_labels` must have shape ({m},) (M of "
+                       f"`reference_images`); got {labels.shape}.")
     prior = np.bincount(labels, minlength=classifier_lib.NUM_CLASSES) / m
     prior_name = "reference label frequencies"
   kid_mean, kid_std = kid(fake_f, real_f, kid_subsets, kid_subset_size, seed)

@@ -63,22 +63,11 @@ def _ot():
   return ot
 
 
-def _as_points(fn: str, name: str, x, finite: bool = True) -> np.ndarray:
-  checks.check_array(f"toy_metrics.{fn}", name, x, rank=2, dtype="numeric",
-                     layout="[N, D]")
-  x = np.asarray(x, np.float64)
-  if finite and not np.all(np.isfinite(x)):
-    raise ValueError(f"toy_metrics.{fn}: `{name}` contains non-finite "
-                     f"values.")
-  return x
-
-
-def _check_same_dim(fn: str, names: tuple[str, str], a: np.ndarray,
-                    b: np.ndarray) -> None:
-  if a.shape[1] != b.shape[1]:
-    raise ValueError(f"toy_metrics.{fn}: `{names[0]}` and `{names[1]}` must "
-                     f"have the same dimension D; got {a.shape[1]} and "
-                     f"{b.shape[1]} (shapes {a.shape} and {b.shape}).")
+def _points(fn: str, finite: bool = True, **named) -> list[np.ndarray]:
+  """`checks.host_arrays` for this module: float64 copies of numeric [N, D]
+  arrays of one dimension D (finite unless `finite` is False)."""
+  return checks.host_arrays(f"toy_metrics.{fn}", named, "[N, D]",
+                            min_rows=0, finite=finite, what="dimension D")
 
 
 def mode_assignment(samples, modes, mode_std: float, num_std: float = 3.0
@@ -105,9 +94,7 @@ def mode_assignment(samples, modes, mode_std: float, num_std: float = 3.0
 
 
 def _mode_assignment(fn, samples, modes, mode_std, num_std):
-  x = _as_points(fn, "samples", samples)
-  mu = _as_points(fn, "modes", modes)
-  _check_same_dim(fn, ("samples", "modes"), x, mu)
+  x, mu = _points(fn, samples=samples, modes=modes)
   if not mode_std > 0:
     raise ValueError(f"toy_metrics.{fn}: `mode_std` must be positive; got "
                      f"{mode_std}.")
@@ -129,11 +116,10 @@ def default_min_count(num_samples: int, num_modes: int) -> int:
   Raises:
     ValueError: num_samples < 0 or num_modes < 1 (or not ints).
   """
+  checks.check_int("toy_metrics.default_min_count", "num_samples",
+                   num_samples, 0)
   checks.check_positive_int("toy_metrics.default_min_count", "num_modes",
                             num_modes)
-  if num_samples != 0:
-    checks.check_positive_int("toy_metrics.default_min_count",
-                              "num_samples", num_samples)
   return max(1, math.ceil(MIN_COUNT_FRACTION * num_samples / num_modes))
 
 
@@ -164,9 +150,8 @@ def modes_covered(samples, modes, mode_std: float, num_std: float = 3.0,
   num_modes = len(np.asarray(modes))
   if min_count is None:
     min_count = default_min_count(len(nearest), num_modes)
-  if min_count < 1:
-    raise ValueError(f"toy_metrics.modes_covered: `min_count` must be >= 1; "
-                     f"got {min_count}.")
+  checks.check_positive_int("toy_metrics.modes_covered", "min_count",
+                            min_count)
   counts = np.bincount(nearest[hq], minlength=num_modes)
   return {"modes_covered": int((counts >= min_count).sum()),
           "num_modes": int(num_modes),
@@ -238,21 +223,22 @@ def wasserstein1(x, y, weights: tuple[Any, Any] | None = None,
       weights, or weights together with sets larger than `max_points`.
     RuntimeError: the network simplex stopped before optimality.
   """
-  x, y = _as_points("wasserstein1", "x", x), _as_points("wasserstein1", "y", y)
-  _check_same_dim("wasserstein1", ("x", "y"), x, y)
+  x, y = _points("wasserstein1", x=x, y=y)
   a = b = None
   if weights is not None:
     a, b = (np.asarray(w, np.float64) for w in weights)
     for name, w, pts in (("a", a, x), ("b", b, y)):
       if w.shape != (len(pts),) or np.any(w < 0) or abs(w.sum() - 1) > 1e-6:
-        raise ValueError(f"weights {name} must be nonnegative, of shape "
-                         f"({len(pts)},), summing to 1.")
+        raise ValueError(f"toy_metrics.wasserstein1: `weights` {name} must "
+                         f"be nonnegative, of shape ({len(pts)},), summing "
+                         f"to 1; got shape {w.shape}.")
   if x.shape[1] == 1:
     return _w1_1d(x[:, 0], y[:, 0], a, b)
   if weights is not None and max_points is not None and max(
       len(x), len(y)) > max_points:
-    raise ValueError(f"weighted sets larger than max_points={max_points} "
-                     f"cannot be subsampled; pass max_points=None.")
+    raise ValueError(f"toy_metrics.wasserstein1: weighted sets larger than "
+                     f"max_points={max_points} cannot be subsampled; pass "
+                     f"max_points=None.")
   x = _subsample(x, max_points, np.random.Generator(np.random.PCG64([seed, 0])))
   y = _subsample(y, max_points, np.random.Generator(np.random.PCG64([seed, 1])))
   return _w1_emd(x, y, a, b)
@@ -289,10 +275,11 @@ def evaluate_toy_samples(
     ValueError: non-numeric or non-[N, D] samples or reference, non-finite
       reference, or mismatched dimensions.
   """
-  fn = "evaluate_toy_samples"
-  x = _as_points(fn, "samples", samples, finite=False)
-  ref = _as_points(fn, "reference", reference)
-  _check_same_dim(fn, ("samples", "reference"), x, ref)
+  x, = _points("evaluate_toy_samples", False, samples=samples)
+  ref, = _points("evaluate_toy_samples", reference=reference)
+  checks.check_same_shape("toy_metrics.evaluate_toy_samples",
+                          {"samples": x, "reference": ref}, slice(1, None),
+                          "dimension D")
   # A diverged model may emit inf/nan: such samples count as low quality,
   # and W1 and the log-likelihood are then nan, not an exception that
   # loses the rest of a final evaluation.

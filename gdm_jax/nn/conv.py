@@ -32,23 +32,24 @@ def im2col_conv(x: jax.Array, w: jax.Array, strides, padding) -> jax.Array:
   patches [B·H'·W', kh·kw·C] @ w.reshape(kh·kw·C, O).
 
   Args:
-    x: [B, H, W, C] input.
-    w: [kh, kw, C, O] kernel.
-    strides: (sh, sw).
+    x: float [B, H, W, C] input.
+    w: float [kh, kw, C, O] kernel.
+    strides: (sh, sw), positive ints.
     padding: 'SAME', 'VALID' or explicit ((top, bottom), (left, right)).
 
   Returns:
-    [B, H', W', O].
+    [B, H', W', O], the dtype of x @ w; H' = (H + top + bottom - kh) // sh
+    + 1, W' likewise.
 
   Raises:
     ValueError: x or w not floating of rank 4, or x's C not w's C.
   """
-  checks.check_array("nn.im2col_conv", "x", x, rank=4, layout="[B, H, W, C]")
-  checks.check_array("nn.im2col_conv", "w", w, rank=4,
-                     layout="[kh, kw, C, O]")
+  fn = "nn.im2col_conv"
+  checks.check_arg(fn, "x", x, "floating [B, H, W, C]")
+  checks.check_arg(fn, "w", w, "floating [kh, kw, C, O]")
   if x.shape[-1] != w.shape[2]:
-    raise ValueError(f"nn.im2col_conv: `x` {x.shape} has {x.shape[-1]} "
-                     f"channels but `w` {w.shape} expects {w.shape[2]}.")
+    raise ValueError(f"{fn}: `x` {x.shape} has {x.shape[-1]} channels but "
+                     f"`w` {w.shape} expects {w.shape[2]}.")
   kh, kw, c, o = w.shape
   b, h, wd, _ = x.shape
   sh, sw = strides
@@ -88,8 +89,11 @@ def strided_conv_general_dilated(lhs, rhs, window_strides, padding,
                                  preferred_element_type=None):
   """`lax.conv_general_dilated` with strided 2-D NHWC convolutions by im2col.
 
-  Same signature and result as `lax.conv_general_dilated` (up to float
-  rounding, first and second derivatives included).
+  Same signature, result, shapes, dtypes and errors as
+  `lax.conv_general_dilated` (up to float rounding, first and second
+  derivatives included); only the strided plain NHWC/HWIO case takes the
+  im2col route (`im2col_conv`, whose ValueError for a channel mismatch
+  names `nn.im2col_conv`).
   """
   if (lhs.ndim == 4 and max(window_strides) > 1
       and _plain_nhwc(dimension_numbers, lhs_dilation, rhs_dilation,

@@ -22,17 +22,33 @@ Activation = Callable[[jax.Array], jax.Array]
 def depth_to_space(x: jax.Array, block_size: int) -> jax.Array:
   """[B, H, W, s*s*C] -> [B, H*s, W*s, C] (pixel shuffle, TF channel order).
 
+  y[b, h*s + i, w*s + j, c] = x[b, h, w, (i*s + j)*C + c], as
+  `tf.nn.depth_to_space` (Shi et al. 2016, the periodic shuffling PS).
+
+  Args:
+    x: [B, H, W, s*s*C], any dtype.
+    block_size: s, a positive int.
+
+  Returns:
+    [B, H*s, W*s, C], x's dtype.
+
   Raises:
     ValueError: x not of rank 4, block_size not a positive int, or channels
       not divisible by block_size².
+
+  References:
+    Shi et al. 2016, "Real-Time Single Image and Video Super-Resolution
+    Using an Efficient Sub-Pixel Convolutional Neural Network" (CVPR),
+    eq. 4.
   """
-  checks.check_array("nn.depth_to_space", "x", x, rank=4, dtype=None,
-                     layout="[B, H, W, s*s*C]")
-  checks.check_positive_int("nn.depth_to_space", "block_size", block_size)
+  fn = "nn.depth_to_space"
+  checks.check_arg(fn, "x", x, "any [B, H, W, s*s*C]")
+  checks.check_positive_int(fn, "block_size", block_size)
   b, h, w, c = x.shape
   s = block_size
   if c % (s * s):
-    raise ValueError(f"depth_to_space: channels {c} not divisible by {s * s}.")
+    raise ValueError(f"{fn}: `x` {x.shape} has {c} channels, not divisible "
+                     f"by block_size² = {s * s}.")
   x = x.reshape(b, h, w, s, s, c // (s * s))
   x = x.transpose(0, 1, 3, 2, 4, 5)
   return x.reshape(b, h * s, w * s, c // (s * s))
@@ -49,8 +65,13 @@ class MLP(nn.Module):
   activation: Activation = nn.relu
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:  # [B, D_in] -> [B, D_out]
-    checks.check_array("MLP.__call__", "x", x, min_rank=1, layout="[..., D_in]")
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """Float [..., D_in] -> [..., features[-1]].
+
+    Raises:
+      ValueError: x not a floating array of rank >= 1.
+    """
+    checks.check_arg("MLP.__call__", "x", x, "floating [..., D_in]")
     for i, f in enumerate(self.features):
       x = nn.Dense(f, name=f"dense_{i}")(x)
       if i < len(self.features) - 1:
@@ -69,8 +90,13 @@ class SubPixelUpsample(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    checks.check_array("SubPixelUpsample.__call__", "x", x, rank=4,
-                       layout="[B, H, W, C_in]")
+    """Float [B, H, W, C_in] -> [B, H*factor, W*factor, features].
+
+    Raises:
+      ValueError: x not a floating array of rank 4.
+    """
+    checks.check_arg("SubPixelUpsample.__call__", "x", x,
+                     "floating [B, H, W, C_in]")
     k = self.kernel_size
     x = nn.Conv(self.features * self.factor ** 2, (k, k), padding="SAME")(x)
     return depth_to_space(x, self.factor)
@@ -89,8 +115,12 @@ class ConvEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    checks.check_array("ConvEncoder.__call__", "x", x, rank=4,
-                       layout="[B, H, W, C]")
+    """Float [B, H, W, C] -> [B, output_dim].
+
+    Raises:
+      ValueError: x not a floating array of rank 4.
+    """
+    checks.check_arg("ConvEncoder.__call__", "x", x, "floating [B, H, W, C]")
     for c in self.channels:
       x = self.activation(nn.Conv(c, (4, 4), strides=(2, 2), padding="SAME")(x))
     x = x.reshape(x.shape[0], -1)
@@ -112,7 +142,13 @@ class ConvDecoder(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
-    checks.check_array("ConvDecoder.__call__", "z", z, rank=2, layout="[B, D]")
+    """Float [B, D] -> [B, H, W, output_channels] (H, W = output_shape[:2]).
+
+    Raises:
+      ValueError: z not a floating array of rank 2, or H or W not divisible
+        by 2**len(channels).
+    """
+    checks.check_arg("ConvDecoder.__call__", "z", z, "floating [B, D]")
     h, w, _ = self.output_shape
     n = len(self.channels)
     if h % 2 ** n or w % 2 ** n:

@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 
+import chex
 import numpy as np
 import pytest
 
@@ -49,8 +50,8 @@ def test_splits_sizes_dtypes_and_ranges(fashion_mnist):
   for split, n in sizes.items():
     data = ds.splits[split]
     assert ds.num_examples(split) == n
-    assert data["image"].shape == (n, 28, 28, 1) and data["image"].dtype == np.uint8
-    assert data["label"].shape == (n,)
+    chex.assert_shape([data["image"], data["label"]], [(n, 28, 28, 1), (n,)])
+    chex.assert_type(data["image"], np.uint8)
     assert np.issubdtype(data["label"].dtype, np.integer)
     assert set(np.unique(data["label"]).tolist()) == set(range(10))
     assert data["image"].min() == 0 and data["image"].max() == 255
@@ -80,7 +81,8 @@ def test_stock_tfds_load_works_offline(fashion_mnist, no_network):
   data_dir = images.default_data_dir()    # $TFDS_DATA_DIR or ~/tensorflow_datasets
   test = tfds.as_numpy(tfds.load("fashion_mnist", split="test", data_dir=data_dir,
                                  batch_size=-1, download=False))
-  assert test["image"].shape == (10000, 28, 28, 1) and test["image"].dtype == np.uint8
+  chex.assert_shape(test["image"], (10000, 28, 28, 1))
+  chex.assert_type(test["image"], np.uint8)
   ours = fashion_mnist.splits["test"]
   # The same examples, in the same order.
   np.testing.assert_array_equal(test["image"], ours["image"])
@@ -93,7 +95,8 @@ def test_stock_tfds_load_works_offline(fashion_mnist, no_network):
 def test_read_idx_reads_valid_files():
   name, magic, count = fm.FILES["test_labels"]
   labels = fm.read_idx(os.path.join(fm.DEBIAN_DIR, name), magic, count)
-  assert labels.shape == (10000,) and labels.dtype == np.uint8
+  chex.assert_shape(labels, (10000,))
+  chex.assert_type(labels, np.uint8)
   assert labels.max() == 9
 
 
@@ -151,7 +154,7 @@ def test_read_local_reports_the_corrupt_file(tmp_path, monkeypatch):
 def test_wrong_count_is_a_header_mismatch(tmp_path):
   shutil.copy(os.path.join(fm.DEBIAN_DIR, LABELS), tmp_path / "copy.gz")
   labels = fm.read_idx(str(tmp_path / "copy.gz"), 2049, 10000)
-  assert labels.shape == (10000,)
+  chex.assert_shape(labels, (10000,))
   with pytest.raises(DataError, match="header"):
     fm.read_idx(str(tmp_path / "copy.gz"), 2049, 60000)
 

@@ -1,5 +1,6 @@
 """Tests of gdm_jax/data/pipeline.py: seeded, resumable, per-process batching."""
 
+import chex
 import numpy as np
 import pytest
 
@@ -25,8 +26,8 @@ def test_train_batches_static_shapes_and_dtypes():
   assert ds.steps_per_epoch(BATCH) == N_TRAIN // BATCH
   for step in range(3 * ds.steps_per_epoch(BATCH) + 1):   # several epochs
     batch = ds.train_batch(step, BATCH, seed=0)
-    assert batch["image"].shape == (BATCH, 4, 4, 1) and batch["image"].dtype == np.uint8
-    assert batch["label"].shape == (BATCH,) and batch["label"].dtype == np.int32
+    chex.assert_shape([batch["image"], batch["label"]], [(BATCH, 4, 4, 1), (BATCH,)])
+    chex.assert_type([batch["image"], batch["label"]], [np.uint8, np.int32])
     # Features stay aligned: the example's image and label match its index.
     np.testing.assert_array_equal(batch["image"][:, 0, 0, 0], batch["index"] % 256)
     np.testing.assert_array_equal(batch["label"], batch["index"] % 10)
@@ -76,7 +77,7 @@ def test_process_slices_make_up_the_global_batch():
     parts = [ds.train_batch(step, BATCH, seed=1, process_index=p, process_count=2)
              for p in range(2)]
     for part in parts:
-      assert part["image"].shape == (BATCH // 2, 4, 4, 1)
+      chex.assert_shape(part["image"], (BATCH // 2, 4, 4, 1))
     joined = np.concatenate([p["index"] for p in parts])
     assert len(np.unique(joined)) == BATCH                 # disjoint halves
     # In the same order as one process's batch: the per-example noise drawn
@@ -92,8 +93,9 @@ def test_eval_batches_cover_every_example_once(batch_size, limit):
   seen, num_batches = [], 0
   for batch, mask in ds.eval_batches("test", batch_size, limit=limit):
     num_batches += 1
-    assert batch["image"].shape == (batch_size, 4, 4, 1)   # static, padded
-    assert mask.shape == (batch_size,) and mask.dtype == np.float32
+    chex.assert_shape([batch["image"], mask], [(batch_size, 4, 4, 1),   # static,
+                                               (batch_size,)])          # padded
+    chex.assert_type(mask, np.float32)
     assert set(np.unique(mask).tolist()) <= {0.0, 1.0}
     seen.append(batch["index"][mask == 1])
     np.testing.assert_array_equal(batch["image"][:, 0, 0, 0], (batch["index"] + 7) % 256)
@@ -111,7 +113,7 @@ def test_eval_batches_per_process():
   assert len(streams[0]) == len(streams[1]) == 5           # same number of steps
   real = []
   for (b0, m0), (b1, m1) in zip(*streams):
-    assert b0["image"].shape == b1["image"].shape == (4, 4, 4, 1)
+    chex.assert_shape([b0["image"], b1["image"]], (4, 4, 4, 1))
     real += [b0["index"][m0 == 1], b1["index"][m1 == 1]]
   np.testing.assert_array_equal(np.sort(np.concatenate(real)), np.arange(N_TEST))
 

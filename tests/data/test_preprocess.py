@@ -1,7 +1,9 @@
-"""Tests of gdm_jax/data/preprocess.py: binarisation, dequantisation, scaling."""
+"""Tests of gdm_jax/data/preprocess.py: binarisation, dequantisation, scaling,
+and its input validation."""
 
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +11,8 @@ import pytest
 from scipy import stats
 
 from gdm_jax.data import preprocess as P
+from tests.validation_cases import invalid_input_test
+from tests.validation_cases import u8
 
 # Every 8-bit value once, as a [1, 16, 16, 1] uint8 image.
 ALL_PIXELS = jnp.arange(256, dtype=jnp.uint8).reshape(1, 16, 16, 1)
@@ -18,7 +22,8 @@ def test_dynamic_binarisation_is_bernoulli_of_pixel_intensity():
   n = 4000
   keys = jax.random.split(jax.random.key(0), n)
   draws = jax.jit(jax.vmap(lambda k: P.binarize_dynamic(k, ALL_PIXELS)))(keys)
-  assert draws.shape == (n,) + ALL_PIXELS.shape and draws.dtype == jnp.float32
+  chex.assert_shape(draws, (n,) + ALL_PIXELS.shape)
+  chex.assert_type(draws, jnp.float32)
   assert set(np.unique(np.asarray(draws)).tolist()) == {0.0, 1.0}
   p = np.arange(256) / 255.0
   freq = np.asarray(draws, np.float64).mean(0).reshape(-1)
@@ -42,7 +47,7 @@ def test_dynamic_binarisation_keys():
 
 def test_static_binarisation_thresholds_at_half():
   x = P.binarize_static(ALL_PIXELS)
-  assert x.dtype == jnp.float32
+  chex.assert_type(x, jnp.float32)
   expected = (np.arange(256) / 255.0 > 0.5).astype(np.float32)
   np.testing.assert_array_equal(np.asarray(x).reshape(-1), expected)
   assert expected[127] == 0.0 and expected[128] == 1.0  # 127.5 is the threshold
@@ -58,7 +63,8 @@ def _dequantised(n, seed=0):
 
 def test_dequantisation_is_uniform_within_each_bin():
   images, x = _dequantised(400)
-  assert x.dtype == jnp.float32 and x.shape == images.shape
+  chex.assert_type(x, jnp.float32)
+  chex.assert_shape(x, images.shape)
   frac = np.asarray(x, np.float64) * 256 - np.asarray(images, np.float64)
   # x = (pixel + u) / 256, u ~ U[0, 1) (checked with a one-ulp allowance; the
   # strict half-open bounds are checked in the test below).
@@ -87,7 +93,7 @@ def test_value_range_bounds(dequantization):
   images = jnp.broadcast_to(ALL_PIXELS, (50,) + ALL_PIXELS.shape[1:])
   unit = P.make_preprocessing("none", dequantization, "0_1").apply(key, images)
   sym = P.make_preprocessing("none", dequantization, "-1_1").apply(key, images)
-  assert unit.dtype == sym.dtype == jnp.float32
+  chex.assert_type([unit, sym], jnp.float32)
   assert float(unit.min()) >= 0.0 and float(unit.max()) <= 1.0
   assert float(sym.min()) >= -1.0 and float(sym.max()) <= 1.0
   # The two ranges are the same affine map of the same draw: sym = 2 unit - 1.
@@ -150,3 +156,30 @@ def test_offset_turns_a_uniform_density_into_uniform_8bit_likelihood(
 def test_invalid_modes_raise(args, match):
   with pytest.raises(ValueError, match=match):
     P.make_preprocessing(*args)
+
+
+# ------------------------------------------------------------ invalid input
+
+# (id, call, substrings the message must contain)
+INVALID = [
+    ("binarize_bool",
+     lambda: P.binarize_static(jnp.zeros((2, 4, 4, 1), bool)),
+     ["preprocess.binarize_static", "`image`", "numeric", "bool"]),
+    ("binarize_dynamic_rank1",
+     lambda: P.binarize_dynamic(jax.random.key(0), u8(16)),
+     ["preprocess.binarize_dynamic", "`image`", "rank >= 2", "(16,)"]),
+    ("dequantize_rank1",
+     lambda: P.dequantize_uniform(jax.random.key(0), u8(16)),
+     ["preprocess.dequantize_uniform", "`image`", "rank >= 2",
+      "pixel values 0..255", "(16,)"]),
+    ("preprocessing_apply_rank",
+     lambda: P.make_preprocessing("none", "uniform").apply(
+         jax.random.key(0), u8(5)),
+     ["Preprocessing.apply", "`image`", "(5,)"]),
+    ("preprocessing_apply_complex",
+     lambda: P.make_preprocessing("static").apply(
+         jax.random.key(0), jnp.zeros((2, 3), jnp.complex64)),
+     ["Preprocessing.apply", "`image`", "numeric", "complex64"]),
+]
+
+test_invalid_inputs = invalid_input_test(INVALID)

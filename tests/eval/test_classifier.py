@@ -11,11 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import chex
 import jax
 import numpy as np
 import pytest
 
 from tests.conftest import subprocess_xla_flags
+from tests.validation_cases import f
+from tests.validation_cases import i
+from tests.validation_cases import invalid_input_test
 
 from gdm_jax.eval import classifier as clf
 from gdm_jax.eval import sample_quality as sq
@@ -90,8 +94,8 @@ def test_features_and_probs_batching_dtypes_and_errors(classifier, test_split):
   f1, p1 = clf.features_and_probs(classifier, images, batch_size=500)
   f2, p2 = clf.features_and_probs(classifier, images.astype(np.float32) / 255,
                                   batch_size=64)   # padded last batch
-  assert f1.shape == (130, 128) and p1.shape == (130, 10)
-  assert f1.dtype == np.float32 and p1.dtype == np.float32
+  chex.assert_shape([f1, p1], [(130, 128), (130, 10)])
+  chex.assert_type([f1, p1], np.float32)
   np.testing.assert_allclose(f1, f2, rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(p1, p2, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(p1.sum(-1), 1.0, rtol=1e-5)
@@ -152,3 +156,24 @@ def test_train_classifier_smoke_run(tmp_path):
   loaded = clf.load_classifier(out)
   assert loaded.weights_sha256 == record["sha256"]
   assert (tmp_path / "wd" / "classifier_log.jsonl").is_file()
+
+
+# ------------------------------------------------------------ invalid input
+
+# (id, call, substrings the message must contain)
+INVALID = [
+    ("cnn_shape",
+     lambda: clf.FashionMnistCNN().init(jax.random.key(0), f(2, 14, 14, 1)),
+     ["FashionMnistCNN.__call__", "`x`", "(*, 28, 28, 1)", "(2, 14, 14, 1)"]),
+    ("features_batch_size",
+     lambda: clf.features_and_probs(None, np.zeros((2, 28, 28, 1)), 0),
+     ["classifier.features_and_probs", "`batch_size`", "positive", "0"]),
+    ("accuracy_labels",
+     lambda: clf.accuracy(None, np.zeros((2, 28, 28, 1)), f(2)),
+     ["classifier.accuracy", "`labels`", "integer", "float32"]),
+    ("accuracy_labels_count",
+     lambda: clf.accuracy(None, np.zeros((2, 28, 28, 1)), i(3)),
+     ["classifier.accuracy", "`labels`", "(2)", "(3,)"]),
+]
+
+test_invalid_inputs = invalid_input_test(INVALID)

@@ -2,7 +2,8 @@
 FID (Gaussian closed form, commuting and non-commuting covariances, Monte
 Carlo convergence), KID (unbiasedness, a direct O(n^2) MMD), IS and the
 diversity score (their extremes and a hand-computed case), improved
-precision/recall (identical, disjoint, subset sets; brute-force radii).
+precision/recall (identical, disjoint, subset sets; brute-force radii);
+input validation.
 """
 
 import itertools
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from gdm_jax.eval import sample_quality as sq
+from tests.validation_cases import invalid_input_test
 
 
 def _random_cov(rng, d, scale=1.0):
@@ -239,3 +241,49 @@ def test_supports_and_errors():
     sq.fid(np.full((5, 2), np.nan), np.ones((5, 2)))
   with pytest.raises(ValueError, match="k-NN"):
     sq.knn_radii(np.ones((3, 2)), k=3)
+
+
+# ------------------------------------------------------------ invalid input
+
+# (id, call, substrings the message must contain)
+INVALID = [
+    ("fid_feature_widths",
+     lambda: sq.fid(np.ones((5, 3)), np.ones((5, 4))),
+     ["sample_quality.fid", "feature width", "(5, 3)", "(5, 4)"]),
+    ("fid_rank", lambda: sq.fid(np.ones(5), np.ones((5, 4))),
+     ["sample_quality.fid", "`features_a`", "rank 2", "[N, F]", "(5,)"]),
+    ("fid_one_row", lambda: sq.fid(np.ones((1, 3)), np.ones((5, 3))),
+     ["sample_quality.fid", "`features_a`", "N >= 2", "(1, 3)"]),
+    ("kid_dtype", lambda: sq.kid(np.ones((5, 3), bool), np.ones((5, 3))),
+     ["sample_quality.kid", "`features_a`", "numeric", "bool"]),
+    ("kid_widths", lambda: sq.kid(np.ones((5, 3)), np.ones((5, 2))),
+     ["sample_quality.kid", "feature width", "(5, 3)", "(5, 2)"]),
+    ("kid_num_subsets",
+     lambda: sq.kid(np.ones((5, 3)), np.ones((5, 3)), num_subsets=0),
+     ["sample_quality.kid", "`num_subsets`", "positive", "0"]),
+    ("precision_recall_widths",
+     lambda: sq.precision_recall(np.ones((6, 3)), np.ones((6, 2))),
+     ["sample_quality.precision_recall", "feature width", "(6, 3)",
+      "(6, 2)"]),
+    ("precision_recall_rows",
+     lambda: sq.precision_recall(np.ones((3, 2)), np.ones((6, 2)), k=3),
+     ["sample_quality.precision_recall", "`real_features`", "N >= 4",
+      "(3, 2)"]),
+    ("mmd2_rank",
+     lambda: sq.mmd2_unbiased(np.ones((4, 2, 1)), np.ones((4, 2))),
+     ["sample_quality.mmd2_unbiased", "`x`", "rank 2", "(4, 2, 1)"]),
+    ("inception_score_int",
+     lambda: sq.inception_score(np.eye(3, dtype=np.int64), 1),
+     ["sample_quality.inception_score", "`probs`", "floating", "int64"]),
+    ("inception_score_splits",
+     lambda: sq.inception_score(np.eye(3), 4),
+     ["sample_quality.inception_score", "num_splits=4", "N=3"]),
+    ("diversity_score_prior",
+     lambda: sq.diversity_score(np.eye(3), np.ones(4)),
+     ["sample_quality.diversity_score", "`class_prior`", "(3,)", "(4,)"]),
+    ("knn_radii_block_size",
+     lambda: sq.knn_radii(np.ones((5, 2)), 1, block_size=0),
+     ["sample_quality.knn_radii", "`block_size`", "0"]),
+]
+
+test_invalid_inputs = invalid_input_test(INVALID)

@@ -1,5 +1,5 @@
 """Tests of gdm_jax/eval/toy_metrics.py: exact W1 on known cases, mode
-coverage on synthetic samples."""
+coverage on synthetic samples, input validation."""
 
 import subprocess
 import sys
@@ -11,6 +11,7 @@ from scipy import stats
 
 from gdm_jax.data import toy
 from gdm_jax.eval import toy_metrics as tm
+from tests.validation_cases import invalid_input_test
 
 
 def test_w1_of_diracs_and_translated_point_clouds():
@@ -61,7 +62,7 @@ def test_w1_subsampling_is_seeded_and_errors_are_clear():
   assert w1 != tm.wasserstein1(x, y, max_points=100, seed=8)
   full = tm.wasserstein1(x, y, max_points=None)
   assert abs(w1 - full) < 0.3 * full
-  with pytest.raises(ValueError, match="same dimension"):
+  with pytest.raises(ValueError, match="one dimension D"):
     tm.wasserstein1(x, y[:, :1])
   with pytest.raises(ValueError, match=r"\[N, D\]"):
     tm.wasserstein1(x[:, 0], y)
@@ -170,3 +171,45 @@ def test_importing_pot_stays_numpy_only():
   out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                        text=True, check=True, timeout=120)
   assert out.stdout.strip() == "[]" and "Warning" not in out.stderr
+
+
+# ------------------------------------------------------------ invalid input
+
+# (id, call, substrings the message must contain)
+INVALID = [
+    ("wasserstein1_dims",
+     lambda: tm.wasserstein1(np.ones((5, 2)), np.ones((5, 3))),
+     ["toy_metrics.wasserstein1", "one dimension D", "(5, 2)", "(5, 3)"]),
+    ("wasserstein1_rank",
+     lambda: tm.wasserstein1(np.ones(5), np.ones((5, 1))),
+     ["toy_metrics.wasserstein1", "`x`", "[N, D]", "(5,)"]),
+    ("wasserstein1_nan",
+     lambda: tm.wasserstein1(np.full((5, 2), np.nan), np.ones((5, 2))),
+     ["toy_metrics.wasserstein1", "`x`", "NaN or infinite"]),
+    ("wasserstein1_weights",
+     lambda: tm.wasserstein1(np.ones((2, 2)), np.ones((3, 2)),
+                             weights=(np.full(2, 0.5), np.full(2, 0.5))),
+     ["toy_metrics.wasserstein1", "`weights` b", "(3,)", "(2,)"]),
+    ("modes_covered_dims",
+     lambda: tm.modes_covered(np.ones((5, 2)), np.ones((8, 3)), 0.1),
+     ["toy_metrics.modes_covered", "`samples`", "`modes`", "(5, 2)",
+      "(8, 3)"]),
+    ("modes_covered_dtype",
+     lambda: tm.modes_covered(np.ones((5, 2), bool), np.ones((8, 2)), 0.1),
+     ["toy_metrics.modes_covered", "`samples`", "numeric", "bool"]),
+    ("modes_covered_min_count",
+     lambda: tm.modes_covered(np.ones((5, 2)), np.ones((8, 2)), 0.1,
+                              min_count=0),
+     ["toy_metrics.modes_covered", "`min_count`", "positive", "0"]),
+    ("mode_assignment_std",
+     lambda: tm.mode_assignment(np.ones((5, 2)), np.ones((8, 2)), 0.0),
+     ["toy_metrics.mode_assignment", "`mode_std`", "positive", "0.0"]),
+    ("default_min_count_samples",
+     lambda: tm.default_min_count(-1, 8),
+     ["toy_metrics.default_min_count", "`num_samples`", ">= 0", "-1"]),
+    ("evaluate_toy_samples_dims",
+     lambda: tm.evaluate_toy_samples(np.ones((5, 2)), np.ones((5, 1)), {}),
+     ["toy_metrics.evaluate_toy_samples", "`reference`", "(5, 1)"]),
+]
+
+test_invalid_inputs = invalid_input_test(INVALID)

@@ -1,5 +1,6 @@
 """gdm_jax/nn/conv.py: the im2col route computes lax.conv_general_dilated's
-function, its gradients and the gradient of a gradient norm (WGAN-GP)."""
+function, its gradients and the gradient of a gradient norm (WGAN-GP); input
+validation."""
 
 import jax
 import jax.numpy as jnp
@@ -7,8 +8,12 @@ import numpy as np
 import pytest
 from jax import lax
 
+from gdm_jax.nn.conv import im2col_conv
 from gdm_jax.nn.conv import NHWC
 from gdm_jax.nn.conv import strided_conv_general_dilated
+from tests.validation_cases import f
+from tests.validation_cases import i
+from tests.validation_cases import invalid_input_test
 
 
 def _xla(x, w, strides, padding):
@@ -45,3 +50,21 @@ def test_same_function_gradients_and_gradient_penalty(shape, kernel, strides, pa
     np.testing.assert_allclose(g_ours, g_xla, rtol=1e-4, atol=1e-4)
   np.testing.assert_allclose(jax.grad(lambda w: penalty(_ours, w))(w),
                              jax.grad(lambda w: penalty(_xla, w))(w), rtol=1e-3, atol=1e-4)
+
+
+# ------------------------------------------------------------ invalid input
+
+# (id, call, substrings the message must contain)
+INVALID = [
+    ("im2col_channels",
+     lambda: im2col_conv(f(1, 4, 4, 3), f(3, 3, 2, 5), (2, 2), "SAME"),
+     ["nn.im2col_conv", "`x` (1, 4, 4, 3)", "3 channels", "expects 2"]),
+    ("im2col_int_x",
+     lambda: im2col_conv(i(1, 4, 4, 3), f(3, 3, 3, 5), (2, 2), "SAME"),
+     ["nn.im2col_conv", "`x`", "floating", "int32"]),
+    ("im2col_kernel_rank",
+     lambda: im2col_conv(f(1, 4, 4, 3), f(3, 3, 5), (2, 2), "SAME"),
+     ["nn.im2col_conv", "`w`", "rank 4", "[kh, kw, C, O]", "(3, 3, 5)"]),
+]
+
+test_invalid_inputs = invalid_input_test(INVALID)
