@@ -53,6 +53,13 @@ Conventions worth knowing:
     conjugate over u >= 0, so the bound stays valid, only looser there.
   * `conjugate` follows the extended-value convention: +inf outside dom f*,
     with finite (zero) gradients there.
+  * `mmd_unbiased` and `energy_distance` take optional row weights (an
+    evaluation batch's mask): the U-statistics' means become weighted ones,
+    so padding rows of weight 0 do not count; fewer than two weighted rows
+    on a side give 0.
+  * The kernels take explicit scales (`rbf_kernel(bandwidths)`,
+    `imq_kernel(scales)`); a family's choice of scales (the WAE's
+    C_s = 2 d σ_z² s) lives with the family (`gdm_jax.models.wae`).
 
 References:
   Nowozin, Cseke and Tomioka 2016, "f-GAN: Training Generative Neural Samplers
