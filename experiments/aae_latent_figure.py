@@ -6,10 +6,11 @@ r"""The latent scatter of a trained 2-D AAE / WAE: test codes over the prior.
 Rebuilds the model from WORKDIR (config.json + newest checkpoint,
 `gdm_jax.train.loop.load_run`), encodes the first `num_examples` test images
 with the deterministic encoder, and draws them coloured by class over the
-prior's density (`gdm_jax.models.aae.latent_scatter_figure`). Also prints
+prior's density (`gdm_jax.eval.plots.latent_scatter_figure`). Also prints
 the fraction of codes inside the prior's 99% highest-density region
-(the density level exceeded by 99% of prior samples), a number for how
-well q(z) fills the prior (0.99 for a perfect match).
+(`gdm_jax.models.latent_priors.hdr_fraction`: the density level exceeded
+by 99% of prior samples), a number for how well q(z) fills the prior (0.99
+for a perfect match).
 """
 
 import os
@@ -40,20 +41,12 @@ def latent_codes(model, params, dataset, num_examples: int, split="test"):
   return np.concatenate(zs), np.concatenate(ys)
 
 
-def hdr_fraction(prior, z, level=0.99, n=100_000) -> float | None:
-  """Fraction of codes z inside the prior's `level` highest-density region."""
-  if prior.log_prob is None:
-    return None
-  lp_prior = np.asarray(prior.log_prob(prior.sample(jax.random.PRNGKey(1), n)))
-  threshold = np.quantile(lp_prior, 1.0 - level)
-  return float(np.mean(np.asarray(prior.log_prob(jnp.asarray(z))) >= threshold))
-
-
 def main(argv):
   del argv
   from gdm_jax.eval.images import image_grid  # pylint: disable=g-import-not-at-top
   from gdm_jax.eval.images import save_png  # pylint: disable=g-import-not-at-top
-  from gdm_jax.models import aae  # pylint: disable=g-import-not-at-top
+  from gdm_jax.eval.plots import latent_scatter_figure  # pylint: disable=g-import-not-at-top
+  from gdm_jax.models.latent_priors import hdr_fraction  # pylint: disable=g-import-not-at-top
   from gdm_jax.train.loop import load_run  # pylint: disable=g-import-not-at-top
   config, dataset, model, state, step = load_run(_WORKDIR.value)
   if config.model.latent_dim != 2:
@@ -65,8 +58,8 @@ def main(argv):
            f"{len(z)} test codes, step {step}"
            + (f"\n{100 * frac:.1f}% of the codes in the prior's 99% "
               "highest-density region" if frac is not None else ""))
-  img = aae.latent_scatter_figure(z, y, model.prior, title=title,
-                                  class_names=FASHION_MNIST_CLASSES)
+  img = latent_scatter_figure(z, y, model.prior, title=title,
+                              class_names=FASHION_MNIST_CLASSES)
   out = _OUT.value or os.path.join(_WORKDIR.value, "latent.png")
   save_png(image_grid(img[None], pad=0), out)
   print(f"{out}: {len(z)} codes; fraction in the prior's 99% HDR: {frac}")

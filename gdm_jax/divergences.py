@@ -53,6 +53,13 @@ Conventions worth knowing:
     conjugate over u >= 0, so the bound stays valid, only looser there.
   * `conjugate` follows the extended-value convention: +inf outside dom f*,
     with finite (zero) gradients there.
+  * `mmd_unbiased` and `energy_distance` take optional row weights (an
+    evaluation batch's mask): the U-statistics' means become weighted ones,
+    so padding rows of weight 0 do not count; fewer than two weighted rows
+    on a side give 0.
+  * The kernels take explicit scales (`rbf_kernel(bandwidths)`,
+    `imq_kernel(scales)`); a family's choice of scales (the WAE's
+    C_s = 2 d σ_z² s) lives with the family (`gdm_jax.models.wae`).
 
 References:
   Nowozin, Cseke and Tomioka 2016, "f-GAN: Training Generative Neural Samplers
@@ -435,41 +442,33 @@ def rbf_kernel(bandwidths: float | Sequence[float]) -> Kernel:
   return kernel
 
 
-WAE_IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+def imq_kernel(scales: float | Sequence[float]) -> Kernel:
+  """Inverse multiquadratics kernel, summed over scales.
 
+  k(x, y) = Σ_c c / (c + ||x - y||²),   c > 0 the given scales,
 
-def imq_kernel(sigma2: float = 1.0,
-               scales: Sequence[float] = WAE_IMQ_SCALES) -> Kernel:
-  """Inverse multiquadratics kernel of WAE-MMD, summed over scales.
-
-  k(x, y) = Σ_s C_s / (C_s + ||x - y||²),   C_s = 2 d σ² s,
-
-  with d the flattened dimension of x and σ² the prior's per-dimension
-  variance, as in Tolstikhin et al. 2018 (section 4 and their released code);
-  the heavy tails keep gradients alive for far-apart samples, where an RBF
-  kernel's vanish.
+  on the flattened event axes. Its heavy tails keep gradients alive for
+  far-apart samples, where an RBF kernel's vanish (Tolstikhin et al. 2018,
+  §4, who take c = 2 d σ_z² s over several multipliers s: see
+  `gdm_jax.models.wae.make_kernel`).
 
   Args:
-    sigma2: variance of the prior P_Z = N(0, σ² I).
-    scales: multipliers s > 0 of the base scale 2 d σ².
+    scales: one constant c > 0 or several (squared-distance units).
 
   Returns:
     kernel: ([N, ...], [M, ...]) -> Gram matrix [N, M].
 
   Raises:
-    ValueError: sigma2 or a scale <= 0.
+    ValueError: no scale, or a scale <= 0.
   """
-  scales = tuple(scales)
-  if sigma2 <= 0 or not scales or min(scales) <= 0:
-    raise ValueError(f"imq_kernel: sigma2 and scales must be > 0; got "
-                     f"{sigma2}, {scales}.")
+  cs = tuple(float(c) for c in np.atleast_1d(scales))
+  if not cs or min(cs) <= 0:
+    raise ValueError(f"imq_kernel: scales must be > 0; got {scales}.")
 
   def kernel(x, y):
-    d = math.prod(x.shape[1:])
     d2 = squared_distances(x, y)
     out = 0.0
-    for s in scales:
-      c = 2.0 * d * sigma2 * s
+    for c in cs:
       out = out + c / (c + d2)
     return out
   return kernel
@@ -480,7 +479,8 @@ def _offdiag_mean(gram: jax.Array) -> jax.Array:
   return (jnp.sum(gram) - jnp.trace(gram)) / (n * (n - 1))
 
 
-def _check_two_samples(fn: str, x: jax.Array, y: jax.Array) -> None:
+def _check_two_samples(fn: str, x: jax.Array, y: jax.Array, x_weights,
+                       y_weights) -> None:
   checks.check_array(f"divergences.{fn}", "x", x, min_rank=1,
                      layout="[N, ...]")
   checks.check_array(f"divergences.{fn}", "y", y, min_rank=1,
@@ -491,9 +491,42 @@ def _check_two_samples(fn: str, x: jax.Array, y: jax.Array) -> None:
   if x.shape[1:] != y.shape[1:]:
     raise ValueError(f"{fn}: samples of different event shapes "
                      f"{x.shape[1:]} and {y.shape[1:]}.")
+  for name, w, n, axis in (("x_weights", x_weights, x.shape[0], "N"),
+                           ("y_weights", y_weights, y.shape[0], "M")):
+    if w is not None:
+      checks.check_array(f"divergences.{fn}", name, w, shape=(n,),
+                         dtype="numeric", layout=f"[{axis}] (row weights)")
 
 
-def mmd_unbiased(x: jax.Array, y: jax.Array, kernel: Kernel) -> jax.Array:
+def _u_statistic(kxx: jax.Array, kyy: jax.Array, kxy: jax.Array,
+                 x_weights: jax.Array | None,
+                 y_weights: jax.Array | None) -> jax.Array:
+  """mean_{i≠j} kxx + mean_{i≠j} kyy - 2 mean_{i,j} kxy, the means weighted
+  by w_i w_j (x_weights / y_weights; None = unweighted); 0 where a side has
+  fewer than two rows of positive weight (see `mmd_unbiased`)."""
+  if x_weights is None and y_weights is None:
+    return _offdiag_mean(kxx) + _offdiag_mean(kyy) - 2.0 * jnp.mean(kxy)
+  wx = (jnp.ones(kxx.shape[0], kxx.dtype) if x_weights is None
+        else jnp.asarray(x_weights, kxx.dtype))
+  wy = (jnp.ones(kyy.shape[0], kyy.dtype) if y_weights is None
+        else jnp.asarray(y_weights, kyy.dtype))
+
+  def pairs(w):             # Σ_{i≠j} w_i w_j
+    return jnp.square(jnp.sum(w)) - jnp.sum(w * w)
+
+  def within(gram, w):      # Σ_{i≠j} w_i w_j k_ij
+    return w @ gram @ w - jnp.sum(w * w * jnp.diagonal(gram))
+
+  ok = (pairs(wx) > 0) & (pairs(wy) > 0)
+  safe = lambda den: jnp.where(ok, den, 1.0)
+  value = (within(kxx, wx) / safe(pairs(wx)) + within(kyy, wy) / safe(pairs(wy))
+           - 2.0 * (wx @ kxy @ wy) / safe(jnp.sum(wx) * jnp.sum(wy)))
+  return jnp.where(ok, value, 0.0)
+
+
+def mmd_unbiased(x: jax.Array, y: jax.Array, kernel: Kernel, *,
+                 x_weights: jax.Array | None = None,
+                 y_weights: jax.Array | None = None) -> jax.Array:
   """Unbiased U-statistic estimate of MMD²(P, Q) (Gretton et al. 2012, eq. 3).
 
   MMD²_u = 1/(N(N-1)) Σ_{i≠j} k(x_i, x_j) + 1/(M(M-1)) Σ_{i≠j} k(y_i, y_j)
@@ -504,21 +537,37 @@ def mmd_unbiased(x: jax.Array, y: jax.Array, kernel: Kernel) -> jax.Array:
   keeps the i = j terms) overestimates MMD² by O(1/N); WAE needs the unbiased
   one.
 
+  Row weights (e.g. an evaluation batch's mask, 1 = real row, 0 = padding)
+  turn each mean into a weighted one,
+
+    Σ_{i≠j} w_i w_j k(x_i, x_j) / Σ_{i≠j} w_i w_j   (the same for y, v),
+    Σ_{i,j} w_i v_j k(x_i, y_j) / (Σ_i w_i Σ_j v_j),
+
+  so 0/1 weights give exactly the U-statistic of the selected rows, and any
+  weights fixed independently of the samples' values keep it unbiased (each
+  k(x_i, x_j), i ≠ j, has the same expectation). Rows of weight 0 must still
+  hold finite values. With fewer than two rows of positive weight on a side
+  the within-sample mean is undefined: the estimate is then 0 (with zero
+  gradients), not NaN, so that a jitted evaluation of a padded batch with a
+  single real row does not poison a data-set average.
+
   Args:
     x: [N, ...] samples of P.
     y: [M, ...] samples of Q (same event shape; event axes are flattened).
     kernel: ([N, ...], [M, ...]) -> [N, M], e.g. `rbf_kernel`, `imq_kernel`.
+    x_weights: optional [N] weights w_i >= 0 of the rows of x (None = 1).
+    y_weights: optional [M] weights v_j >= 0 of the rows of y (None = 1).
 
   Returns:
     scalar (squared MMD in the kernel's units).
 
   Raises:
-    ValueError: fewer than 2 samples on a side, different event shapes, or
-      non-floating samples.
+    ValueError: fewer than 2 samples on a side, different event shapes,
+      non-floating samples, or weights that are not numeric [N] / [M].
   """
-  _check_two_samples("mmd_unbiased", x, y)
-  return (_offdiag_mean(kernel(x, x)) + _offdiag_mean(kernel(y, y))
-          - 2.0 * jnp.mean(kernel(x, y)))
+  _check_two_samples("mmd_unbiased", x, y, x_weights, y_weights)
+  return _u_statistic(kernel(x, x), kernel(y, y), kernel(x, y), x_weights,
+                      y_weights)
 
 
 def _safe_sqrt(d2: jax.Array) -> jax.Array:
@@ -527,7 +576,9 @@ def _safe_sqrt(d2: jax.Array) -> jax.Array:
   return jnp.where(positive, jnp.sqrt(jnp.where(positive, d2, 1.0)), 0.0)
 
 
-def energy_distance(x: jax.Array, y: jax.Array) -> jax.Array:
+def energy_distance(x: jax.Array, y: jax.Array, *,
+                    x_weights: jax.Array | None = None,
+                    y_weights: jax.Array | None = None) -> jax.Array:
   """Unbiased estimate of the (squared) energy distance between P and Q.
 
   E(P, Q) = 2 E||X - Y|| - E||X - X'|| - E||Y - Y'||,  X, X' ~ P, Y, Y' ~ Q,
@@ -538,20 +589,22 @@ def energy_distance(x: jax.Array, y: jax.Array) -> jax.Array:
   (Bellemare et al. 2017, section 4; there x, y are critic features h(·)).
   It is MMD² under the distance-induced kernel, so it too can be negative on
   a finite sample. Gradients are finite even for coincident samples.
+  Optional row weights (an evaluation mask) weight the three means as in
+  `mmd_unbiased`, with the same rule for fewer than two weighted rows.
 
   Args:
     x: [N, ...] samples of P.
     y: [M, ...] samples of Q (same event shape; event axes are flattened).
+    x_weights, y_weights: optional [N] / [M] row weights >= 0 (None = 1).
 
   Returns:
     scalar, in the units of x.
 
   Raises:
-    ValueError: fewer than 2 samples on a side, different event shapes, or
-      non-floating samples.
+    ValueError: fewer than 2 samples on a side, different event shapes,
+      non-floating samples, or weights that are not numeric [N] / [M].
   """
-  _check_two_samples("energy_distance", x, y)
-  dxy = jnp.mean(_safe_sqrt(squared_distances(x, y)))
-  dxx = _offdiag_mean(_safe_sqrt(squared_distances(x, x)))
-  dyy = _offdiag_mean(_safe_sqrt(squared_distances(y, y)))
-  return 2.0 * dxy - dxx - dyy
+  _check_two_samples("energy_distance", x, y, x_weights, y_weights)
+  dist = lambda a, b: _safe_sqrt(squared_distances(a, b))
+  return -_u_statistic(dist(x, x), dist(y, y), dist(x, y), x_weights,
+                       y_weights)

@@ -1,4 +1,5 @@
-"""Maths checks of gdm_jax.divergences: f-divergences, bound, MMD, energy.
+"""Maths checks of gdm_jax.divergences: f-divergences, bound, MMD (plain and
+row-weighted), energy distance; and its input checks.
 
 The f-divergence checks run in float64 (jax.enable_x64 context) so that grid
 identities can be held to tight tolerances.
@@ -7,6 +8,7 @@ identities can be held to tight tolerances.
 import functools
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,8 +17,13 @@ from scipy import spatial
 from scipy import stats
 
 from gdm_jax import divergences as dv
+from tests.validation_cases import assert_raises_naming
+from tests.validation_cases import f
+from tests.validation_cases import i
 
 NAMES = sorted(dv.FDIVERGENCES)
+# The WAE's multipliers s of its IMQ scale 2 d σ² (gdm_jax.models.wae).
+SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 U_GRID = np.geomspace(1e-3, 1e3, 801)
 
 
@@ -298,14 +305,14 @@ def test_mmd_and_energy_match_loop_definitions():
     return np.exp(-r / 2.0) + np.exp(-r / (2.0 * 9.0))
   def imq(a, b):
     r = np.sum((a - b) ** 2)
-    return sum(2.0 * d * 0.5 * s / (2.0 * d * 0.5 * s + r)
-               for s in dv.WAE_IMQ_SCALES)
+    return sum(2.0 * d * 0.5 * s / (2.0 * d * 0.5 * s + r) for s in SCALES)
   np.testing.assert_allclose(
       dv.mmd_unbiased(jnp.asarray(x), jnp.asarray(y),
                       dv.rbf_kernel([1.0, 3.0])),
       _mmd_loops(x, y, rbf), rtol=1e-9)
   np.testing.assert_allclose(
-      dv.mmd_unbiased(jnp.asarray(x), jnp.asarray(y), dv.imq_kernel(0.5)),
+      dv.mmd_unbiased(jnp.asarray(x), jnp.asarray(y),
+                      dv.imq_kernel([2.0 * d * 0.5 * s for s in SCALES])),
       _mmd_loops(x, y, imq), rtol=1e-9)
   dist = lambda a, b: np.sqrt(np.sum((a - b) ** 2))
   energy = -_mmd_loops(x, y, dist)  # 2 E|X-Y| - E|X-X'| - E|Y-Y'|
@@ -319,7 +326,9 @@ def _repeat(fn, key, reps):
   return vals.mean(), vals.std(ddof=1) / math.sqrt(reps)
 
 
-@pytest.mark.parametrize("kernel", [dv.rbf_kernel(1.0), dv.imq_kernel(1.0)],
+# imq: C_s = 2 d σ² s with d = 3, σ² = 1.
+@pytest.mark.parametrize("kernel", [dv.rbf_kernel(1.0),
+                                    dv.imq_kernel([6.0 * s for s in SCALES])],
                          ids=["rbf", "imq"])
 def test_mmd_unbiased_zero_mean_under_null(kernel):
   def one(key):
@@ -387,5 +396,168 @@ def test_sample_checks():
     dv.energy_distance(jnp.zeros((3, 2)), jnp.zeros((3, 4)))
   with pytest.raises(ValueError):
     dv.rbf_kernel(0.0)
-  with pytest.raises(ValueError):
-    dv.imq_kernel(sigma2=-1.0)
+  with pytest.raises(ValueError, match="imq_kernel: scales must be > 0"):
+    dv.imq_kernel(-1.0)
+  with pytest.raises(ValueError, match="imq_kernel"):
+    dv.imq_kernel([])
+
+
+# ------------------------------------------------------ weighted MMD -------
+
+IMQ_8 = dv.imq_kernel([16.0 * s for s in SCALES])   # C_s = 2 d s, d = 8
+
+
+def _padded(real, total):
+  """The evaluator's last batch: `real` rows, then copies of the last one up
+  to `total` rows, and its mask."""
+  n = real.shape[0]
+  pad = jnp.broadcast_to(real[-1:], (total - n,) + real.shape[1:])
+  mask = jnp.concatenate([jnp.ones(n), jnp.zeros(total - n)])
+  return jnp.concatenate([real, pad]), mask
+
+
+def test_padded_batch_gives_the_real_rows_statistic():
+  """16 real codes + 240 copies of the last one (a batch of 256), and as
+  many prior samples: with the mask as weights the MMD² is that of the 16
+  real rows alone; without it the copies make it read ≈ 2.5 (issue 14)."""
+  kx, ky = jax.random.split(jax.random.PRNGKey(0))
+  x_real = jax.random.normal(kx, (16, 8), jnp.float64)
+  y = jax.random.normal(ky, (256, 8), jnp.float64)
+  x, mask = _padded(x_real, 256)
+  want = dv.mmd_unbiased(x_real, y[:16], IMQ_8)
+  got = dv.mmd_unbiased(x, y, IMQ_8, x_weights=mask, y_weights=mask)
+  np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+  assert abs(float(want)) < 0.5
+  assert float(dv.mmd_unbiased(x, y, IMQ_8)) > 2.0        # today's reading
+  for kernel in (dv.rbf_kernel([0.5, 2.0]), IMQ_8):
+    np.testing.assert_allclose(
+        dv.mmd_unbiased(x, y, kernel, x_weights=mask, y_weights=mask),
+        dv.mmd_unbiased(x_real, y[:16], kernel), rtol=1e-10, atol=1e-12)
+  np.testing.assert_allclose(
+      dv.energy_distance(x, y, x_weights=mask, y_weights=mask),
+      dv.energy_distance(x_real, y[:16]), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", ["mmd", "energy"])
+def test_zero_one_weights_equal_the_selected_rows(fn):
+  """Arbitrary 0/1 weights (not only a padding suffix), unequal N and M."""
+  rng = np.random.default_rng(1)
+  x, y = rng.normal(size=(9, 2, 3)), rng.normal(size=(7, 2, 3)) + 0.4
+  wx = np.array([1, 0, 1, 1, 0, 0, 1, 1, 0], np.float64)
+  wy = np.array([0, 1, 1, 0, 1, 1, 1], np.float64)
+  call = ((lambda a, b, **kw: dv.mmd_unbiased(a, b, dv.rbf_kernel([1.0, 3.0]),
+                                              **kw))
+          if fn == "mmd" else dv.energy_distance)
+  want = call(jnp.asarray(x[wx > 0]), jnp.asarray(y[wy > 0]))
+  np.testing.assert_allclose(
+      call(jnp.asarray(x), jnp.asarray(y), x_weights=jnp.asarray(wx),
+           y_weights=jnp.asarray(wy)), want, rtol=1e-10)
+  # One side weighted only; ones = no weights.
+  np.testing.assert_allclose(
+      call(jnp.asarray(x), jnp.asarray(y), x_weights=jnp.asarray(wx)),
+      call(jnp.asarray(x[wx > 0]), jnp.asarray(y)), rtol=1e-10)
+  np.testing.assert_allclose(
+      call(jnp.asarray(x), jnp.asarray(y), x_weights=jnp.ones(9),
+           y_weights=jnp.ones(7)),
+      call(jnp.asarray(x), jnp.asarray(y)), rtol=1e-10)
+
+
+def test_weighted_mmd_is_unbiased():
+  """Fixed non-uniform weights (some zero): mean ≈ 0 under the null, and
+  the mean matches the Gaussian closed form of MMD² under a shift."""
+  w = jax.random.uniform(jax.random.PRNGKey(7), (40,), jnp.float64, 0.2, 2.0)
+  w = w.at[:5].set(0.0)
+  v = jax.random.uniform(jax.random.PRNGKey(8), (40,), jnp.float64, 0.2, 2.0)
+  hs = (0.5, 2.0)
+  kernel = dv.rbf_kernel(hs)
+
+  def one(key, mu2, s2):
+    kx, ky = jax.random.split(key)
+    x = jax.random.normal(kx, (40, 1), jnp.float64)
+    y = mu2 + s2 * jax.random.normal(ky, (40, 1), jnp.float64)
+    return dv.mmd_unbiased(x, y, kernel, x_weights=w, y_weights=v)
+  mean, se = _repeat(lambda k: one(k, 0.0, 1.0), jax.random.PRNGKey(5), 400)
+  assert se > 0 and abs(mean) < 4.0 * se, (mean, se)
+  closed = sum(_gauss_rbf_mean(0.0, 1.0, 0.0, 1.0, h)
+               + _gauss_rbf_mean(1.0, 1.5, 1.0, 1.5, h)
+               - 2.0 * _gauss_rbf_mean(0.0, 1.0, 1.0, 1.5, h) for h in hs)
+  mean, se = _repeat(lambda k: one(k, 1.0, 1.5), jax.random.PRNGKey(6), 400)
+  assert abs(mean - closed) < 4.0 * se, (mean, closed, se)
+  assert closed > 10.0 * se
+
+
+def test_fewer_than_two_weighted_rows_give_zero_with_finite_gradients():
+  x = jnp.asarray(np.random.default_rng(2).normal(size=(6, 2)))
+  y = x[::-1] + 1.0
+  one = jnp.zeros(6).at[2].set(1.0)
+  for w in (one, jnp.zeros(6)):
+    val, grad = jax.value_and_grad(
+        lambda a: dv.mmd_unbiased(a, y, IMQ_8, x_weights=w))(x)
+    assert float(val) == 0.0
+    assert bool(jnp.all(jnp.isfinite(grad)))
+    assert float(dv.energy_distance(x, y, y_weights=w)) == 0.0
+
+
+class WeightedMMDJit(chex.TestCase):
+  """The masked estimator agrees with and without jit."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_jit_agrees(self):
+    with jax.enable_x64(True):
+      x = jax.random.normal(jax.random.PRNGKey(0), (12, 4), jnp.float64)
+      y = jax.random.normal(jax.random.PRNGKey(1), (12, 4), jnp.float64)
+      mask = (jnp.arange(12) < 7).astype(jnp.float64)
+      fn = self.variant(lambda a, b, m: dv.mmd_unbiased(
+          a, b, dv.imq_kernel([8.0 * s for s in SCALES]), x_weights=m,
+          y_weights=m))
+      chex.assert_trees_all_close(
+          fn(x, y, mask),
+          dv.mmd_unbiased(x[:7], y[:7], dv.imq_kernel([8.0 * s for s in SCALES])),
+          rtol=1e-10)
+      chex.assert_shape(fn(x, y, mask), ())
+
+
+# ------------------------------------------------------ input checks -------
+
+# (id, call, substrings the message must contain)
+VALIDATION_CASES = [
+    ("mmd_int_samples",
+     lambda: dv.mmd_unbiased(i(4, 2), f(4, 2), dv.rbf_kernel(1.0)),
+     ["divergences.mmd_unbiased", "`x`", "floating", "int32", "(4, 2)"]),
+    ("mmd_event_shapes",
+     lambda: dv.mmd_unbiased(f(4, 2), f(4, 3), dv.rbf_kernel(1.0)),
+     ["mmd_unbiased", "event shapes", "(2,)", "(3,)"]),
+    ("mmd_weights_shape",
+     lambda: dv.mmd_unbiased(f(4, 2), f(3, 2), dv.rbf_kernel(1.0),
+                             y_weights=f(4)),
+     ["divergences.mmd_unbiased", "`y_weights`", "[M] (row weights)", "(4,)"]),
+    ("energy_weights_dtype",
+     lambda: dv.energy_distance(f(4, 2), f(3, 2), x_weights=jnp.ones(4, bool)),
+     ["divergences.energy_distance", "`x_weights`", "numeric", "bool"]),
+    ("energy_scalar",
+     lambda: dv.energy_distance(f(), f(4)),
+     ["divergences.energy_distance", "`x`", "rank >= 1", "shape ()"]),
+    ("squared_distances_event",
+     lambda: dv.squared_distances(f(3, 2), f(4, 5)),
+     ["divergences.squared_distances", "`x` (3, 2)", "`y` (4, 5)"]),
+    ("variational_bound_int_logits",
+     lambda: dv.variational_lower_bound(dv.GAN, i(4), f(4)),
+     ["divergences.variational_lower_bound", "`real_logits`", "int32"]),
+    ("variational_bound_not_a_divergence",
+     lambda: dv.variational_lower_bound("gan", f(4), f(4)),
+     ["divergences.variational_lower_bound", "`div`", "FDivergence", "str"]),
+    ("variational_per_example_shapes",
+     lambda: dv.variational_lower_bound_per_example(dv.GAN, f(4), f(3)),
+     ["variational_lower_bound_per_example", "(4,)", "(3,)"]),
+    ("discrete_f_divergence_int",
+     lambda: dv.discrete_f_divergence(dv.FORWARD_KL, i(3), f(3)),
+     ["divergences.discrete_f_divergence", "`p`", "int32"]),
+]
+
+
+@pytest.mark.parametrize("call, expected",
+                         [pytest.param(c, e, id=name)
+                          for name, c, e in VALIDATION_CASES])
+def test_invalid_input_raises_naming_function_argument_and_input(call,
+                                                                 expected):
+  assert_raises_naming(call, expected)

@@ -1,5 +1,6 @@
-"""Pictures of toy-data runs: sample scatters over a critic/density field,
-and training curves from a run's metrics.jsonl.
+"""Pictures of runs: toy-data sample scatters over a critic/density field,
+the latent codes of a 2-D autoencoder over its prior, and training curves
+from a run's metrics.jsonl.
 
 Figures are drawn with matplotlib's object API on an Agg canvas
 (`matplotlib.figure.Figure` + `FigureCanvasAgg`), never through pyplot, so
@@ -192,6 +193,69 @@ def _histogram_1d(ax, samples, data, field_fn, extent, field_range):
     if field_range is not None:
       twin.set_ylim(*field_range)
   ax.legend(loc="upper left", fontsize=6)
+
+
+# --- Latent codes of a 2-D autoencoder ----------------------------------------
+
+
+def latent_scatter_figure(z, labels, prior, title: str = "", class_names=None,
+                          max_points: int = 10000) -> np.ndarray:
+  """Codes coloured by label over the prior's density contours.
+
+  The print-quality version of `gdm_jax.rasters.latent_raster` (the picture
+  a 2-D AAE / WAE draws in its `images`), e.g. for the encoded test set
+  (experiments/aae_latent_figure.py).
+
+  Args:
+    z: [N, 2] codes; labels: int [N] or None (black dots).
+    prior: a 2-D `gdm_jax.models.latent_priors.LatentPrior` (density
+      contours where it has a density, else 5000 prior samples in grey).
+    title: axes title; class_names: legend names per label.
+    max_points: at most this many codes are drawn.
+
+  Returns:
+    float32 [H, W, 3] RGB in [0, 1].
+
+  Raises:
+    ValueError: z not [N, 2].
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  from gdm_jax.rasters import TAB10  # pylint: disable=g-import-not-at-top
+  z = np.asarray(z, np.float64)[:max_points]
+  if z.ndim != 2 or z.shape[1] != 2:
+    raise ValueError(f"plots.latent_scatter_figure draws [N, 2] codes; got "
+                     f"{z.shape}.")
+  fig = new_figure(560, 480)
+  ax = fig.add_subplot(1, 1, 1)
+  xmin, xmax, ymin, ymax = prior.extent
+  if prior.log_prob is not None:
+    gx, gy = np.meshgrid(np.linspace(xmin, xmax, 200), np.linspace(ymin, ymax, 200))
+    grid = np.stack([gx.ravel(), gy.ravel()], -1).astype(np.float32)
+    dens = np.exp(np.asarray(prior.log_prob(grid), np.float64))
+    ax.contourf(gx, gy, dens.reshape(gx.shape), levels=12, cmap="Greys",
+                alpha=0.6)
+  else:
+    pts = np.asarray(prior.sample(jax.random.PRNGKey(0), 5000))
+    ax.scatter(pts[:, 0], pts[:, 1], s=1, c="0.6", linewidths=0)
+  if labels is None:
+    ax.scatter(z[:, 0], z[:, 1], s=2, c="k", alpha=0.6, linewidths=0)
+  else:
+    labels = np.asarray(labels)[:len(z)]
+    for k in np.unique(labels):
+      sel = labels == k
+      name = class_names[k] if class_names is not None else str(k)
+      ax.scatter(z[sel, 0], z[sel, 1], s=2, color=TAB10[k % 10], alpha=0.7,
+                 linewidths=0, label=name)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7,
+              markerscale=5, frameon=False)
+  ax.set_xlim(xmin, xmax)
+  ax.set_ylim(ymin, ymax)
+  ax.set_aspect("equal", adjustable="box")
+  ax.tick_params(labelsize=7)
+  if title:
+    ax.set_title(title, fontsize=9)
+  fig.tight_layout(pad=0.4)
+  return figure_to_rgb(fig)
 
 
 # --- Training curves ---------------------------------------------------------

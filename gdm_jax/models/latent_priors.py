@@ -6,7 +6,8 @@ second sample); the density is used for plots and tests. Each prior is a
 `LatentPrior` with a sampler drawn from an explicit JAX key, the
 log-density in nats where one exists, and the per-coordinate variance
 σ_z² = E||z - E z||² / d that sets the WAE kernel's scale (C = 2 d σ_z²,
-`divergences.imq_kernel`).
+`gdm_jax.models.wae.make_kernel`). `hdr_fraction` measures how well a set
+of codes fills a prior: the fraction inside its highest-density region.
 
 Priors (`get_prior(name, dim, **kw)`):
   gaussian    N(0, σ² I_d), any d (σ = `scale`, default 1).
@@ -244,3 +245,42 @@ def get_prior(name: str, dim: int, **kwargs) -> LatentPrior:
   except TypeError as e:
     raise ValueError(f"bad parameters {sorted(kwargs)} for the '{name}' "
                      f"prior: {e}") from e
+
+
+def hdr_fraction(prior: LatentPrior, z: jax.Array, level: float = 0.99,
+                 num_samples: int = 100_000,
+                 rng: jax.Array | None = None) -> float | None:
+  """Fraction of the points z inside the prior's `level` highest-density
+  region (HDR).
+
+  The HDR R_α = {z : p(z) >= t_α} is the smallest region of prior mass α;
+  its threshold t_α is estimated as the (1 - α) quantile of log p over
+  `num_samples` prior samples (p(Z) for Z ~ p falls below t_α with
+  probability 1 - α). Codes distributed as the prior give ≈ α; codes that
+  leave holes in the prior or fall outside it give less.
+
+  Args:
+    prior: a prior with a density.
+    z: [N, d] points (e.g. the encoded test set).
+    level: α in (0, 1).
+    num_samples: prior samples for the threshold.
+    rng: their key (default PRNGKey(1)).
+
+  Returns:
+    a float in [0, 1], or None for a prior without a density (swiss roll).
+
+  Raises:
+    ValueError: level not in (0, 1), z not [N, d], num_samples not a
+      positive int.
+  """
+  if not 0.0 < level < 1.0:
+    raise ValueError(f"latent_priors.hdr_fraction: `level` must be in (0, 1); "
+                     f"got {level}.")
+  checks.check_positive_int("latent_priors.hdr_fraction", "num_samples",
+                            num_samples)
+  if prior.log_prob is None:
+    return None
+  rng = jax.random.PRNGKey(1) if rng is None else rng
+  lp_prior = np.asarray(prior.log_prob(prior.sample(rng, num_samples)))
+  threshold = np.quantile(lp_prior, 1.0 - level)
+  return float(np.mean(np.asarray(prior.log_prob(jnp.asarray(z))) >= threshold))

@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 from gdm_jax.eval import plots
+from gdm_jax.models import latent_priors
+from tests.validation_cases import assert_raises_naming
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -119,3 +121,23 @@ def test_plot_run_cli(tmp_path):
   missing = subprocess.run(cmd[:-1] + [f"--workdir={tmp_path / 'none'}"], cwd=REPO,
                            capture_output=True, text=True, timeout=120, check=False)
   assert missing.returncode == 2 and missing.stderr.startswith("error:")
+
+
+def test_latent_scatter_figure_draws_codes_over_the_prior():
+  z = np.random.RandomState(0).randn(50, 2)
+  for name in ("mixture", "swiss_roll"):
+    prior = latent_priors.get_prior(name, 2)
+    fig = plots.latent_scatter_figure(z, np.arange(50) % 10, prior, title="t",
+                                      class_names=[str(k) for k in range(10)])
+    assert fig.ndim == 3 and fig.shape[2] == 3 and fig.dtype == np.float32
+    assert 0.0 <= fig.min() and fig.max() <= 1.0
+  # Without labels: black dots, no legend (a narrower tight layout).
+  unlabelled = plots.latent_scatter_figure(z, None, prior)
+  assert unlabelled.shape[2] == 3 and unlabelled.min() < 0.2
+  with pytest.raises(ValueError, match=r"\[N, 2\] codes"):
+    plots.latent_scatter_figure(np.zeros((5, 3)), None, prior)
+
+
+def test_toy_scatter_rejects_bool_samples():
+  assert_raises_naming(lambda: plots.toy_scatter(np.ones((5, 2), bool)),
+                       ["plots.toy_scatter", "`samples`", "bool"])

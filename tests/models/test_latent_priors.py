@@ -1,5 +1,6 @@
 """Latent priors: sample moments against closed forms, densities that
-integrate to 1, densities that match the samples, clear errors."""
+integrate to 1, densities that match the samples, the highest-density-region
+fraction, clear errors."""
 
 import math
 
@@ -9,6 +10,9 @@ import numpy as np
 import pytest
 
 from gdm_jax.models import latent_priors
+from tests.validation_cases import assert_raises_naming
+from tests.validation_cases import f
+from tests.validation_cases import i
 
 N = 100_000
 
@@ -130,3 +134,69 @@ def test_errors():
     latent_priors.get_prior("gaussian", 2, scale=0.0)
   with pytest.raises(ValueError, match="bad parameters"):
     latent_priors.get_prior("ring", 2, sigma=1.0)
+
+
+@pytest.mark.parametrize("name", ["gaussian", "mixture", "ring"])
+def test_hdr_fraction_of_prior_samples_is_the_level(name):
+  """Fresh prior samples fall in the α-HDR with probability α (binomial
+  standard error); codes pushed off the prior fall in it less often."""
+  prior = latent_priors.get_prior(name, 2)
+  z = prior.sample(jax.random.PRNGKey(5), 10_000)
+  for level in (0.5, 0.99):
+    frac = latent_priors.hdr_fraction(prior, z, level, num_samples=50_000)
+    se = math.sqrt(level * (1 - level) / 10_000)
+    # + the threshold's own sampling error (50k prior samples).
+    assert abs(frac - level) < 5 * se + 0.005, (level, frac)
+  assert latent_priors.hdr_fraction(prior, 1.5 * z + 1.0, 0.9) < 0.8
+
+
+def test_hdr_fraction_without_density_and_errors():
+  roll = latent_priors.get_prior("swiss_roll", 2)
+  assert latent_priors.hdr_fraction(roll, jnp.zeros((3, 2))) is None
+  with pytest.raises(ValueError, match="level"):
+    latent_priors.hdr_fraction(latent_priors.gaussian(2), jnp.zeros((3, 2)), 1.0)
+
+
+def test_prior_sample_accepts_numpy_ints_and_keeps_its_law():
+  prior = latent_priors.gaussian(2, scale=2.0)
+  z = prior.sample(jax.random.key(0), np.int64(4000))
+  assert z.shape == (4000, 2)
+  np.testing.assert_allclose(np.var(np.asarray(z), 0), 4.0, rtol=0.15)
+  lp = prior.log_prob(jnp.zeros((1, 2)))
+  np.testing.assert_allclose(lp, -2.0 * math.log(2.0) - math.log(2 * math.pi),
+                             rtol=1e-6)
+
+
+KEY = jax.random.key(0)
+
+# (id, call, substrings the message must contain)
+VALIDATION_CASES = [
+    ("prior_gaussian_n", lambda: latent_priors.gaussian(3).sample(KEY, 0),
+     ["latent_priors.gaussian.sample", "`n`", "positive", "0"]),
+    ("prior_ring_float_n", lambda: latent_priors.ring().sample(KEY, 2.0),
+     ["latent_priors.ring.sample", "`n`", "float", "2.0"]),
+    ("prior_swiss_roll_n",
+     lambda: latent_priors.swiss_roll().sample(KEY, -1),
+     ["latent_priors.swiss_roll.sample", "`n`", "-1"]),
+    ("prior_gaussian_log_prob_dim",
+     lambda: latent_priors.gaussian(3).log_prob(f(5, 2)),
+     ["latent_priors.gaussian.log_prob", "`z`", "[N, 3]", "(5, 2)"]),
+    ("prior_mixture_log_prob_rank",
+     lambda: latent_priors.mixture().log_prob(f(5)),
+     ["latent_priors.mixture.log_prob", "`z`", "[N, 2]", "(5,)"]),
+    ("prior_ring_log_prob_int",
+     lambda: latent_priors.ring().log_prob(i(5, 2)),
+     ["latent_priors.ring.log_prob", "`z`", "floating", "int32"]),
+    ("hdr_fraction_num_samples",
+     lambda: latent_priors.hdr_fraction(latent_priors.ring(), f(5, 2),
+                                        num_samples=0),
+     ["latent_priors.hdr_fraction", "`num_samples`", "0"]),
+]
+
+
+@pytest.mark.parametrize("call, expected",
+                         [pytest.param(c, e, id=name)
+                          for name, c, e in VALIDATION_CASES])
+def test_invalid_input_raises_naming_function_argument_and_input(call,
+                                                                 expected):
+  assert_raises_naming(call, expected)

@@ -1,8 +1,11 @@
 """WAE: the MMD penalty with the paper's kernel scales (≈ 0 between prior
 samples, positive for a shifted or scaled q(z), its gradient moves codes to
-the prior); WAE-MMD and WAE-GAN train steps (the loss they descend, finite
-metrics, one compilation, λ on the discriminator's objective); the encoder
-is deterministic."""
+the prior); the authors' median-heuristic RBF width; WAE-MMD and WAE-GAN
+train steps (the loss they descend equals the module-level objective,
+finite metrics, one compilation, λ on the discriminator's objective); the
+encoder is deterministic."""
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +13,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import wae as wae_config
+from gdm_jax.models import autoencoder as ae
 from gdm_jax.models import latent_priors
 from gdm_jax.models import wae
 
@@ -40,14 +44,13 @@ def prior():
 TRANSFORMS = ((1.0, 0.0), (1.0, 0.5), (1.5, 0.0), (0.5, 0.0))
 
 
-def _replicates(prior, kernel, reps=200, seed=0):
-  """MMD²_u between a·(prior samples) + b and independent prior samples,
-  `reps` batches of N for each (a, b) in TRANSFORMS: [len(TRANSFORMS), reps]."""
+def _replicates(prior, mmd, reps=200, seed=0):
+  """mmd(a·(prior samples) + b, independent prior samples), `reps` batches
+  of N for each (a, b) in TRANSFORMS: [len(TRANSFORMS), reps]."""
   def one(key):
     kq, kp = jax.random.split(key)
     zq, zp = prior.sample(kq, N), prior.sample(kp, N)
-    return jnp.stack([wae.mmd_penalty(a * zq + b, zp, kernel)
-                      for a, b in TRANSFORMS])
+    return jnp.stack([mmd(a * zq + b, zp) for a, b in TRANSFORMS])
   keys = jax.random.split(jax.random.PRNGKey(seed), reps)
   return np.asarray(jax.jit(jax.vmap(one))(keys)).T
 
@@ -55,7 +58,7 @@ def _replicates(prior, kernel, reps=200, seed=0):
 @pytest.mark.parametrize("name", ["imq", "rbf"])
 def test_mmd_zero_for_equal_and_positive_for_different_q(prior, name):
   kernel = wae.make_kernel(name, prior.sigma2)
-  vals = _replicates(prior, kernel)
+  vals = _replicates(prior, functools.partial(wae.mmd_penalty, kernel=kernel))
   null = vals[0]
   se = null.std() / np.sqrt(len(null))
   # Unbiased: mean 0 within 4 standard errors; negative values occur.
@@ -89,6 +92,44 @@ def test_mmd_gradient_moves_codes_to_the_prior(prior, name):
   assert after < before
   # The mean and the spread of the codes both move towards N(0, I).
   assert m1 < m0 and s1 < s0
+
+
+def test_median_bandwidth_is_the_authors_definition():
+  """σ_k² = the ((n² - n)/2)-th largest cross squared distance + the same
+  rank among the codes' n² squared distances (wae.py, mmd_penalty, of
+  github.com/tolstikhin/wae), checked against numpy; the kernel is one
+  Gaussian exp(-||x - y||² / (2 σ_k²))."""
+  rng = np.random.default_rng(0)
+  zq = rng.normal(size=(9, 3)).astype(np.float32)
+  zp = rng.normal(size=(9, 3)).astype(np.float32) + 0.5
+  r = (81 - 9) // 2
+  cross = np.sum((zq[:, None] - zp[None]) ** 2, -1).ravel()
+  within = np.sum((zq[:, None] - zq[None]) ** 2, -1)
+  want = np.sort(cross)[::-1][r - 1] + np.sort(within.ravel())[::-1][r - 1]
+  # The second term is the median of the 36 distinct pairwise distances.
+  pairs = within[np.triu_indices(9, 1)]
+  np.testing.assert_allclose(np.sort(within.ravel())[::-1][r - 1],
+                             np.sort(pairs)[len(pairs) // 2], rtol=1e-6)
+  s2 = wae.median_bandwidth2(jnp.asarray(zq), jnp.asarray(zp))
+  np.testing.assert_allclose(s2, want, rtol=1e-5)
+  k = wae.median_rbf_kernel(jnp.asarray(zq), jnp.asarray(zp))
+  np.testing.assert_allclose(k(zq[:1], zp[:1]),
+                             [[np.exp(-cross[0] / (2 * want))]], rtol=1e-5)
+  # Collapsed codes: a finite kernel and a finite penalty.
+  zero = jnp.zeros((4, 3))
+  assert np.isfinite(float(wae.median_rbf_mmd_penalty(zero, zero)))
+
+
+def test_median_rbf_penalty_tells_q_from_the_prior(prior):
+  vals = _replicates(prior, wae.median_rbf_mmd_penalty, reps=100)
+  null = vals[0]
+  for (a, b), alt in zip(TRANSFORMS[1:], vals[1:]):
+    se = alt.std() / np.sqrt(len(alt))
+    assert alt.mean() > 10 * se, (a, b, alt.mean(), se)
+    assert alt.mean() > null.mean() + 5 * null.std() / np.sqrt(len(null))
+  # Not exactly unbiased (a data-dependent width), but near 0 on the null
+  # compared with the smallest shift.
+  assert abs(null.mean()) < 0.1 * min(alt.mean() for alt in vals[1:])
 
 
 def test_kernel_scale_follows_the_prior():
@@ -140,6 +181,32 @@ def test_wae_mmd_train_step():
   np.testing.assert_allclose(float(m1["penalty"]),
                              c.model.penalty_weight * float(m1["mmd"]), rtol=1e-4)
   assert set(s1.params) == {"encoder", "decoder"}
+  # The loss is Algorithm 2's objective at the old parameters.
+  x, z_prior = ae.prepare(m.preprocessing, m.prior, batch["image"],
+                          jax.random.PRNGKey(1))
+  loss, aux = wae.wae_mmd_objective(
+      m.net, state.params, x, z_prior, mmd=m.mmd,
+      penalty_weight=c.model.penalty_weight)
+  np.testing.assert_allclose(m1["loss"], loss, rtol=1e-5)
+  np.testing.assert_allclose(m1["penalty"], aux["penalty"], rtol=1e-5)
+
+
+def test_wae_median_rbf_train_step():
+  """model.rbf_bandwidth = 'median': the penalty is λ times the authors'
+  median-width RBF MMD² of the step's codes and prior samples."""
+  c, m = _model("mmd_rbf_smoke", rbf_bandwidth="median")
+  assert m.kernel is None and m.mmd is wae.median_rbf_mmd_penalty
+  assert "median" in m.protocol()["kernel"]
+  batch = _batch()
+  state = m.init(jax.random.PRNGKey(0), batch)
+  _, m1 = _check_step(m, c, batch, jax.jit(m.train_step), state)
+  x, z_prior = ae.prepare(m.preprocessing, m.prior, batch["image"],
+                          jax.random.PRNGKey(1))
+  z = m.encode(state.params, x)
+  np.testing.assert_allclose(
+      m1["penalty"],
+      c.model.penalty_weight * wae.median_rbf_mmd_penalty(z, z_prior),
+      rtol=1e-4)
 
 
 def test_wae_gan_train_step_and_lambda_on_the_discriminator():
@@ -174,6 +241,14 @@ def test_config_errors():
     _model("smoke", penalty="wgan")
   with pytest.raises(ValueError, match="model.kernel"):
     _model("smoke", kernel="laplace")
+  with pytest.raises(ValueError, match="model.rbf_bandwidth must be one of"):
+    _model("smoke", rbf_bandwidth="mean")
+  with pytest.raises(ValueError, match=r"model.penalty_weight \(λ\)"):
+    _model("smoke", penalty_weight=-1.0)
+  with pytest.raises(ValueError, match="model.cost_scale"):
+    _model("smoke", cost_scale=0.0)
+  with pytest.raises(ValueError, match="model.discriminator_hidden"):
+    _model("gan_smoke", discriminator_hidden=(0,))
   c = wae_config.get_config("smoke")
   c.data.binarization = "dynamic"
   with pytest.raises(ValueError, match="binarization='none'"):
