@@ -125,6 +125,15 @@ def standard_normal_log_prob(z) -> jax.Array:
 
 # ------------------------------------------------------------ architectures
 
+def _squeeze(squeeze: bool, channels: int, error: str):
+  """([Squeeze()] or [], the channels after it) for a level that goes on
+  with channel couplings; ValueError(error.format(c=...)) for < 2."""
+  layers, c = ([flows.Squeeze()], 4 * channels) if squeeze else ([], channels)
+  if c < 2:
+    raise ValueError(error.format(c=c))
+  return layers, c
+
+
 def realnvp_flow(shape: Sequence[int], num_levels: int = 3,
                  num_couplings: int = 3, hidden: int = 32, num_blocks: int = 1,
                  scale_fn: str = "tanh",
@@ -155,13 +164,11 @@ def realnvp_flow(shape: Sequence[int], num_levels: int = 3,
     n_cb = num_couplings + 1 if last else num_couplings
     layers = [coupling("checkerboard", i) for i in range(n_cb)]
     if not last:
-      if squeeze:
-        layers.append(flows.Squeeze())
-        c *= 4
-      if c < 2:
-        raise ValueError(f"realnvp_flow: level {k} has {c} channel(s) and "
-                         "cannot be squeezed (odd size): use fewer levels.")
-      layers += [coupling("channel", i) for i in range(num_couplings)]
+      squeezed, c = _squeeze(squeeze, c, f"realnvp_flow: level {k} has {{c}} "
+                             "channel(s) and cannot be squeezed (odd size): "
+                             "use fewer levels.")
+      layers += squeezed + [coupling("channel", i)
+                            for i in range(num_couplings)]
       c -= c // 2
     levels.append(flows.Chain(layers))
   return flows.MultiscaleFlow(levels)
@@ -187,13 +194,9 @@ def glow_flow(shape: Sequence[int], num_levels: int = 3, num_steps: int = 4,
   schedule = flows.squeeze_schedule(h, w, num_levels)
   levels = []
   for k, squeeze in enumerate(schedule):
-    layers = []
-    if squeeze:
-      layers.append(flows.Squeeze())
-      c *= 4
-    if c < 2:
-      raise ValueError(f"glow_flow: level {k} has {c} channel(s); channel "
-                       "couplings need 2 (input too small to squeeze).")
+    layers, c = _squeeze(squeeze, c, f"glow_flow: level {k} has {{c}} "
+                         "channel(s); channel couplings need 2 (input too "
+                         "small to squeeze).")
     for _ in range(num_steps):
       layers += [flows.ActNorm(), flows.InvertibleConv1x1(),
                  flows.AffineCoupling(

@@ -16,12 +16,12 @@ import pytest
 from gdm_jax import flows
 from gdm_jax.flows.elementwise import Shift
 from tests.flows.helpers import flat
+from tests.flows.helpers import invalid_input_test
 from tests.flows.helpers import key
 from tests.flows.helpers import normal
 from tests.flows.helpers import per_example_slogdet
 from tests.flows.helpers import perturb
 from tests.flows.helpers import uniform
-from tests.validation_cases import assert_raises_naming
 from tests.validation_cases import f
 from tests.validation_cases import i
 
@@ -222,8 +222,5 @@ INVALID_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("call, expected", [
-    pytest.param(c, e, id=n) for n, c, e in INVALID_INPUTS])
-def test_invalid_inputs_raise_naming_function_argument_and_input(call,
-                                                                  expected):
-  assert_raises_naming(call, expected)
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS))

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from gdm_jax import flows
+from tests.flows.helpers import invalid_input_test
 from tests.flows.helpers import key
 from tests.flows.helpers import normal
 from tests.flows.helpers import perturb
-from tests.validation_cases import assert_raises_naming
 from tests.validation_cases import f
 from tests.validation_cases import i
 
@@ -150,8 +150,5 @@ INVALID_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("call, expected", [
-    pytest.param(c, e, id=n) for n, c, e in INVALID_INPUTS])
-def test_invalid_inputs_raise_naming_function_argument_and_input(call,
-                                                                  expected):
-  assert_raises_naming(call, expected)
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS))

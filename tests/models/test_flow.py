@@ -18,8 +18,8 @@ from gdm_jax import distributions
 from gdm_jax import flows
 from gdm_jax.data.preprocess import dequantize_uniform
 from gdm_jax.models import flow as flow_lib
+from tests.flows.helpers import invalid_input_test
 from tests.flows.helpers import perturb
-from tests.validation_cases import assert_raises_naming
 from tests.validation_cases import f
 from tests.validation_cases import u8
 
@@ -396,8 +396,5 @@ INVALID_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("call, expected", [
-    pytest.param(c, e, id=n) for n, c, e in INVALID_INPUTS])
-def test_invalid_inputs_raise_naming_function_argument_and_input(call,
-                                                                  expected):
-  assert_raises_naming(lambda: call(_toy_model()), expected)
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS, _toy_model))

@@ -27,7 +27,7 @@ import pytest
 from experiments.configs import pixelcnn as pixelcnn_config
 from gdm_jax import distributions
 from gdm_jax.models import pixelcnn
-from tests.validation_cases import assert_raises_naming
+from tests.flows.helpers import invalid_input_test
 from tests.validation_cases import u8
 
 
@@ -290,8 +290,5 @@ def _small_model():
   return pixelcnn.make(_config(), {"shape": (5, 5, 1)})
 
 
-@pytest.mark.parametrize("call, expected", [
-    pytest.param(c, e, id=n) for n, c, e in INVALID_INPUTS])
-def test_invalid_inputs_raise_naming_function_argument_and_input(call,
-                                                                  expected):
-  assert_raises_naming(lambda: call(_small_model()), expected)
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS, _small_model))

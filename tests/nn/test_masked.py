@@ -21,7 +21,7 @@ from gdm_jax.nn.masked import HorizontalConv
 from gdm_jax.nn.masked import MaskedConv2D
 from gdm_jax.nn.masked import PixelCNN
 from gdm_jax.nn.masked import VerticalConv
-from tests.validation_cases import assert_raises_naming
+from tests.flows.helpers import invalid_input_test
 from tests.validation_cases import f
 from tests.validation_cases import i
 
@@ -200,8 +200,5 @@ INVALID_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("call, expected", [
-    pytest.param(c, e, id=n) for n, c, e in INVALID_INPUTS])
-def test_invalid_inputs_raise_naming_function_argument_and_input(call,
-                                                                  expected):
-  assert_raises_naming(call, expected)
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS))
