@@ -49,7 +49,8 @@ blocks of ActNorm -> SinhArcsinh -> Planar (all monotone in 1-D).
 `log_prob(params, x) -> [N]` is the exact density in nats.
 
 Functions (a notebook calls them on a checkpoint's params without `make`;
-`net = build_networks(config.model, shape)` rebuilds the architecture):
+`net = build_networks(config.model, shape, toy=..., dequantization=
+config.data.dequantization)` rebuilds the architecture):
   forward / inverse / log_prob        the change of variables x <-> z;
   dequantize, dequantized_log_prob    x = (k + u)/256, u ~ q(u | k);
   importance_weighted_log_prob        Flow++'s K-sample bound;
