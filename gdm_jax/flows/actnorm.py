@@ -5,15 +5,13 @@ References:
     Convolutions", sec. 3.1 and table 1.
 """
 
-import math
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from gdm_jax.flows.base import Bijector
-from gdm_jax.flows.base import check_channels
-from gdm_jax.flows.base import check_flow_input
+from gdm_jax.flows.base import channel_map_log_det
+from gdm_jax.flows.base import check_channel_map_input
 
 
 class ActNorm(Bijector):
@@ -73,23 +71,13 @@ class ActNorm(Bijector):
     return (self.param("log_scale", init_log_scale),
             self.param("bias", init_bias))
 
-  def _log_det(self, x: jax.Array, log_scale: jax.Array) -> jax.Array:
-    spatial = math.prod(x.shape[1:-1])
-    return jnp.broadcast_to(spatial * jnp.sum(log_scale), x.shape[:1]).astype(
-        x.dtype)
-
-  def _check(self, x: jax.Array, method: str, name: str) -> None:
-    check_flow_input(self, method, name, x, min_rank=2, layout="[B, ..., C]")
-    if self.has_variable("params", "log_scale"):
-      check_channels(self, method, name, x,
-                     self.get_variable("params", "log_scale").shape[0])
-
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    self._check(x, "forward", "x")
+    check_channel_map_input(self, "forward", "x", x, "log_scale")
     log_scale, bias = self._params(x, False)
-    return x * jnp.exp(log_scale) + bias, self._log_det(x, log_scale)
+    return x * jnp.exp(log_scale) + bias, channel_map_log_det(x, log_scale)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-    self._check(y, "inverse", "y")
+    check_channel_map_input(self, "inverse", "y", y, "log_scale")
     log_scale, bias = self._params(y, True)
-    return (y - bias) * jnp.exp(-log_scale), -self._log_det(y, log_scale)
+    return ((y - bias) * jnp.exp(-log_scale),
+            -channel_map_log_det(y, log_scale))

@@ -28,6 +28,7 @@ References:
     eq. 5-7 (log-dets of a chain add up).
 """
 
+import math
 from typing import Sequence
 
 import flax.linen as nn
@@ -77,6 +78,51 @@ def check_channels(module: nn.Module, method: str, name: str, x: jax.Array,
     raise ValueError(f"{type(module).__name__}.{method}: `{name}` must have "
                      f"{channels} channels on its last axis (the layer's "
                      f"parameters); got shape {x.shape}.")
+
+
+def check_channel_map_input(module: nn.Module, method: str, name: str,
+                            x: jax.Array, param: str) -> None:
+  """The input check of a per-channel layer (ActNorm, 1x1 convolution):
+  floating [B, ..., C] with rank >= 2, and, once the layer's parameter
+  `param` [C] exists, the C it was built for.
+
+  Raises:
+    ValueError: the input does not fit (see `check_flow_input`,
+      `check_channels`).
+  """
+  check_flow_input(module, method, name, x, min_rank=2, layout="[B, ..., C]")
+  if module.has_variable("params", param):
+    check_channels(module, method, name, x,
+                   module.get_variable("params", param).shape[0])
+
+
+def channel_map_log_det(x: jax.Array, log_s: jax.Array) -> jax.Array:
+  """log|det| of a map that acts on the channel axis of every position of
+  x [B, ..., C] with per-position log|det| Σ_c log s_c:
+
+    log_det = (Π of the axes between batch and channel) · Σ_c log s_c,
+
+  broadcast to [B] in the dtype of x (H·W·Σ log|s| for images [B, H, W, C],
+  Σ log|s| for vectors [B, D]).
+
+  References:
+    Kingma and Dhariwal 2018, "Glow", table 1 (actnorm and 1x1 conv).
+  """
+  spatial = math.prod(x.shape[1:-1])
+  return jnp.broadcast_to(spatial * jnp.sum(log_s), x.shape[:1]).astype(
+      x.dtype)
+
+
+def affine_forward(x: jax.Array, shift: jax.Array,
+                   log_s: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """y = x ⊙ exp(log s) + t and log_det = Σ log s per example [B]."""
+  return x * jnp.exp(log_s) + shift, sum_except_batch(log_s)
+
+
+def affine_inverse(y: jax.Array, shift: jax.Array,
+                   log_s: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """x = (y - t) ⊙ exp(-log s) and log_det = -Σ log s per example [B]."""
+  return (y - shift) * jnp.exp(-log_s), -sum_except_batch(log_s)
 
 
 def sum_except_batch(x: jax.Array) -> jax.Array:

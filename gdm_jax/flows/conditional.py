@@ -20,17 +20,45 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from gdm_jax import checks
-from gdm_jax.flows.base import check_flow_input
-
+from gdm_jax.flows.base import affine_forward
+from gdm_jax.flows.base import affine_inverse
 from gdm_jax.flows.base import bounded_log_scale
-from gdm_jax.flows.base import sum_except_batch
+from gdm_jax.flows.base import check_flow_input
 from gdm_jax.flows.base import zero_log_det
-from gdm_jax.flows.coupling import ConvConditioner
 from gdm_jax.flows.coupling import coupling_mask
-from gdm_jax.flows.coupling import MLPConditioner
+from gdm_jax.flows.coupling import default_conditioner
 
 
-class ConditionalAffineCoupling(nn.Module):
+class _ConditionalAffineMap(nn.Module):
+  """Shared forward/inverse of the conditional affine maps:
+
+    forward:  y = x ⊙ exp(log s) + t,     log_det = Σ log s
+    inverse:  x = (y - t) ⊙ exp(-log s),  log_det = -Σ log s
+
+  with (t, log s) = `_shift_and_log_scale(x, context)` computed from what
+  both directions share (b ⊙ x = b ⊙ y for a coupling, the context only for
+  `ConditionalAffine`). Subclasses define that method and `_input_ranks`
+  = (check_flow_input's rank arguments, layout) for the input check."""
+
+  def __call__(self, x, context):
+    return self.forward(x, context)
+
+  def _check(self, method, x, context):
+    ranks, layout = self._input_ranks
+    check_flow_input(self, method, "x" if method == "forward" else "y", x,
+                     layout=layout, **ranks)
+    _check_context(self, method, x, context)
+
+  def forward(self, x, context):
+    self._check("forward", x, context)
+    return affine_forward(x, *self._shift_and_log_scale(x, context))
+
+  def inverse(self, y, context):
+    self._check("inverse", y, context)
+    return affine_inverse(y, *self._shift_and_log_scale(y, context))
+
+
+class ConditionalAffineCoupling(_ConditionalAffineMap):
   """Affine coupling whose conditioner also sees a context c.
 
     forward:  y = b ⊙ x + (1 - b) ⊙ (x ⊙ exp(log s) + t),
@@ -68,17 +96,15 @@ class ConditionalAffineCoupling(nn.Module):
   scale_fn: str = "tanh"
   log_scale_bound: float = 2.0
 
+  _input_ranks = (dict(ranks=(2, 4)), "[B, H, W, C] or [B, D]")
+
   @nn.compact
   def _shift_and_log_scale(self, x, context):
     b = jnp.asarray(coupling_mask(x.shape, self.mask_type, self.parity),
                     x.dtype)
     c = x.shape[-1]
-    if self.conditioner is not None:
-      net = self.conditioner
-    elif x.ndim == 4:
-      net = ConvConditioner(self.hidden, name="net")
-    else:
-      net = MLPConditioner((self.hidden, self.hidden), name="net")
+    net = (self.conditioner if self.conditioner is not None
+           else default_conditioner(self.hidden, x.ndim))
     inp = jnp.concatenate(
         [x * b, jnp.broadcast_to(context, x.shape[:-1] + context.shape[-1:])],
         axis=-1)
@@ -87,24 +113,6 @@ class ConditionalAffineCoupling(nn.Module):
     log_s = (1.0 - b) * bounded_log_scale(out[..., c:], self.scale_fn,
                                           self.log_scale_bound)
     return shift, log_s
-
-  def __call__(self, x, context):
-    return self.forward(x, context)
-
-  def _check(self, method, x, context):
-    check_flow_input(self, method, "x" if method == "forward" else "y", x,
-                     ranks=(2, 4), layout="[B, H, W, C] or [B, D]")
-    _check_context(self, method, x, context)
-
-  def forward(self, x, context):
-    self._check("forward", x, context)
-    shift, log_s = self._shift_and_log_scale(x, context)
-    return x * jnp.exp(log_s) + shift, sum_except_batch(log_s)
-
-  def inverse(self, y, context):
-    self._check("inverse", y, context)
-    shift, log_s = self._shift_and_log_scale(y, context)
-    return (y - shift) * jnp.exp(-log_s), -sum_except_batch(log_s)
 
 
 def _check_context(module, method, x, context) -> None:
@@ -118,7 +126,7 @@ def _check_context(module, method, x, context) -> None:
                      f"{x.shape} on all axes but the last.")
 
 
-class ConditionalAffine(nn.Module):
+class ConditionalAffine(_ConditionalAffineMap):
   """Elementwise y = x ⊙ exp(log s(c)) + t(c), with (t, raw) = Dense(c).
 
     log s = bounded_log_scale(raw);  log_det = Σ log s.
@@ -138,6 +146,7 @@ class ConditionalAffine(nn.Module):
   """
   scale_fn: str = "tanh"
   log_scale_bound: float = 2.0
+  _input_ranks = (dict(min_rank=2), "[B, ..., C]")
 
   @nn.compact
   def _shift_and_log_scale(self, x, context):
@@ -147,24 +156,6 @@ class ConditionalAffine(nn.Module):
     out = jnp.broadcast_to(out, x.shape[:-1] + (2 * c,))
     return out[..., :c], bounded_log_scale(out[..., c:], self.scale_fn,
                                            self.log_scale_bound)
-
-  def __call__(self, x, context):
-    return self.forward(x, context)
-
-  def _check(self, method, x, context):
-    check_flow_input(self, method, "x" if method == "forward" else "y", x,
-                     min_rank=2, layout="[B, ..., C]")
-    _check_context(self, method, x, context)
-
-  def forward(self, x, context):
-    self._check("forward", x, context)
-    shift, log_s = self._shift_and_log_scale(x, context)
-    return x * jnp.exp(log_s) + shift, sum_except_batch(log_s)
-
-  def inverse(self, y, context):
-    self._check("inverse", y, context)
-    shift, log_s = self._shift_and_log_scale(y, context)
-    return (y - shift) * jnp.exp(-log_s), -sum_except_batch(log_s)
 
 
 class ConditionalChain(nn.Module):

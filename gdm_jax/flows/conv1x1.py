@@ -5,8 +5,6 @@ References:
     Convolutions", sec. 3.2 (LU decomposition) and table 1.
 """
 
-import math
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -14,8 +12,8 @@ from jax.scipy.linalg import solve_triangular
 
 from gdm_jax import checks
 from gdm_jax.flows.base import Bijector
-from gdm_jax.flows.base import check_channels
-from gdm_jax.flows.base import check_flow_input
+from gdm_jax.flows.base import channel_map_log_det
+from gdm_jax.flows.base import check_channel_map_input
 
 
 def random_rotation(rng: jax.Array, n: int) -> jax.Array:
@@ -88,26 +86,16 @@ class InvertibleConv1x1(Bijector):
     perm, l_mat, u_mat, _ = self._factors(channels)
     return perm @ l_mat @ u_mat
 
-  def _log_det(self, x: jax.Array, log_s: jax.Array) -> jax.Array:
-    spatial = math.prod(x.shape[1:-1])
-    return jnp.broadcast_to(spatial * jnp.sum(log_s), x.shape[:1]).astype(
-        x.dtype)
-
-  def _check(self, x: jax.Array, method: str, name: str) -> None:
-    check_flow_input(self, method, name, x, min_rank=2, layout="[B, ..., C]")
-    if self.has_variable("params", "log_s"):
-      check_channels(self, method, name, x,
-                     self.get_variable("params", "log_s").shape[0])
-
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    self._check(x, "forward", "x")
+    check_channel_map_input(self, "forward", "x", x, "log_s")
     perm, l_mat, u_mat, log_s = self._factors(x.shape[-1])
     w = perm @ l_mat @ u_mat
-    return jnp.einsum("...i,oi->...o", x, w), self._log_det(x, log_s)
+    return jnp.einsum("...i,oi->...o", x, w), channel_map_log_det(x, log_s)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-    self._check(y, "inverse", "y")
+    check_channel_map_input(self, "inverse", "y", y, "log_s")
     perm, l_mat, u_mat, log_s = self._factors(y.shape[-1])
     l_inv_pt = solve_triangular(l_mat, perm.T, lower=True, unit_diagonal=True)
     w_inv = solve_triangular(u_mat, l_inv_pt, lower=False)
-    return jnp.einsum("...i,oi->...o", y, w_inv), -self._log_det(y, log_s)
+    return (jnp.einsum("...i,oi->...o", y, w_inv),
+            -channel_map_log_det(y, log_s))

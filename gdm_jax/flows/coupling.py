@@ -46,10 +46,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from gdm_jax import checks
+from gdm_jax.flows.base import affine_forward
+from gdm_jax.flows.base import affine_inverse
 from gdm_jax.flows.base import Bijector
 from gdm_jax.flows.base import bounded_log_scale
 from gdm_jax.flows.base import check_flow_input
-from gdm_jax.flows.base import sum_except_batch
 
 IMAGE_MASKS = ("checkerboard", "channel")
 VECTOR_MASKS = ("half", "alternating")
@@ -68,17 +69,21 @@ def checkerboard_mask(height: int, width: int,
   return ((i + j + int(parity)) % 2 == 0).astype(np.float32)[..., None]
 
 
+def _first_half(n: int, parity: bool, error: str) -> np.ndarray:
+  if n < 2:
+    raise ValueError(error)
+  b = (np.arange(n) < n // 2).astype(np.float32)
+  return 1.0 - b if parity else b
+
+
 def channel_mask(channels: int, parity: bool = False) -> np.ndarray:
   """b[c] = 1 for c < C // 2 (flipped if parity), shape [C], float32.
 
   Raises:
     ValueError: if channels < 2 (nothing to condition on or to transform).
   """
-  if channels < 2:
-    raise ValueError(f"channel_mask: needs at least 2 channels, got "
-                     f"{channels}; use a checkerboard mask.")
-  b = (np.arange(channels) < channels // 2).astype(np.float32)
-  return 1.0 - b if parity else b
+  return _first_half(channels, parity, f"channel_mask: needs at least 2 "
+                     f"channels, got {channels}; use a checkerboard mask.")
 
 
 def half_mask(dim: int, parity: bool = False) -> np.ndarray:
@@ -87,10 +92,8 @@ def half_mask(dim: int, parity: bool = False) -> np.ndarray:
   Raises:
     ValueError: if dim < 2.
   """
-  if dim < 2:
-    raise ValueError(f"half_mask: needs at least 2 dimensions, got {dim}.")
-  b = (np.arange(dim) < dim // 2).astype(np.float32)
-  return 1.0 - b if parity else b
+  return _first_half(dim, parity,
+                     f"half_mask: needs at least 2 dimensions, got {dim}.")
 
 
 def alternating_mask(dim: int, parity: bool = False) -> np.ndarray:
@@ -136,6 +139,14 @@ def coupling_mask(shape: Sequence[int], mask_type: str,
                    f"shape {tuple(shape)}.")
 
 
+def _zero_conv(out_features: int, kernel_size) -> nn.Module:
+  """The conditioners' last layer: a 'SAME' convolution with zero kernel and
+  bias ("zero_conv"), so a coupling starts as the identity."""
+  return nn.Conv(out_features, kernel_size, padding="SAME",
+                 kernel_init=nn.initializers.zeros,
+                 bias_init=nn.initializers.zeros, name="zero_conv")
+
+
 class ConvConditioner(nn.Module):
   """Glow's coupling net: conv3x3-ReLU-conv1x1-ReLU-conv3x3 (zero init).
 
@@ -159,9 +170,7 @@ class ConvConditioner(nn.Module):
     k = (self.kernel_size, self.kernel_size)
     x = nn.relu(nn.Conv(self.hidden_channels, k, padding="SAME")(x))
     x = nn.relu(nn.Conv(self.hidden_channels, (1, 1))(x))
-    return nn.Conv(out_features, k, padding="SAME",
-                   kernel_init=nn.initializers.zeros,
-                   bias_init=nn.initializers.zeros, name="zero_conv")(x)
+    return _zero_conv(out_features, k)(x)
 
 
 class ResNetConditioner(nn.Module):
@@ -197,10 +206,7 @@ class ResNetConditioner(nn.Module):
       r = nn.Conv(self.hidden_channels, (3, 3), padding="SAME",
                   name=f"block_{i}_b")(nn.relu(r))
       h = h + r
-    return nn.Conv(out_features, (3, 3), padding="SAME",
-                   kernel_init=nn.initializers.zeros,
-                   bias_init=nn.initializers.zeros, name="zero_conv")(
-                       nn.relu(h))
+    return _zero_conv(out_features, (3, 3))(nn.relu(h))
 
 
 class MLPConditioner(nn.Module):
@@ -225,6 +231,16 @@ class MLPConditioner(nn.Module):
                     bias_init=nn.initializers.zeros, name="zero_dense")(x)
 
 
+def default_conditioner(hidden: int, rank: int) -> nn.Module:
+  """The coupling net used when none is given: `ConvConditioner(hidden)` for
+  images (rank 4), a two-layer `MLPConditioner((hidden, hidden))` for
+  vectors; named "net" in its parent's parameters. Call it inside the
+  parent's compact method."""
+  if rank == 4:
+    return ConvConditioner(hidden, name="net")
+  return MLPConditioner((hidden, hidden), name="net")
+
+
 def _check_conditioner(module, x, out_features, rank, layout) -> None:
   check_flow_input(module, "__call__", "x", x, rank=rank, layout=layout)
   checks.check_positive_int(f"{type(module).__name__}.__call__",
@@ -240,12 +256,8 @@ class _Coupling(Bijector):
 
   @nn.compact
   def _condition(self, x_masked: jax.Array, out_features: int) -> jax.Array:
-    if self.conditioner is not None:
-      net = self.conditioner
-    elif x_masked.ndim == 4:
-      net = ConvConditioner(self.hidden, name="net")
-    else:
-      net = MLPConditioner((self.hidden, self.hidden), name="net")
+    net = (self.conditioner if self.conditioner is not None
+           else default_conditioner(self.hidden, x_masked.ndim))
     return net(x_masked, out_features)
 
   def _check(self, x: jax.Array, method: str) -> None:
@@ -342,10 +354,8 @@ class AffineCoupling(_Coupling):
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     self._check(x, "forward")
-    shift, log_s = self._shift_and_log_scale(x)
-    return x * jnp.exp(log_s) + shift, sum_except_batch(log_s)
+    return affine_forward(x, *self._shift_and_log_scale(x))
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
     self._check(y, "inverse")
-    shift, log_s = self._shift_and_log_scale(y)
-    return (y - shift) * jnp.exp(-log_s), -sum_except_batch(log_s)
+    return affine_inverse(y, *self._shift_and_log_scale(y))

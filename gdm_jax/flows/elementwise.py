@@ -1,4 +1,5 @@
-"""Elementwise bijectors: RealNVP's logit transform, sinh-arcsinh.
+"""Elementwise bijectors: a constant shift, RealNVP's logit transform,
+sinh-arcsinh.
 
 References:
   Dinh, Sohl-Dickstein and Bengio 2017, "Density estimation using Real NVP",
@@ -13,6 +14,38 @@ import jax.numpy as jnp
 from gdm_jax.flows.base import Bijector
 from gdm_jax.flows.base import check_flow_input
 from gdm_jax.flows.base import sum_except_batch
+from gdm_jax.flows.base import zero_log_det
+
+
+class Shift(Bijector):
+  """y = x + offset, a constant shift; volume preserving.
+
+    forward:  y = x + offset,  log_det = 0
+    inverse:  x = y - offset,  log_det = 0
+
+  Glow's preprocessing of [0, 1) pixels is Shift(-0.5); Shift(0.0) is the
+  identity (the toy flows' "no preprocessing").
+
+  Shapes: any [B, ...] -> same; log_det [B] (zeros). No parameters.
+
+  Attributes:
+    offset: the constant added in the forward direction.
+
+  Raises:
+    ValueError: (at call) a non-floating input of rank 0.
+
+  References:
+    Kingma and Dhariwal 2018, "Glow", sec. 5 (pixels in [-1/2, 1/2]).
+  """
+  offset: float = 0.0
+
+  def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    check_flow_input(self, "forward", "x", x)
+    return x + self.offset, zero_log_det(x)
+
+  def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    check_flow_input(self, "inverse", "y", y)
+    return y - self.offset, zero_log_det(y)
 
 
 class Logit(Bijector):

@@ -14,10 +14,11 @@ h = logit(α + (1 - 2α) x) (`model.logit_alpha` > 0) or Glow's h = x - 1/2
 the density on [0, 1)^D ("model space"; `log_prob`). The discrete
 likelihood is bounded by
   log P(k) ≥ E_q[log p_X((k + u)/256) - D ln 256 - log q(u | k)]
-(Jensen; -D ln 256 is the Jacobian of the 1/256 scaling), and `bits_per_dim`
-reports the negated bound per dimension in bits. With K samples,
-log P(k) ≥ E log (1/K) Σ_i p(k + u_i) / q(u_i | k) is tighter (Flow++
-eq. 12; `evaluate_final` with `model.eval_num_samples` = K > 1).
+(Jensen; -D ln 256 is the Jacobian of the 1/256 scaling); its negation in
+bits per dimension is `distributions.bits_per_dim(log q - log p_X, D,
+ln 256)`. With K samples, log P(k) ≥ E log (1/K) Σ_i p(k + u_i) / q(u_i | k)
+is tighter (Flow++ eq. 12; `importance_weighted_log_prob`, reported by
+`evaluate_final` with `model.eval_num_samples` = K > 1).
 
 Architectures (`model.architecture`), all for [B, 28, 28, 1] Fashion-MNIST:
   nice     flatten to [B, 784]; `nice_num_couplings` additive couplings with
@@ -47,6 +48,18 @@ couplings (alternating masks) after an ActNorm; D = 1: `toy_num_layers`
 blocks of ActNorm -> SinhArcsinh -> Planar (all monotone in 1-D).
 `log_prob(params, x) -> [N]` is the exact density in nats.
 
+Functions (a notebook calls them on a checkpoint's params without `make`;
+`net = build_networks(config.model, shape, toy=..., dequantization=
+config.data.dequantization)` rebuilds the architecture):
+  forward / inverse / log_prob        the change of variables x <-> z;
+  dequantize, dequantized_log_prob    x = (k + u)/256, u ~ q(u | k);
+  importance_weighted_log_prob        Flow++'s K-sample bound;
+  image_loss / toy_loss, metrics      the training objective and the
+                                      per-example evaluation metrics;
+  sample, temperature_samples         z ~ N(0, T² I), x = f⁻¹(z);
+  init                                data-dependent initialisation.
+`make` wires them into the `Flow` model (models/base.py).
+
 Config (`config.model`): architecture ('nice' | 'realnvp' | 'glow'; ignored
 on toy data), logit_alpha, num_levels, num_couplings, num_steps, hidden,
 num_blocks, nice_num_couplings, nice_hidden_layers, scale_fn,
@@ -67,79 +80,36 @@ References:
     generative models", sec. 3.1 (uniform dequantisation bound).
 """
 
+import dataclasses
+import functools
 import math
-from typing import Callable, NamedTuple, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 
-from gdm_jax import flows
-from gdm_jax.data.preprocess import dequantize_uniform
 from gdm_jax import checks
-from gdm_jax.data.toy import get_toy
+from gdm_jax import distributions
+from gdm_jax import flows
+from gdm_jax.core import steps
 from gdm_jax.core.optimizers import make_optimizer
-from gdm_jax.core.state import apply_gradients
 from gdm_jax.core.state import TrainState
+from gdm_jax.data.preprocess import dequantize_uniform
+from gdm_jax.data.toy import get_toy
+from gdm_jax.flows.elementwise import Shift
+from gdm_jax.models import base
 
 ARCHITECTURES = ("nice", "realnvp", "glow")
 DEQUANTIZATIONS = ("uniform", "variational")
 LOG_256 = math.log(256.0)
-_LOG_2PI = math.log(2.0 * math.pi)
-
-
-# ------------------------------------------------------------ bits per dim
-
-def bits_per_dim(log_prob_unit: jax.Array, log_q: jax.Array,
-                 num_dims: int) -> jax.Array:
-  """Bits/dim of 8-bit data under a dequantised continuous model.
-
-  With k ∈ {0..255}^D, u ~ q(u | k) on [0, 1)^D, x = (k + u) / 256 and
-  `log_prob_unit` = log p_X(x) the model's density on [0, 1)^D (every
-  Jacobian between x and the latents included, e.g. for RealNVP's logit
-  h = logit(α + (1 - 2α) x):
-    log p_X(x) = log N(z; 0, I) + Σ_flow log|det J|
-                 + Σ_d [log(1 - 2α) - log p_d - log(1 - p_d)],
-    p_d = α + (1 - 2α) x_d),
-  the density of y = k + u on [0, 256)^D is p_X(x) / 256^D, and
-
-    bpd = (-log p_X(x) + log q(u | k) + D ln 256) / (D ln 2)
-        = (-log N(z) - Σ log|det J| + log q(u | k) + D ln 256) / (D ln 2),
-
-  the negated Jensen bound E_q[log p(k + u) - log q(u | k)] ≤ log P(k) in
-  bits per dimension (an upper bound on the discrete model's bits/dim; for
-  uniform dequantisation log q = 0). A density of 1 on [0, 1)^D gives
-  exactly 8 bits/dim.
-
-  Args:
-    log_prob_unit: log p_X(x), nats, [B].
-    log_q: log q(u | k), nats, [B] (0 for uniform dequantisation).
-    num_dims: D.
-
-  Returns:
-    [B] bits/dim.
-
-  Raises:
-    ValueError: non-floating log_prob_unit or log_q, shapes that do not
-      broadcast, or num_dims not a positive int.
-
-  References:
-    Theis et al. 2016, sec. 3.1; Dinh et al. 2017 ("Real NVP"), sec. 4.1;
-    Ho et al. 2019 ("Flow++"), sec. 3.1.
-  """
-  fn = "flow.bits_per_dim"
-  checks.check_array(fn, "log_prob_unit", log_prob_unit)
-  checks.check_array(fn, "log_q", log_q)
-  checks.check_broadcastable(fn, [("log_prob_unit", log_prob_unit),
-                                  ("log_q", log_q)])
-  checks.check_positive_int(fn, "num_dims", num_dims)
-  return (-log_prob_unit + log_q + num_dims * LOG_256) / (
-      num_dims * math.log(2.0))
 
 
 def standard_normal_log_prob(z) -> jax.Array:
   """Σ log N(z; 0, I) over all non-batch axes of z (array or tuple): [B].
+
+    log N(z; 0, I) = -½ Σ_d (z_d² + log 2π),  nats.
 
   Raises:
     ValueError: a latent that is not floating [B, ...], or latents with
@@ -150,10 +120,20 @@ def standard_normal_log_prob(z) -> jax.Array:
                        min_rank=1, layout="[B, ...]")
   zf = flows.flatten_latents(z) if isinstance(z, (tuple, list)) else (
       z.reshape(z.shape[0], -1))
-  return -0.5 * jnp.sum(zf * zf + _LOG_2PI, axis=-1)
+  return distributions.sum_except_batch(
+      distributions.standard_normal_log_prob(zf))
 
 
 # ------------------------------------------------------------ architectures
+
+def _squeeze(squeeze: bool, channels: int, error: str):
+  """([Squeeze()] or [], the channels after it) for a level that goes on
+  with channel couplings; ValueError(error.format(c=...)) for < 2."""
+  layers, c = ([flows.Squeeze()], 4 * channels) if squeeze else ([], channels)
+  if c < 2:
+    raise ValueError(error.format(c=c))
+  return layers, c
+
 
 def realnvp_flow(shape: Sequence[int], num_levels: int = 3,
                  num_couplings: int = 3, hidden: int = 32, num_blocks: int = 1,
@@ -185,13 +165,11 @@ def realnvp_flow(shape: Sequence[int], num_levels: int = 3,
     n_cb = num_couplings + 1 if last else num_couplings
     layers = [coupling("checkerboard", i) for i in range(n_cb)]
     if not last:
-      if squeeze:
-        layers.append(flows.Squeeze())
-        c *= 4
-      if c < 2:
-        raise ValueError(f"realnvp_flow: level {k} has {c} channel(s) and "
-                         "cannot be squeezed (odd size): use fewer levels.")
-      layers += [coupling("channel", i) for i in range(num_couplings)]
+      squeezed, c = _squeeze(squeeze, c, f"realnvp_flow: level {k} has {{c}} "
+                             "channel(s) and cannot be squeezed (odd size): "
+                             "use fewer levels.")
+      layers += squeezed + [coupling("channel", i)
+                            for i in range(num_couplings)]
       c -= c // 2
     levels.append(flows.Chain(layers))
   return flows.MultiscaleFlow(levels)
@@ -217,13 +195,9 @@ def glow_flow(shape: Sequence[int], num_levels: int = 3, num_steps: int = 4,
   schedule = flows.squeeze_schedule(h, w, num_levels)
   levels = []
   for k, squeeze in enumerate(schedule):
-    layers = []
-    if squeeze:
-      layers.append(flows.Squeeze())
-      c *= 4
-    if c < 2:
-      raise ValueError(f"glow_flow: level {k} has {c} channel(s); channel "
-                       "couplings need 2 (input too small to squeeze).")
+    layers, c = _squeeze(squeeze, c, f"glow_flow: level {k} has {{c}} "
+                         "channel(s); channel couplings need 2 (input too "
+                         "small to squeeze).")
     for _ in range(num_steps):
       layers += [flows.ActNorm(), flows.InvertibleConv1x1(),
                  flows.AffineCoupling(
@@ -328,19 +302,521 @@ class VariationalDequantizer(nn.Module):
     return jax.nn.sigmoid(v), log_q
 
 
+# ------------------------------------------------------------ the networks
+
+@dataclasses.dataclass(frozen=True)
+class FlowNet:
+  """The static architecture of a flow model (no parameters).
+
+  The model's variables are `params = {'flow': ..., 'dequant': ...}` ('dequant'
+  only for variational dequantisation), as `init` returns them.
+
+  Attributes:
+    flow: the bijector h [B, *shape] -> latents z (an array, or a tuple of
+      the factored-out latents of a multiscale flow).
+    pre: the parameter-free bijector x -> h from model space to the flow's
+      input: `flows.Logit(α)`, Glow's `Shift(-0.5)`, or `Shift(0.0)` (the
+      identity, toy data).
+    shape: the per-example data shape, (H, W, C) or (D,).
+    dequantizer: the variational q(u | k), or None (uniform dequantisation;
+      toy data).
+    image: True for 8-bit images (dequantised, samples clipped to [0, 1]),
+      False for continuous toy vectors.
+  """
+  flow: nn.Module
+  pre: nn.Module
+  shape: tuple[int, ...]
+  dequantizer: Optional[nn.Module] = None
+  image: bool = True
+
+  @property
+  def num_dims(self) -> int:
+    """D, the number of data dimensions per example."""
+    return math.prod(self.shape)
+
+  @functools.cached_property
+  def latent_struct(self) -> Any:
+    """The flow's output for a [2, *shape] input, as ShapeDtypeStructs (an
+    array or a tuple of latents; abstract evaluation only)."""
+    return jax.eval_shape(lambda: self.flow.init_with_output(
+        jax.random.PRNGKey(0), jnp.zeros((2,) + tuple(self.shape)))[0][0])
+
+  @property
+  def latent_shapes(self) -> list[tuple[int, ...]]:
+    """Per-example shapes of the latents, in the flow's order."""
+    return [l.shape[1:] for l in jax.tree.leaves(self.latent_struct)]
+
+
+def build_flow(model_config, shape: Sequence[int],
+               toy: bool = False) -> nn.Module:
+  """The bijector of `model_config.architecture` for data of `shape`
+  (`toy_flow` on toy data); see the module docstring.
+
+  Raises:
+    ValueError: as `realnvp_flow` / `glow_flow` / `toy_flow`.
+  """
+  mc, shape = model_config, tuple(shape)
+  if toy:
+    return toy_flow(math.prod(shape), mc.toy_num_layers, mc.toy_hidden,
+                    mc.log_scale_bound)
+  return {
+      "realnvp": lambda: realnvp_flow(
+          shape, mc.num_levels, mc.num_couplings, mc.hidden, mc.num_blocks,
+          mc.scale_fn, mc.log_scale_bound),
+      "glow": lambda: glow_flow(shape, mc.num_levels, mc.num_steps,
+                                mc.hidden, mc.log_scale_bound, mc.scale_fn),
+      "nice": lambda: nice_flow(shape, mc.nice_num_couplings, mc.hidden,
+                                mc.nice_hidden_layers),
+  }[mc.architecture]()
+
+
+def build_networks(model_config, shape: Sequence[int], *, toy: bool = False,
+                   dequantization: str = "uniform") -> FlowNet:
+  """The `FlowNet` of a run from its `config.model` block.
+
+  Args:
+    model_config: `config.model` (see the module docstring's fields).
+    shape: the per-example data shape (dataset_info['shape']).
+    toy: continuous toy vectors rather than 8-bit images.
+    dequantization: `config.data.dequantization`, 'uniform' or
+      'variational' (images only).
+  """
+  mc = model_config
+  variational = not toy and dequantization == "variational"
+  alpha = 0.0 if toy else float(mc.logit_alpha)
+  pre = (flows.Logit(alpha) if alpha > 0
+         else Shift(0.0 if toy else -0.5))
+  return FlowNet(
+      flow=build_flow(mc, shape, toy), pre=pre, shape=tuple(shape),
+      dequantizer=(VariationalDequantizer(mc.dequant_hidden,
+                                          mc.dequant_num_couplings)
+                   if variational else None),
+      image=not toy)
+
+
+def _check_x(fn: str, net: FlowNet, x) -> None:
+  checks.check_example_batch(f"flow.{fn}", "x", x, net.shape)
+
+
+def _check_z(fn: str, net: FlowNet, z) -> None:
+  """z must have the flow's latent structure with a common batch size."""
+  shapes = net.latent_shapes
+  as_tuple = isinstance(net.latent_struct, tuple)
+  zs = list(z) if isinstance(z, (tuple, list)) else [z]
+  if len(zs) != len(shapes) or isinstance(z, (tuple, list)) != as_tuple:
+    raise ValueError(f"flow.{fn}: `z` must be "
+                     + (f"a tuple of {len(shapes)} latents" if as_tuple
+                        else "one array")
+                     + f" of per-example shapes {shapes}; got "
+                     f"{[checks.shape_of(zi) for zi in zs]}.")
+  for i, (zi, s) in enumerate(zip(zs, shapes)):
+    checks.check_example_batch(f"flow.{fn}", f"z[{i}]" if len(zs) > 1
+                               else "z", zi, s)
+  checks.check_same_batch(f"flow.{fn}", [(f"z[{i}]", zi)
+                                         for i, zi in enumerate(zs)])
+
+
+def batch_data(net: FlowNet, batch: base.Batch, fn: str = "evaluate"):
+  """The data of a host batch after its check: batch['image'] (uint8 [B, H,
+  W, C]) for images, batch['x'] (float [B, D]) for toy data. Other keys
+  (the evaluator's 'mask') are ignored.
+
+  Raises:
+    ValueError: naming "flow.<fn>", a batch without that key or whose array
+      is not [B, *net.shape] of the right dtype.
+  """
+  key = "image" if net.image else "x"
+  checks.check_batch(f"flow.{fn}", batch, key, net.shape,
+                     "numeric" if net.image else "floating")
+  return batch[key]
+
+
+# ------------------------------------------------------------ densities
+
+def forward(net: FlowNet, params, x: jax.Array):
+  """The whole map x -> z = f(pre(x)) and its log-det.
+
+    log|det ∂z/∂x| = log|det ∂f/∂h| + log|det ∂pre/∂x|,  h = pre(x).
+
+  Args:
+    net, params: the architecture and its variables ({'flow': ...}).
+    x: float [B, *shape] in model space ([0, 1)^D images; toy data as is).
+
+  Returns:
+    (z, log_det [B] nats): z an array or a tuple of latents.
+
+  Raises:
+    ValueError: x not floating [B, *net.shape].
+
+  References:
+    Dinh, Krueger and Bengio 2014, "NICE", eq. 2 (change of variables).
+  """
+  _check_x("forward", net, x)
+  h, ld_pre = net.pre.apply({}, x)
+  z, ld = net.flow.apply(params["flow"], h)
+  return z, ld + ld_pre
+
+
+def inverse(net: FlowNet, params, z):
+  """The inverse map z -> x = pre⁻¹(f⁻¹(z)) and its log-det [B] (nats).
+
+  Raises:
+    ValueError: z without the flow's latent structure (`net.latent_shapes`)
+      or with different batch sizes.
+  """
+  _check_z("inverse", net, z)
+  h, ld = net.flow.apply(params["flow"], z, method="inverse")
+  x, ld_pre = net.pre.apply({}, h, method="inverse")
+  return x, ld + ld_pre
+
+
+def log_prob(net: FlowNet, params, x: jax.Array) -> jax.Array:
+  """The exact density of x in model space, nats [B]:
+
+    log p_X(x) = log N(f(pre(x)); 0, I) + log|det ∂f/∂h| + log|det ∂pre/∂x|.
+
+  Raises:
+    ValueError: x not floating [B, *net.shape].
+
+  References:
+    Dinh, Sohl-Dickstein and Bengio 2017, "Real NVP", eq. 3; Kingma and
+      Dhariwal 2018, "Glow", eq. 2-3.
+  """
+  _check_x("log_prob", net, x)
+  z, ld = forward(net, params, x)
+  return standard_normal_log_prob(z) + ld
+
+
+# ------------------------------------------------------------ dequantisation
+
+def dequantize(net: FlowNet, params, image: jax.Array, rng: jax.Array):
+  """8-bit pixels k -> x = (k + u) / 256 in [0, 1) and log q(u | k).
+
+  Uniform (net.dequantizer None): u ~ U[0, 1)^D, log q = 0 (Theis et al.
+  2016). Variational: ε ~ N(0, I), u = sigmoid(g(ε; k)) (Flow++ sec. 3.1),
+  log q from `VariationalDequantizer`. k + u is kept inside its bin in
+  float32 (floor(256 x) = k).
+
+  Args:
+    net, params: as in `forward` (params['dequant'] for variational).
+    image: uint8 (or integer-valued) [B, *net.shape] in {0..255}.
+    rng: the key of the noise u (or ε).
+
+  Returns:
+    (x float32 [B, *shape] in [0, 1), log_q float32 [B] nats).
+
+  Raises:
+    ValueError: toy data (nothing to dequantise), or image not numeric
+      [B, *net.shape].
+
+  References:
+    Theis, van den Oord and Bethge 2016, sec. 3.1; Ho et al. 2019,
+      "Flow++", sec. 3.1.
+  """
+  if not net.image:
+    raise ValueError("flow.dequantize: toy data are continuous; there is "
+                     "nothing to dequantise.")
+  checks.check_example_batch("flow.dequantize", "image", image, net.shape,
+                             "numeric")
+  if net.dequantizer is None:
+    return (dequantize_uniform(rng, image),
+            jnp.zeros(image.shape[:1], jnp.float32))
+  k = image.astype(jnp.float32)
+  eps = jax.random.normal(rng, image.shape, jnp.float32)
+  u, log_q = net.dequantizer.apply(params["dequant"], eps, k / 255.0)
+  # As in dequantize_uniform: keep k + u inside its bin in float32.
+  y = jnp.minimum(k + u, jnp.nextafter(k + 1.0, k))
+  return y / 256.0, log_q
+
+
+def dequantized_log_prob(net: FlowNet, params, image: jax.Array,
+                         rng: jax.Array):
+  """log p_X(x) and log q(u | k) at one dequantised x = (k + u)/256, u ~ q.
+
+  Their difference is a one-sample estimate of the Jensen bound
+    log P(k) ≥ E_q[log p_X(x) - log q(u | k)] - D ln 256,
+  so `distributions.bits_per_dim(log_q - log_p, D, LOG_256)` is an unbiased
+  estimate of an upper bound on the discrete model's bits/dim; a density of
+  1 on [0, 1)^D gives exactly 8.
+
+  Returns:
+    (log_p [B], log_q [B]), nats (log_q = 0 for uniform dequantisation).
+
+  Raises:
+    ValueError: as `dequantize`.
+
+  References:
+    Theis et al. 2016, sec. 3.1; Dinh et al. 2017, sec. 4.1; Ho et al.
+      2019, "Flow++", eq. 11.
+  """
+  x, log_q = dequantize(net, params, image, rng)
+  return log_prob(net, params, x), log_q
+
+
+def importance_weighted_log_prob(net: FlowNet, params, image: jax.Array,
+                                 rng: jax.Array,
+                                 num_samples: int) -> jax.Array:
+  """Flow++'s K-sample bound in model space, nats [B]:
+
+    L_K = log (1/K) Σ_{i=1..K} p_X(x_i) / q(u_i | k),
+    x_i = (k + u_i)/256, u_i ~ q(u | k) (keys split(rng, K)),
+
+  with log P(k) ≥ E[L_K] - D ln 256, tighter as K grows (Burda et al.'s
+  IWAE argument); bits/dim: `distributions.bits_per_dim(-L_K, D, LOG_256)`.
+  The K samples run sequentially (`lax.map`), so memory is one batch's.
+
+  Raises:
+    ValueError: as `dequantize`, or num_samples not a positive int.
+
+  References:
+    Ho et al. 2019, "Flow++", eq. 12; Burda, Grosse and Salakhutdinov 2016,
+      "Importance Weighted Autoencoders", eq. 8.
+  """
+  checks.check_positive_int("flow.importance_weighted_log_prob",
+                            "num_samples", num_samples)
+
+  def log_weight(key):
+    lp, log_q = dequantized_log_prob(net, params, image, key)
+    return lp - log_q
+
+  log_w = jax.lax.map(log_weight, jax.random.split(rng, num_samples))
+  return jax.nn.logsumexp(log_w, axis=0) - math.log(num_samples)
+
+
+# ------------------------------------------------------------ objectives
+
+def image_loss(net: FlowNet, params, image: jax.Array, rng: jax.Array):
+  """The training loss on 8-bit images: the batch mean of
+
+    bits/dim = (-log p_X(x) + log q(u | k) + D ln 256) / (D ln 2),
+
+  one dequantisation x = (k + u)/256, u ~ q per example (`rng`); the
+  gradient trains the flow and, for variational dequantisation, q.
+
+  Args:
+    net, params: see `FlowNet`.
+    image: uint8 [B, *net.shape].
+    rng: the dequantisation key.
+
+  Returns:
+    (loss [] bits/dim, {'nll': mean -log p_X [], 'bits_per_dim': [],
+    'log_q': mean log q [] (variational only)}).
+
+  References:
+    Dinh et al. 2017, "Real NVP", sec. 4.1; Ho et al. 2019, "Flow++",
+      sec. 3.1.
+  """
+  lp, log_q = dequantized_log_prob(net, params, image, rng)
+  bpd = distributions.bits_per_dim(log_q - lp, net.num_dims, LOG_256)
+  aux = {"nll": jnp.mean(-lp), "bits_per_dim": jnp.mean(bpd)}
+  if net.dequantizer is not None:
+    aux["log_q"] = jnp.mean(log_q)
+  return jnp.mean(bpd), aux
+
+
+def toy_loss(net: FlowNet, params, x: jax.Array, rng=None):
+  """The training loss on toy data: mean -log p(x), nats; (loss, {'nll'}).
+  `rng` is unused (the density is exact)."""
+  del rng
+  nll = jnp.mean(-log_prob(net, params, x))
+  return nll, {"nll": nll}
+
+
+def metrics(net: FlowNet, params, data: jax.Array, rng: jax.Array, *,
+            num_samples: int = 1,
+            data_log_prob: Optional[Callable] = None) -> dict:
+  """Per-example evaluation metrics [B].
+
+  Images (`data` uint8 [B, H, W, C]): 'nll' = -log p_X(x) (model-space
+  nats, one dequantisation from `rng`) and 'bits_per_dim' (the one-sample
+  bound, see `dequantized_log_prob`); with num_samples = K > 1 also
+  'iw_bits_per_dim' from `importance_weighted_log_prob` (keys from
+  fold_in(rng, 1)). Toy data (float [B, D]): 'nll' = -log p(x), and with
+  `data_log_prob` (the data's exact log-density) 'kl_data_model' =
+  log p_data(x) - log p(x), whose mean estimates KL(p_data || p_model).
+
+  References:
+    Theis et al. 2016, sec. 3.1; Ho et al. 2019, "Flow++", eq. 12.
+  """
+  if not net.image:
+    out = {"nll": -log_prob(net, params, data)}
+    if data_log_prob is not None:
+      out["kl_data_model"] = data_log_prob(data) + out["nll"]
+    return out
+  lp, log_q = dequantized_log_prob(net, params, data, rng)
+  out = {"nll": -lp, "bits_per_dim": distributions.bits_per_dim(
+      log_q - lp, net.num_dims, LOG_256)}
+  if num_samples > 1:
+    bound = importance_weighted_log_prob(
+        net, params, data, jax.random.fold_in(rng, 1), num_samples)
+    out["iw_bits_per_dim"] = distributions.bits_per_dim(
+        -bound, net.num_dims, LOG_256)
+  return out
+
+
+# ------------------------------------------------------------ sampling
+
+def sample(net: FlowNet, params, rng: jax.Array, n: int,
+           temperature=1.0) -> jax.Array:
+  """n samples x = pre⁻¹(f⁻¹(z)), z ~ N(0, T² I) for every latent.
+
+  T < 1 trades diversity for fidelity (Glow sec. 5 samples at T = 0.7); T =
+  0 is the single point f⁻¹(0). Images are clipped to [0, 1]; a tail latent
+  can overflow float32 on the way back (an inverse coupling divides by its
+  scale, e.g. Glow's sigmoid s in (0, 1), level after level): such pixels
+  become 0 (NaN) or the clip bound (±inf).
+
+  Args:
+    net, params: see `FlowNet`.
+    rng: one key per latent is split from it.
+    n: the number of samples, a positive int (static).
+    temperature: T, a scalar or an [n] array (one T per sample).
+
+  Returns:
+    float32 [n, *net.shape]: images in [0, 1], toy vectors as they come.
+
+  Raises:
+    ValueError: n not a positive int, or temperature not numeric of shape ()
+      or [n].
+
+  References:
+    Kingma and Dhariwal 2018, "Glow", sec. 5 (temperature).
+  """
+  checks.check_positive_int("flow.sample", "n", n)
+  checks.check_array("flow.sample", "temperature", temperature,
+                     dtype="numeric")
+  if checks.shape_of(temperature) not in ((), (n,)):
+    raise ValueError(f"flow.sample: `temperature` must be a scalar or [n] = "
+                     f"[{n}]; got shape {checks.shape_of(temperature)}.")
+  t = jnp.broadcast_to(jnp.asarray(temperature, jnp.float32), (n,))
+  shapes = net.latent_shapes
+  keys = jax.random.split(rng, len(shapes))
+  zs = [jax.random.normal(k, (n,) + tuple(s), jnp.float32)
+        * t.reshape((n,) + (1,) * len(s)) for k, s in zip(keys, shapes)]
+  x, _ = inverse(net, params,
+                 tuple(zs) if isinstance(net.latent_struct, tuple) else zs[0])
+  if not net.image:
+    return x
+  return jnp.clip(jnp.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0),
+                  0.0, 1.0)
+
+
+def temperature_samples(net: FlowNet, params, rng: jax.Array,
+                        temperature: float, n: int = 64) -> dict:
+  """The pictures of an evaluation: {'samples' (T = `temperature`),
+  'samples_t1.0', 'samples_t0.7', 'samples_t0.0' (the other T)}, each
+  [n, H, W, C] in [0, 1], drawn in one inverse pass; {} for toy data (the
+  trainer draws scatter plots and log_prob contours itself)."""
+  if not net.image:
+    return {}
+  temps = [float(temperature)] + [
+      t for t in (1.0, 0.7, 0.0) if t != float(temperature)]
+  t = jnp.repeat(jnp.asarray(temps, jnp.float32), n)
+  x = sample(net, params, rng, n * len(temps), t)
+  names = ["samples"] + [f"samples_t{t:.1f}" for t in temps[1:]]
+  return {name: x[i * n:(i + 1) * n] for i, name in enumerate(names)}
+
+
+# ------------------------------------------------------------ set-up
+
+def init(net: FlowNet, tx: optax.GradientTransformation, rng: jax.Array,
+         data: jax.Array) -> TrainState:
+  """Parameters and optimiser state from an example batch.
+
+  ActNorm's data-dependent initialisation (Glow sec. 3.1) sees the batch in
+  the density direction: images are dequantised (uniformly, or by the
+  freshly initialised q) and pre-transformed first. Keys: split(rng, 4) =
+  (flow, dequantiser, dequantisation noise, state).
+
+  Args:
+    net: the architecture; tx: the optax chain (`build_optimizer`).
+    rng: a PRNG key.
+    data: uint8 [B, H, W, C] images or float [B, D] toy data.
+  """
+  flow_rng, deq_rng, noise_rng, state_rng = jax.random.split(rng, 4)
+  params = {}
+  x = data.astype(jnp.float32)
+  if net.image:
+    if net.dequantizer is not None:
+      params["dequant"] = net.dequantizer.init(
+          deq_rng, jnp.zeros(data.shape, jnp.float32), x / 255.0)
+    x, _ = dequantize(net, params, data, noise_rng)
+  h, _ = net.pre.apply({}, x)
+  params["flow"] = net.flow.init(flow_rng, h)
+  return TrainState.create(state_rng, params, tx.init(params))
+
+
+def build_optimizer(optimizer_config,
+                    num_steps: int) -> optax.GradientTransformation:
+  """`make_optimizer`'s chain on the trainable parameters; the leaves of
+  'constants' collections (the 1x1 convolutions' P and sign(s)) stay fixed."""
+  def labels(params):
+    def label(path, _):
+      keys = [getattr(p, "key", None) for p in path]
+      return "frozen" if "constants" in keys else "train"
+    return jax.tree_util.tree_map_with_path(label, params)
+  return optax.multi_transform(
+      {"train": make_optimizer(optimizer_config, num_steps),
+       "frozen": optax.set_to_zero()}, labels)
+
+
+def validate_config(mc, data_config, toy: bool) -> None:
+  """Raises ValueError with the field name for the first invalid setting
+  (image-only fields are not read for toy data)."""
+  deq = data_config.get("dequantization", "uniform")
+  image_rules = lambda: [
+      (mc.architecture in ARCHITECTURES, f"model.architecture must be one of "
+       f"{ARCHITECTURES}; got '{mc.architecture}'."),
+      (deq in DEQUANTIZATIONS, f"data.dequantization must be one of "
+       f"{DEQUANTIZATIONS} for flows; got '{deq}'."),
+      (data_config.get("binarization", "none") == "none", "flows model "
+       "dequantised 8-bit data: set data.binarization='none'."),
+      (0.0 <= mc.logit_alpha < 0.5, f"model.logit_alpha must be in [0, 0.5); "
+       f"got {mc.logit_alpha}."),
+      (mc.eval_num_samples >= 1, f"model.eval_num_samples must be >= 1; got "
+       f"{mc.eval_num_samples}.")]
+  rules = (image_rules() if not toy else []) + [
+      (mc.temperature >= 0, f"model.temperature must be >= 0; got "
+       f"{mc.temperature}.")]
+  for ok, message in rules:
+    if not ok:
+      raise ValueError(message)
+
+
+def protocol(mc, net: FlowNet, has_data_log_prob: bool = False) -> dict:
+  """How the final metrics were computed (for final_metrics.json)."""
+  p = {"model": "flow", "temperature": mc.temperature,
+       "log_prob": "exact change of variables, nats"}
+  if not net.image:
+    p.update(architecture=f"toy_{net.num_dims}d", nll="-log p(x), nats",
+             kl_data_model=("E_test[log p_data(x) + nll(x)], nats"
+                            if has_data_log_prob else None))
+    return p
+  alpha = float(mc.logit_alpha)
+  p.update(
+      architecture=mc.architecture,
+      dequantization=("variational (Flow++ conditional coupling flow)"
+                      if net.dequantizer is not None else "uniform"),
+      pre_transform=(f"logit(alpha={alpha:g})" if alpha > 0 else "x - 0.5"),
+      nll="-log p_X(x), nats, x = (k + u)/256 in [0, 1)^D, one u per example",
+      bits_per_dim="(-log p_X(x) + log q(u|k) + D ln 256) / (D ln 2)",
+      iw_num_samples=mc.eval_num_samples)
+  return p
+
+
 # ------------------------------------------------------------ the model
 
-class Flow(NamedTuple):
-  """The model interface (see models/base.py) plus the flow's own functions.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Flow(base.Model):
+  """The model interface (models/base.py; `log_prob(params, x) -> [N]` nats
+  in model space) plus the flow's own functions, each the module-level
+  function of the same name bound to `net`:
 
-  Extra pure functions (params = state.params):
-    log_prob(params, x) -> [B], nats: log p_X(x) for x in model space
-      ([0, 1)^D images, i.e. already dequantised and scaled; toy data as is).
-    dequantize(params, image, rng) -> (x [B, H, W, C] in [0, 1), log_q [B])
-      (images only; log_q = 0 for uniform dequantisation).
-    forward(params, x) -> (latents, log_det [B]) and inverse(params, z)
-      -> (x, log_det [B]): the whole map x <-> z (pre-transform included).
-    sample_with_temperature(params, rng, n, temperature) -> [n, ...].
+    dequantize(params, image, rng) -> (x [B, H, W, C] in [0, 1), log_q [B]);
+    forward(params, x) -> (latents, log_det [B]), inverse(params, z) -> (x,
+      log_det [B]): the whole map x <-> z (pre-transform included);
+    sample_with_temperature(params, rng, n, temperature) -> [n, ...]
+      (`sample`).
 
   Every function checks its inputs at trace time (`gdm_jax.checks`): data
   must be [B, *dataset_info['shape']] (uint8 'image' or float 'x' in
@@ -348,58 +824,26 @@ class Flow(NamedTuple):
   latent shapes, and n must be a positive int; else ValueError naming e.g.
   "flow.log_prob".
   """
-  init: Callable
-  train_step: Callable
-  evaluate: Callable
-  evaluate_final: Callable
-  sample: Callable
-  protocol: Callable
-  images: Callable
-  log_prob: Callable
+  net: FlowNet
   dequantize: Callable
   forward: Callable
   inverse: Callable
   sample_with_temperature: Callable
-  flow: nn.Module
 
-
-def _frozen_labels(params):
-  """'frozen' for leaves in a 'constants' collection (1x1 conv's P, sign)."""
-  def label(path, _):
-    keys = [getattr(p, "key", None) for p in path]
-    return "frozen" if "constants" in keys else "train"
-  return jax.tree_util.tree_map_with_path(label, params)
-
-
-def validate_config(mc, data_config, toy: bool) -> None:
-  """Raises ValueError with the field name for an invalid setting."""
-  def check(cond, msg):
-    if not cond:
-      raise ValueError(msg)
-  if not toy:
-    check(mc.architecture in ARCHITECTURES, f"model.architecture must be one "
-          f"of {ARCHITECTURES}; got '{mc.architecture}'.")
-    deq = data_config.get("dequantization", "uniform")
-    check(deq in DEQUANTIZATIONS, f"data.dequantization must be one of "
-          f"{DEQUANTIZATIONS} for flows; got '{deq}'.")
-    check(data_config.get("binarization", "none") == "none",
-          "flows model dequantised 8-bit data: set data.binarization='none'.")
-    check(0.0 <= mc.logit_alpha < 0.5,
-          f"model.logit_alpha must be in [0, 0.5); got {mc.logit_alpha}.")
-    check(mc.eval_num_samples >= 1,
-          f"model.eval_num_samples must be >= 1; got {mc.eval_num_samples}.")
-  check(mc.temperature >= 0,
-        f"model.temperature must be >= 0; got {mc.temperature}.")
+  @property
+  def flow(self) -> nn.Module:
+    """The bijector (`net.flow`)."""
+    return self.net.flow
 
 
 def make(config, dataset_info: dict) -> Flow:
-  """Builds the flow family's functions (see module docstring).
+  """Wires the flow family's functions (see module docstring) into a `Flow`.
 
   Args:
     config: the experiment ConfigDict (uses .model, .data, .optimizer,
       .train.num_steps).
     dataset_info: {'shape': (H, W, C), ...} for images, or {'kind': 'toy',
-      'shape': (D,), ...} for toy data.
+      'shape': (D,), 'name', 'has_log_prob', 'params'} for toy data.
 
   Raises:
     ValueError: an invalid config value (the message names the field).
@@ -407,245 +851,32 @@ def make(config, dataset_info: dict) -> Flow:
   mc = config.model
   toy = dataset_info.get("kind") == "toy"
   validate_config(mc, config.data, toy)
-  shape = tuple(dataset_info["shape"])
-  num_dims = math.prod(shape)
-  tx = optax.multi_transform(
-      {"train": make_optimizer(config.optimizer, config.train.num_steps),
-       "frozen": optax.set_to_zero()}, _frozen_labels)
-  if toy:
-    flow = toy_flow(num_dims, mc.toy_num_layers, mc.toy_hidden,
-                    mc.log_scale_bound)
-  elif mc.architecture == "realnvp":
-    flow = realnvp_flow(shape, mc.num_levels, mc.num_couplings, mc.hidden,
-                        mc.num_blocks, mc.scale_fn, mc.log_scale_bound)
-  elif mc.architecture == "glow":
-    flow = glow_flow(shape, mc.num_levels, mc.num_steps, mc.hidden,
-                     mc.log_scale_bound, mc.scale_fn)
-  else:
-    flow = nice_flow(shape, mc.nice_num_couplings, mc.hidden,
-                     mc.nice_hidden_layers)
-  variational = (not toy and
-                 config.data.get("dequantization", "uniform") == "variational")
-  dequantizer = (VariationalDequantizer(mc.dequant_hidden,
-                                        mc.dequant_num_couplings)
-                 if variational else None)
-  alpha = 0.0 if toy else float(mc.logit_alpha)
+  net = build_networks(mc, dataset_info["shape"], toy=toy,
+                       dequantization=config.data.get("dequantization",
+                                                      "uniform"))
+  tx = build_optimizer(config.optimizer, config.train.num_steps)
   data_log_prob = None
   if toy and dataset_info.get("has_log_prob"):
     data_log_prob = get_toy(dataset_info["name"],
                             **dict(dataset_info.get("params") or {})).log_prob
-  logit = flows.Logit(alpha)
-
-  # Per-example latent shapes, for sampling (abstract evaluation only).
-  latent_struct = jax.eval_shape(
-      lambda: flow.init_with_output(jax.random.PRNGKey(0),
-                                    jnp.zeros((2,) + shape))[0][0])
-  latent_shapes = [l.shape[1:] for l in jax.tree.leaves(latent_struct)]
-  latents_are_tuple = isinstance(latent_struct, tuple)
-
-  data_key = "x" if toy else "image"
-  data_dtype = "floating" if toy else "numeric"
-
-  def check_batch(fn, batch):
-    checks.check_batch(f"flow.{fn}", batch, data_key, shape, data_dtype)
-
-  def check_x(fn, x):
-    checks.check_example_batch(f"flow.{fn}", "x", x, shape)
-
-  def check_z(fn, z):
-    zs = list(z) if isinstance(z, (tuple, list)) else [z]
-    if len(zs) != len(latent_shapes) or (
-        isinstance(z, (tuple, list)) != latents_are_tuple):
-      raise ValueError(f"flow.{fn}: `z` must be "
-                       + (f"a tuple of {len(latent_shapes)} latents"
-                          if latents_are_tuple else "one array")
-                       + f" of per-example shapes {latent_shapes}; got "
-                       f"{[checks.shape_of(zi) for zi in zs]}.")
-    for i, (zi, s) in enumerate(zip(zs, latent_shapes)):
-      checks.check_example_batch(f"flow.{fn}", f"z[{i}]" if len(zs) > 1
-                                 else "z", zi, s)
-    checks.check_same_batch(f"flow.{fn}", [(f"z[{i}]", zi)
-                                           for i, zi in enumerate(zs)])
-
-  # -- pre-transform x -> h (identity on toy data).
-  def pre_forward(x):
-    if toy:
-      return x, jnp.zeros(x.shape[:1], x.dtype)
-    if alpha > 0:
-      return logit.apply({}, x)
-    return x - 0.5, jnp.zeros(x.shape[:1], x.dtype)
-
-  def pre_inverse(h):
-    if toy:
-      return h
-    if alpha > 0:
-      return logit.apply({}, h, method="inverse")[0]
-    return h + 0.5
-
-  def forward(params, x):
-    check_x("forward", x)
-    h, ld_pre = pre_forward(x)
-    z, ld = flow.apply(params["flow"], h)
-    return z, ld + ld_pre
-
-  def inverse(params, z):
-    check_z("inverse", z)
-    h, ld = flow.apply(params["flow"], z, method="inverse")
-    if toy or alpha == 0:
-      return pre_inverse(h), ld
-    x, ld_pre = logit.apply({}, h, method="inverse")
-    return x, ld + ld_pre
-
-  def log_prob(params, x):
-    check_x("log_prob", x)
-    z, ld = forward(params, x)
-    return standard_normal_log_prob(z) + ld
-
-  def dequantize(params, image, rng):
-    """uint8 [B, H, W, C] -> (x = (k + u) / 256 in [0, 1), log q(u|k) [B])."""
-    if toy:
-      raise ValueError("flow.dequantize: toy data are continuous; there is "
-                       "nothing to dequantise.")
-    checks.check_example_batch("flow.dequantize", "image", image, shape,
-                               "numeric")
-    if not variational:
-      return (dequantize_uniform(rng, image),
-              jnp.zeros(image.shape[:1], jnp.float32))
-    k = image.astype(jnp.float32)
-    eps = jax.random.normal(rng, image.shape, jnp.float32)
-    u, log_q = dequantizer.apply(params["dequant"], eps, k / 255.0)
-    # As in dequantize_uniform: keep k + u inside its bin in float32.
-    y = jnp.minimum(k + u, jnp.nextafter(k + 1.0, k))
-    return y / 256.0, log_q
-
-  def _image_terms(params, image, rng):
-    x, log_q = dequantize(params, image, rng)
-    lp = log_prob(params, x)
-    return lp, log_q
-
-  def loss_fn(params, batch, rng):
-    if toy:
-      nll = -log_prob(params, batch["x"])
-      return jnp.mean(nll), {"nll": jnp.mean(nll)}
-    lp, log_q = _image_terms(params, batch["image"], rng)
-    bpd = bits_per_dim(lp, log_q, num_dims)
-    aux = {"nll": jnp.mean(-lp), "bits_per_dim": jnp.mean(bpd)}
-    if variational:
-      aux["log_q"] = jnp.mean(log_q)
-    return jnp.mean(bpd), aux
-
-  def init(rng, batch):
-    check_batch("init", batch)
-    flow_rng, deq_rng, noise_rng, state_rng = jax.random.split(rng, 4)
-    params = {}
-    if toy:
-      x = batch["x"].astype(jnp.float32)
-    else:
-      image = batch["image"]
-      if variational:
-        eps = jnp.zeros(image.shape, jnp.float32)
-        params["dequant"] = dequantizer.init(
-            deq_rng, eps, image.astype(jnp.float32) / 255.0)
-      x, _ = dequantize(params, image, noise_rng)
-      x, _ = pre_forward(x)
-    # ActNorm's data-dependent init sees the data in the density direction.
-    params["flow"] = flow.init(flow_rng, x)
-    return TrainState.create(state_rng, params, tx.init(params))
-
-  def train_step(state, batch, rng):
-    check_batch("train_step", batch)
-    (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params, batch, rng)
-    state = apply_gradients(state, grads, tx)
-    return state, {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
-
-  def evaluate(params, batch, rng):
-    check_batch("evaluate", batch)
-    if toy:
-      return {"nll": -log_prob(params, batch["x"])}
-    lp, log_q = _image_terms(params, batch["image"], rng)
-    return {"nll": -lp, "bits_per_dim": bits_per_dim(lp, log_q, num_dims)}
-
-  def evaluate_final(params, batch, rng):
-    check_batch("evaluate_final", batch)
-    out = evaluate(params, batch, rng)
-    if data_log_prob is not None:
-      # KL(p_data || p_model) = E_data[log p_data(x) - log p_model(x)].
-      out["kl_data_model"] = data_log_prob(batch["x"]) + out["nll"]
-    k = 1 if toy else mc.eval_num_samples
-    if k > 1:
-      # log P(k) >= log (1/K) Σ_i p(k + u_i) / q(u_i | k), u_i ~ q.
-      def one(key):
-        lp, log_q = _image_terms(params, batch["image"], key)
-        return lp - log_q
-      log_w = jax.lax.map(one, jax.random.split(jax.random.fold_in(rng, 1), k))
-      bound = jax.nn.logsumexp(log_w, axis=0) - math.log(k)       # [B]
-      out["iw_bits_per_dim"] = bits_per_dim(bound, jnp.zeros_like(bound),
-                                            num_dims)
-    return out
-
-  def sample_with_temperature(params, rng, n, temperature):
-    """[n, ...] samples x = f⁻¹(z), z ~ N(0, T² I); `temperature` is a
-    scalar or an [n] array (one T per sample)."""
-    checks.check_positive_int("flow.sample_with_temperature", "n", n)
-    checks.check_array("flow.sample_with_temperature", "temperature",
-                       temperature, dtype="numeric")
-    if checks.shape_of(temperature) not in ((), (n,)):
-      raise ValueError(f"flow.sample_with_temperature: `temperature` must be "
-                       f"a scalar or [n] = [{n}]; got shape "
-                       f"{checks.shape_of(temperature)}.")
-    t = jnp.broadcast_to(jnp.asarray(temperature, jnp.float32), (n,))
-    keys = jax.random.split(rng, len(latent_shapes))
-    zs = [jax.random.normal(k, (n,) + tuple(s), jnp.float32)
-          * t.reshape((n,) + (1,) * len(s)) for k, s in zip(keys, latent_shapes)]
-    z = tuple(zs) if latents_are_tuple else zs[0]
-    x, _ = inverse(params, z)
-    if toy:
-      return x
-    # A tail latent can overflow float32 on the way back (an inverse
-    # coupling divides by its scale, e.g. Glow's sigmoid s in (0, 1), level
-    # after level): such pixels become 0 (NaN) or the clip bound (±inf).
-    return jnp.clip(jnp.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0),
-                    0.0, 1.0)
-
-  def sample(params, rng, n):
-    checks.check_positive_int("flow.sample", "n", n)
-    return sample_with_temperature(params, rng, n, mc.temperature)
-
-  def images(params, batch, rng):
-    """{'samples' (T = model.temperature), 'samples_t1.0', 'samples_t0.7',
-    'samples_t0.0' (the others)}: [64, H, W, C] in [0, 1], drawn in one
-    inverse pass; {} on toy data (the trainer draws scatter plots and
-    log_prob contours itself)."""
-    del batch
-    if toy:
-      return {}
-    temps = [float(mc.temperature)] + [
-        t for t in (1.0, 0.7, 0.0) if t != float(mc.temperature)]
-    n = 64
-    t = jnp.repeat(jnp.asarray(temps, jnp.float32), n)
-    x = sample_with_temperature(params, rng, n * len(temps), t)
-    names = ["samples"] + [f"samples_t{t:.1f}" for t in temps[1:]]
-    return {name: x[i * n:(i + 1) * n] for i, name in enumerate(names)}
-
-  def protocol():
-    p = {"model": "flow", "temperature": mc.temperature,
-         "log_prob": "exact change of variables, nats"}
-    if toy:
-      p.update(architecture=f"toy_{num_dims}d", nll="-log p(x), nats",
-               kl_data_model=("E_test[log p_data(x) + nll(x)], nats"
-                              if data_log_prob is not None else None))
-      return p
-    p.update(
-        architecture=mc.architecture,
-        dequantization=("variational (Flow++ conditional coupling flow)"
-                        if variational else "uniform"),
-        pre_transform=(f"logit(alpha={alpha:g})" if alpha > 0 else "x - 0.5"),
-        nll="-log p_X(x), nats, x = (k + u)/256 in [0, 1)^D, one u per example",
-        bits_per_dim="(-log p_X(x) + log q(u|k) + D ln 256) / (D ln 2)",
-        iw_num_samples=mc.eval_num_samples)
-    return p
-
-  return Flow(init, train_step, evaluate, evaluate_final, sample, protocol,
-              images, log_prob, dequantize, forward, inverse,
-              sample_with_temperature, flow)
+  loss = toy_loss if toy else image_loss
+  data = functools.partial(batch_data, net)
+  bind = lambda fn: functools.partial(fn, net)
+  return Flow(
+      init=lambda rng, batch: init(net, tx, rng, data(batch, "init")),
+      train_step=steps.gradient_step(
+          lambda params, x, rng, step: loss(net, params, x, rng), tx,
+          lambda rng, batch: data(batch, "train_step")),
+      evaluate=lambda p, batch, rng: metrics(net, p, data(batch, "evaluate"),
+                                              rng),
+      evaluate_final=lambda p, batch, rng: metrics(
+          net, p, data(batch, "evaluate_final"), rng,
+          num_samples=1 if toy else mc.eval_num_samples,
+          data_log_prob=data_log_prob),
+      sample=functools.partial(sample, net, temperature=mc.temperature),
+      images=lambda p, batch, rng: temperature_samples(net, p, rng,
+                                                       mc.temperature),
+      protocol=functools.partial(protocol, mc, net, data_log_prob is not None),
+      log_prob=bind(log_prob), net=net, dequantize=bind(dequantize),
+      forward=bind(forward), inverse=bind(inverse),
+      sample_with_temperature=bind(sample))

@@ -126,6 +126,15 @@ class MaskedConv2D(nn.Module):
                    mask=jnp.asarray(mask, x.dtype), name="conv")(x)
 
 
+def _check_stack_conv(module: nn.Module, x: jax.Array) -> None:
+  """A vertical / horizontal stack convolution's kernel (odd, >= 3) and
+  input (floating [B, H, W, C])."""
+  name, k = type(module).__name__, module.kernel_size
+  if k < 3 or k % 2 == 0:
+    raise ValueError(f"{name} needs an odd kernel_size >= 3; got {k}.")
+  _check_image(f"{name}.__call__", x)
+
+
 class VerticalConv(nn.Module):
   """The vertical stack's convolution: all pixels of rows above.
 
@@ -139,10 +148,8 @@ class VerticalConv(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    _check_stack_conv(self, x)
     k = self.kernel_size
-    if k < 3 or k % 2 == 0:
-      raise ValueError(f"VerticalConv needs an odd kernel_size >= 3; got {k}.")
-    _check_image("VerticalConv.__call__", x)
     rows = k // 2 + (1 if self.include_current_row else 0)
     y = nn.Conv(self.features, (rows, k),
                 padding=((k // 2, 0), (k // 2, k // 2)), name="conv")(x)
@@ -164,10 +171,8 @@ class HorizontalConv(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    _check_stack_conv(self, x)
     k = self.kernel_size
-    if k < 3 or k % 2 == 0:
-      raise ValueError(f"HorizontalConv needs an odd kernel_size >= 3; got {k}.")
-    _check_image("HorizontalConv.__call__", x)
     width = k // 2 + 1
     mask = np.ones((1, width, x.shape[-1], self.features), np.float32)
     mask[0, -1] = colour_mask(x.shape[-1], self.features, self.num_colours,
@@ -202,14 +207,19 @@ def _check_features(features: int, num_colours: int) -> None:
                      f"num_colours ({num_colours}) so colour groups line up.")
 
 
-class PixelCNN(nn.Module):
-  """The original PixelCNN (van den Oord et al. 2016a, section 3.5).
+class _PixelCNNBase(nn.Module):
+  """The hyperparameters both PixelCNN networks share.
 
-  x [B, H, W, C] -> [B, H, W, out_features]: a first_kernel_size^2 mask-A
-  convolution to `features`, `num_layers` residual layers
-  h <- h + MaskedConv_B(relu(h)) with kernel_size^2 kernels, then
-  relu -> 1x1 mask B (head_features) -> relu -> 1x1 mask B (out_features).
-  Output feature k belongs to colour k mod num_colours. Has the blind spot.
+  Attributes:
+    features: F, the channels of the residual stream (a multiple of
+      num_colours).
+    num_layers: masked layers after the input (plain) / gated layers.
+    out_features: P, the outputs per pixel (output k belongs to colour
+      k mod num_colours).
+    num_colours: C of the colour masks (1: no colour ordering).
+    kernel_size: the kernels of the later layers (odd, >= 3).
+    first_kernel_size: the first layer's kernel (odd, >= 3).
+    head_features: the head's hidden 1x1 width (0 = features).
   """
   features: int = 64
   num_layers: int = 5
@@ -218,6 +228,17 @@ class PixelCNN(nn.Module):
   kernel_size: int = 3
   first_kernel_size: int = 7
   head_features: int = 0    # 0 = features
+
+
+class PixelCNN(_PixelCNNBase):
+  """The original PixelCNN (van den Oord et al. 2016a, section 3.5).
+
+  x [B, H, W, C] -> [B, H, W, out_features]: a first_kernel_size^2 mask-A
+  convolution to `features`, `num_layers` residual layers
+  h <- h + MaskedConv_B(relu(h)) with kernel_size^2 kernels, then
+  relu -> 1x1 mask B (head_features) -> relu -> 1x1 mask B (out_features).
+  Output feature k belongs to colour k mod num_colours. Has the blind spot.
+  """
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -234,7 +255,7 @@ class PixelCNN(nn.Module):
         nn.relu(h))
 
 
-class GatedPixelCNN(nn.Module):
+class GatedPixelCNN(_PixelCNNBase):
   """Gated PixelCNN with vertical and horizontal stacks (2016b, figure 2).
 
   Layer l (0-based; kernel first_kernel_size for l = 0, else kernel_size):
@@ -253,13 +274,6 @@ class GatedPixelCNN(nn.Module):
   can compute the vertical stack once per row and run only the horizontal
   stack (on that row) per pixel.
   """
-  features: int = 64
-  num_layers: int = 5
-  out_features: int = 256
-  num_colours: int = 1
-  kernel_size: int = 3
-  first_kernel_size: int = 7
-  head_features: int = 0    # 0 = features
 
   def setup(self):
     _check_features(self.features, self.num_colours)

@@ -1,10 +1,13 @@
-"""Shared helpers of the flow tests: perturbed parameters, flat Jacobians."""
+"""Shared helpers of the flow, masked-conv and exact-likelihood model tests:
+perturbed parameters, flat Jacobians, keys and data, invalid-input cases."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from gdm_jax.flows import flatten_latents
+from tests.validation_cases import assert_raises_naming
 
 
 def perturb(variables, seed=0, scale=0.1):
@@ -64,3 +67,15 @@ def normal(shape, seed=0, dtype=np.float32):
 def uniform(shape, seed=0, dtype=np.float32):
   """U(0, 1) test data from numpy."""
   return jnp.asarray(np.random.default_rng(seed).uniform(size=shape), dtype)
+
+
+def invalid_input_test(cases, model=None):
+  """A pytest test over (id, call, expected) cases: `call()` (or
+  `call(model())` when a model factory is given) raises ValueError whose
+  message contains every string of `expected`. Bind it to a module-level
+  name starting with `test_` for pytest to collect it."""
+  @pytest.mark.parametrize("call, expected", [
+      pytest.param(c, e, id=n) for n, c, e in cases])
+  def test(call, expected):
+    assert_raises_naming((lambda: call(model())) if model else call, expected)
+  return test

@@ -14,12 +14,16 @@ import numpy as np
 import pytest
 
 from gdm_jax import flows
+from gdm_jax.flows.elementwise import Shift
 from tests.flows.helpers import flat
+from tests.flows.helpers import invalid_input_test
 from tests.flows.helpers import key
 from tests.flows.helpers import normal
 from tests.flows.helpers import per_example_slogdet
 from tests.flows.helpers import perturb
 from tests.flows.helpers import uniform
+from tests.validation_cases import f
+from tests.validation_cases import i
 
 B = 3
 
@@ -85,6 +89,7 @@ CASES = {
                       lambda: _image((B, 4, 4, 3))),
     "conv1x1_vector": (flows.InvertibleConv1x1, _vector),
     "logit": (lambda: flows.Logit(0.05), _unit_interval),
+    "shift": (lambda: Shift(-0.5), _image),
     "sinh_arcsinh": (flows.SinhArcsinh, _vector),
     "sinh_arcsinh_1d": (flows.SinhArcsinh, lambda: _vector((B, 1))),
     "planar_1d": (lambda: flows.Planar(init_stddev=0.5),
@@ -199,3 +204,23 @@ def test_jit_matches_eager(name):
 def test_multiscale_jacobian_covers_every_dimension():
   x, r = _results("multiscale")
   assert flat(r["y"]).shape == (B, 36) == (B, x[0].size)
+
+
+# ----------------------------------------------------------- invalid inputs
+# (id, call, substrings the ValueError's message must contain)
+
+INVALID_INPUTS = [
+    ("chain_int",
+     lambda: flows.Chain([flows.ActNorm()]).init(key(), i(4, 2)),
+     ["Chain.forward", "`x`", "int32"]),
+    ("shift_int", lambda: Shift(0.5).init(key(), i(2, 3)),
+     ["Shift.forward", "`x`", "int32"]),
+    ("logit_int", lambda: flows.Logit().init(key(), i(2, 3)),
+     ["Logit.forward", "`x`", "int32"]),
+    ("sinh_arcsinh_rank1", lambda: flows.SinhArcsinh().init(key(), f(5)),
+     ["SinhArcsinh.forward", "`x`", "rank >= 2", "(5,)"]),
+]
+
+
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS))

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 from gdm_jax import flows
+from tests.flows.helpers import invalid_input_test
 from tests.flows.helpers import key
 from tests.flows.helpers import normal
 from tests.flows.helpers import perturb
+from tests.validation_cases import f
+from tests.validation_cases import i
 
 B = 3
 
@@ -91,3 +94,21 @@ def test_identity_at_init(name):
     return
   np.testing.assert_allclose(y, x, atol=1e-6)
   np.testing.assert_allclose(ld, 0.0, atol=1e-6)
+
+
+# ----------------------------------------------------------- invalid inputs
+# (id, call, substrings the ValueError's message must contain)
+
+INVALID_INPUTS = [
+    ("conditional_coupling_context",
+     lambda: flows.ConditionalAffineCoupling("half").init(key(), f(2, 4),
+                                                          f(3, 5)),
+     ["ConditionalAffineCoupling.forward", "`context` (3, 5)", "(2, 4)"]),
+    ("conditional_affine_int_context",
+     lambda: flows.ConditionalAffine().init(key(), f(2, 4), i(2, 5)),
+     ["ConditionalAffine.forward", "`context`", "int32"]),
+]
+
+
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS))

@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 from gdm_jax import flows
+from tests.flows.helpers import invalid_input_test
 from tests.flows.helpers import key
 from tests.flows.helpers import normal
 from tests.flows.helpers import perturb
+from tests.validation_cases import f
+from tests.validation_cases import i
 
 IMAGE = normal(seed=0, shape=(3, 4, 4, 2))
 VECTOR = normal(seed=1, shape=(3, 5))
@@ -125,3 +128,27 @@ def test_bounded_log_scale():
     flows.bounded_log_scale(raw, "exp")
   with pytest.raises(ValueError):
     flows.bounded_log_scale(raw, "tanh", bound=0.0)
+
+
+# ----------------------------------------------------------- invalid inputs
+# (id, call, substrings the ValueError's message must contain)
+
+INVALID_INPUTS = [
+    ("coupling_rank3",
+     lambda: flows.AffineCoupling("half").init(key(), f(2, 4, 4)),
+     ["AffineCoupling.forward", "`x`", "[B, H, W, C] or [B, D]",
+      "(2, 4, 4)"]),
+    ("coupling_inverse_int",
+     lambda: flows.AdditiveCoupling("half").init(key(), i(2, 4),
+                                                 method="inverse"),
+     ["AdditiveCoupling.inverse", "`y`", "floating", "int32"]),
+    ("bounded_log_scale_int", lambda: flows.bounded_log_scale(i(3)),
+     ["flows.bounded_log_scale", "`raw`", "int32"]),
+    ("conv_conditioner_rank",
+     lambda: flows.ConvConditioner(4).init(key(), f(2, 3), 2),
+     ["ConvConditioner.__call__", "`x`", "rank 4", "(2, 3)"]),
+]
+
+
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS))

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from gdm_jax import flows
+from tests.flows.helpers import invalid_input_test
 from tests.flows.helpers import key
 from tests.flows.helpers import normal
 from tests.flows.helpers import perturb
+from tests.validation_cases import f
 
 # Per-channel means and scales far from (0, 1), so the init has work to do.
 SHIFT = jnp.array([3.0, -2.0, 0.5])
@@ -108,3 +110,34 @@ def test_conv1x1_trains_params_only():
   np.testing.assert_array_equal(jnp.tril(grads["upper"]), 0.0)
   with pytest.raises(flax.errors.ScopeCollectionNotFound):
     flow.apply({"params": variables["params"]}, x)
+
+
+# ----------------------------------------------------------- invalid inputs
+# (id, call, substrings the ValueError's message must contain)
+# Variables of layers built for 3 (ActNorm) and 4 (1x1 conv) channels, as
+# `init` makes them (written out: initialising costs seconds of dispatch).
+ACTNORM_3 = {"params": {"log_scale": np.zeros(3, np.float32),
+                        "bias": np.zeros(3, np.float32)}}
+CONV1X1_4 = {"params": {"lower": np.eye(4, dtype=np.float32),
+                        "upper": np.zeros((4, 4), np.float32),
+                        "log_s": np.zeros(4, np.float32)},
+             "constants": {"permutation": np.eye(4, dtype=np.float32),
+                           "sign_s": np.ones(4, np.float32)}}
+
+INVALID_INPUTS = [
+    ("actnorm_channels",
+     lambda: flows.ActNorm().apply(ACTNORM_3, f(8, 1)),
+     ["ActNorm.forward", "`x`", "3 channels", "(8, 1)"]),
+    ("actnorm_rank1", lambda: flows.ActNorm().init(key(), f(8)),
+     ["ActNorm.forward", "`x`", "rank >= 2", "(8,)"]),
+    ("conv1x1_channels_inverse",
+     lambda: flows.InvertibleConv1x1().apply(CONV1X1_4, f(2, 3, 3, 2),
+                                             method="inverse"),
+     ["InvertibleConv1x1.inverse", "`y`", "4 channels", "(2, 3, 3, 2)"]),
+    ("random_rotation_n", lambda: flows.random_rotation(key(), 0),
+     ["flows.random_rotation", "`n`", "positive", "0"]),
+]
+
+
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS))

@@ -7,10 +7,12 @@ import pytest
 
 from gdm_jax import flows
 from gdm_jax.nn import depth_to_space
+from tests.flows.helpers import invalid_input_test
 from tests.flows.helpers import key
 from tests.flows.helpers import normal
 from tests.flows.helpers import perturb
 from tests.flows.helpers import uniform
+from tests.validation_cases import f
 
 
 def test_squeeze_values_and_inverse():
@@ -97,3 +99,25 @@ def test_multiscale_inverse_checks_number_of_latents():
     flow.apply(variables, zs[:1], method="inverse")
   with pytest.raises(ValueError):
     flows.MultiscaleFlow([]).init(key(1), x)
+
+
+# ----------------------------------------------------------- invalid inputs
+# (id, call, substrings the ValueError's message must contain)
+
+INVALID_INPUTS = [
+    ("multiscale_latent_batches",
+     lambda: flows.MultiscaleFlow([flows.ActNorm(), flows.ActNorm()]).apply(
+         {}, (f(2, 4), f(3, 4)), method="inverse"),
+     ["MultiscaleFlow.inverse", "batch size", "(2,)", "(3,)"]),
+    ("merge_channels_shapes",
+     lambda: flows.merge_channels(f(2, 4, 4, 2), f(2, 2, 2, 2)),
+     ["flows.merge_channels", "`kept` (2, 4, 4, 2)",
+      "`factored` (2, 2, 2, 2)"]),
+    ("flatten_latents_batches",
+     lambda: flows.flatten_latents([f(2, 3), f(4, 3)]),
+     ["flows.flatten_latents", "`latents[1]`", "(4,)"]),
+]
+
+
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS))

@@ -1,20 +1,27 @@
 """The flow family: bits/dim, whole-model change of variables and invertibility
 (NICE, RealNVP, Glow on tiny images, odd sizes included), dequantisation,
-toy densities that integrate to 1, temperature, frozen 1x1-conv constants."""
+the importance-weighted bound, toy densities that integrate to 1,
+temperature, frozen 1x1-conv constants; the module-level functions equal
+the model's members; invalid inputs name the function and argument."""
 
 import functools
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from experiments.configs import flow_base
+from gdm_jax import distributions
 from gdm_jax import flows
 from gdm_jax.data.preprocess import dequantize_uniform
 from gdm_jax.models import flow as flow_lib
+from tests.flows.helpers import invalid_input_test
 from tests.flows.helpers import perturb
+from tests.validation_cases import f
+from tests.validation_cases import u8
 
 B = 2
 
@@ -45,10 +52,15 @@ def _perturb_model_params(params, seed=1, scale=0.1):
 
 # ----------------------------------------------------------- bits per dim
 
+def _bpd(log_p, log_q, d):
+  """The flow's bits/dim of the dequantisation bound."""
+  return distributions.bits_per_dim(log_q - log_p, d, flow_lib.LOG_256)
+
+
 def test_bits_per_dim_of_the_uniform_model_is_exactly_8():
   d = 784
   zeros = jnp.zeros((3,), jnp.float32)
-  np.testing.assert_array_equal(flow_lib.bits_per_dim(zeros, zeros, d), 8.0)
+  np.testing.assert_array_equal(_bpd(zeros, zeros, d), 8.0)
 
 
 def test_bits_per_dim_of_uniform_density_through_the_logit_jacobian():
@@ -60,7 +72,7 @@ def test_bits_per_dim_of_uniform_density_through_the_logit_jacobian():
   h, log_det = flows.Logit(0.0).apply({}, x)
   log_logistic = jnp.sum(jax.nn.log_sigmoid(h) + jax.nn.log_sigmoid(-h),
                          axis=(1, 2, 3))
-  bpd = flow_lib.bits_per_dim(log_logistic + log_det, jnp.zeros(5), 16)
+  bpd = _bpd(log_logistic + log_det, jnp.zeros(5), 16)
   np.testing.assert_allclose(bpd, 8.0, atol=1e-5)
 
 
@@ -69,9 +81,8 @@ def test_bits_per_dim_counts_log_q_and_scaling():
   # adds 1 bit/dim back.
   d = 10
   lp = jnp.full((1,), d * math.log(2.0))
-  np.testing.assert_allclose(flow_lib.bits_per_dim(lp, jnp.zeros(1), d), 7.0,
-                             rtol=1e-6)
-  np.testing.assert_allclose(flow_lib.bits_per_dim(lp, lp, d), 8.0, rtol=1e-6)
+  np.testing.assert_allclose(_bpd(lp, jnp.zeros(1), d), 7.0, rtol=1e-6)
+  np.testing.assert_allclose(_bpd(lp, lp, d), 8.0, rtol=1e-6)
 
 
 # ----------------------------------------------------------- whole models
@@ -270,3 +281,120 @@ def test_config_errors_name_the_field():
     flow_lib.make(c, {"shape": (4, 4, 1)})
   with pytest.raises(ValueError, match="cannot be squeezed"):
     flow_lib.realnvp_flow((5, 5, 1), num_levels=2)
+
+
+# ----------------------------------------------------------- module functions
+
+def test_module_functions_on_rebuilt_networks_equal_the_model():
+  """A notebook's route: `build_networks(config.model, shape)` and the
+  module-level functions on the params give the model's own numbers."""
+  model, _, params, shape = _model("realnvp_variational")
+  config, _ = VARIATIONAL
+  net = flow_lib.build_networks(config.model, shape,
+                                dequantization="variational")
+  image = _images(shape, seed=9, n=3)
+  rng = jax.random.PRNGKey(7)
+  out = jax.jit(model.evaluate)(params, {"image": image}, rng)
+  direct = jax.jit(functools.partial(flow_lib.metrics, net))(params, image,
+                                                             rng)
+  chex.assert_trees_all_close(out, direct, rtol=1e-6)
+  chex.assert_shape([direct["nll"], direct["bits_per_dim"]], (3,))
+  loss, aux = jax.jit(functools.partial(flow_lib.image_loss, net))(
+      params, image, rng)
+  np.testing.assert_allclose(loss, jnp.mean(direct["bits_per_dim"]),
+                             rtol=1e-6)
+  np.testing.assert_allclose(aux["nll"], jnp.mean(direct["nll"]), rtol=1e-6)
+  lp, log_q = flow_lib.dequantized_log_prob(net, params, image, rng)
+  np.testing.assert_allclose(direct["nll"], -lp, rtol=1e-6)
+  np.testing.assert_allclose(aux["log_q"], jnp.mean(log_q), rtol=1e-5)
+
+
+def test_importance_weighted_bound_is_the_log_mean_of_the_weights():
+  """L_K = log (1/K) Σ_i p(x_i)/q(u_i|k) with the keys split(rng, K); it
+  lies between the mean and the max of the K log-weights (Jensen)."""
+  model, _, params, shape = _model("realnvp_variational")
+  net, k = model.net, 4
+  image = _images(shape, seed=10, n=3)
+  rng = jax.random.PRNGKey(3)
+  bound = jax.jit(functools.partial(
+      flow_lib.importance_weighted_log_prob, net, num_samples=k))(
+          params, image, rng)
+  one = jax.jit(functools.partial(flow_lib.dequantized_log_prob, net))
+  log_w = jnp.stack([lp - lq for lp, lq in (
+      one(params, image, key) for key in jax.random.split(rng, k))])
+  chex.assert_shape(bound, (3,))
+  np.testing.assert_allclose(
+      bound, jax.nn.logsumexp(log_w, 0) - math.log(k), rtol=1e-5, atol=1e-3)
+  assert (bound >= jnp.mean(log_w, 0) - 1e-3).all()
+  assert (bound <= jnp.max(log_w, 0) + 1e-3).all()
+  # evaluate_final reports its bits/dim with the keys of fold_in(rng, 1).
+  final = flow_lib.metrics(net, params, image, rng, num_samples=k)
+  expected = flow_lib.importance_weighted_log_prob(
+      net, params, image, jax.random.fold_in(rng, 1), k)
+  np.testing.assert_allclose(
+      final["iw_bits_per_dim"],
+      distributions.bits_per_dim(-expected, math.prod(shape),
+                                 flow_lib.LOG_256), rtol=1e-6)
+
+
+def test_zero_temperature_sample_is_the_inverse_of_zero_latents():
+  model, _, params, _ = _model("realnvp_odd")
+  net = model.net
+  x = flow_lib.sample(net, params, jax.random.PRNGKey(0), 2, 0.0)
+  zeros = tuple(jnp.zeros((2,) + s) for s in net.latent_shapes)
+  x0, _ = flow_lib.inverse(net, params, zeros if len(zeros) > 1 else
+                           zeros[0])
+  np.testing.assert_allclose(x, jnp.clip(x0, 0.0, 1.0), atol=1e-6)
+
+
+class LogProbJitTest(chex.TestCase):
+  """`flow.log_prob` gives the change of variables with and without jit."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_log_prob_is_the_change_of_variables(self):
+    model, _, params, _ = _model("nice")
+    x, r = _model_results("nice")
+    log_prob = self.variant(functools.partial(flow_lib.log_prob, model.net))
+    np.testing.assert_allclose(log_prob(params, x), r["direct"], rtol=1e-5,
+                               atol=1e-3)
+
+
+# ----------------------------------------------------------- invalid inputs
+
+@functools.lru_cache(maxsize=None)
+def _toy_model():
+  c = flow_base.base_config()
+  c.model.toy_num_layers = 1
+  c.model.toy_hidden = 4
+  return flow_lib.make(c, {"kind": "toy", "shape": (2,), "name": "t"})
+
+
+KEY = jax.random.key(0)
+
+# (id, call on the toy model, substrings the ValueError's message must contain)
+INVALID_INPUTS = [
+    ("log_prob_shape", lambda m: m.log_prob({}, f(4, 3)),
+     ["flow.log_prob", "`x`", "(*, 2)", "[B, 2]", "(4, 3)"]),
+    ("evaluate_shape", lambda m: m.evaluate({}, {"x": f(4, 3)}, KEY),
+     ["flow.evaluate", "batch['x']", "(4, 3)"]),
+    ("evaluate_key", lambda m: m.evaluate({}, {"image": u8(4, 2)}, KEY),
+     ["flow.evaluate", "key 'x'", "['image']"]),
+    ("sample_n_zero", lambda m: m.sample({}, KEY, 0),
+     ["flow.sample", "`n`", "positive", "0"]),
+    ("sample_n_float", lambda m: m.sample({}, KEY, 2.0),
+     ["flow.sample", "`n`", "float"]),
+    ("inverse_latent_shape", lambda m: m.inverse({}, f(3, 5)),
+     ["flow.inverse", "`z`", "(3, 5)"]),
+    ("temperature_shape",
+     lambda m: m.sample_with_temperature({}, KEY, 4, f(3)),
+     ["flow.sample", "`temperature`", "(3,)"]),
+    ("dequantize_toy", lambda m: m.dequantize({}, u8(4, 2), KEY),
+     ["flow.dequantize", "toy data"]),
+    ("iw_num_samples", lambda m: flow_lib.importance_weighted_log_prob(
+        m.net, {}, u8(4, 2), KEY, 0),
+     ["flow.importance_weighted_log_prob", "`num_samples`", "0"]),
+]
+
+
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS, _toy_model))

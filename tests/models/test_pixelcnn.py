@@ -11,10 +11,14 @@
   logistic mixture follows its exact discretised marginal.
 - One compilation: sampling traces to a fixed-size program for any image
   size (loops, not unrolled), and the train step does not recompile.
+- The module-level functions, on a network rebuilt from the config, give
+  the model's numbers; invalid inputs name the function and argument.
 """
 
+import functools
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,6 +27,8 @@ import pytest
 from experiments.configs import pixelcnn as pixelcnn_config
 from gdm_jax import distributions
 from gdm_jax.models import pixelcnn
+from tests.flows.helpers import invalid_input_test
+from tests.validation_cases import u8
 
 
 def _config(**model):
@@ -216,3 +222,73 @@ def test_invalid_settings_are_rejected_with_the_field_name():
     pixelcnn.make(c, {"shape": (5, 5, 1)})
   with pytest.raises(ValueError, match="8-bit images"):
     pixelcnn.make(_config(), {"name": "ring8", "kind": "toy", "shape": (2,)})
+
+
+# ----------------------------------------------------------- module functions
+
+def test_module_functions_on_a_rebuilt_network_equal_the_model():
+  """A notebook's route: `build_network(config.model, shape, value_range)`
+  and the module-level functions on the params."""
+  shape = (4, 5, 3)
+  config = _config(likelihood="logistic_mixture")
+  m = pixelcnn.make(config, {"shape": shape})
+  params = m.init(jax.random.PRNGKey(0), None).params
+  net = pixelcnn.build_network(config.model, shape, config.data.value_range)
+  image = _images(shape)
+  out = jax.jit(m.evaluate)(params, {"image": image}, None)
+  direct = jax.jit(functools.partial(pixelcnn.metrics, net))(params, image)
+  chex.assert_trees_all_close(out, direct, rtol=1e-6)
+  chex.assert_shape([direct["nll"], direct["bits_per_dim"]], (3,))
+  loss, aux = pixelcnn.nll_loss(net, params, image)
+  np.testing.assert_allclose(loss, jnp.mean(direct["nll"]), rtol=1e-6)
+  np.testing.assert_allclose(aux["bits_per_dim"],
+                             jnp.mean(direct["bits_per_dim"]), rtol=1e-6)
+  assert net.num_passes == m.num_passes == 1
+  np.testing.assert_array_equal(
+      jax.jit(m.sample, static_argnums=2)(params, jax.random.PRNGKey(1), 2),
+      jax.jit(functools.partial(pixelcnn.sample, net), static_argnums=2)(
+          params, jax.random.PRNGKey(1), 2))
+
+
+class LogProbJitTest(chex.TestCase):
+  """`pixelcnn.log_prob` is the sum of the per-pixel conditionals, with and
+  without jit."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_log_prob_sums_the_conditionals(self):
+    shape = (3, 4, 1)
+    m, params = _model(shape)
+    image = _images(shape)
+    log_prob = self.variant(functools.partial(pixelcnn.log_prob, m.net))
+    per_pixel = jax.jit(m.pixel_log_probs)(params, image)
+    np.testing.assert_allclose(log_prob(params, image),
+                               per_pixel.sum((1, 2)), rtol=1e-6)
+
+
+# ----------------------------------------------------------- invalid inputs
+
+KEY = jax.random.key(0)
+
+# (id, call on a 5x5x1 model, substrings the ValueError's message must contain)
+INVALID_INPUTS = [
+    ("evaluate_shape", lambda m: m.evaluate({}, {"image": u8(2, 4, 4, 1)}, KEY),
+     ["pixelcnn.evaluate", "batch['image']", "(*, 5, 5, 1)",
+      "(2, 4, 4, 1)"]),
+    ("log_prob_bool", lambda m: m.log_prob({}, jnp.zeros((2, 5, 5, 1), bool)),
+     ["pixelcnn.log_prob", "`image`", "numeric", "bool"]),
+    ("sample_n", lambda m: m.sample({}, KEY, -1),
+     ["pixelcnn.sample", "`n`", "-1"]),
+    ("complete_start_row", lambda m: m.complete({}, KEY, u8(1, 5, 5, 1), 5),
+     ["pixelcnn.complete", "`start_row`", "[0, 5)", "5"]),
+    ("train_step_key", lambda m: m.train_step(None, {"x": u8(2, 5, 5, 1)}, KEY),
+     ["pixelcnn.train_step", "key 'image'", "['x']"]),
+]
+
+
+@functools.lru_cache(maxsize=None)
+def _small_model():
+  return pixelcnn.make(_config(), {"shape": (5, 5, 1)})
+
+
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS, _small_model))

@@ -15,11 +15,17 @@ import pytest
 
 from gdm_jax.nn.masked import causal_mask
 from gdm_jax.nn.masked import colour_mask
+from gdm_jax.nn.masked import gate
 from gdm_jax.nn.masked import GatedPixelCNN
 from gdm_jax.nn.masked import HorizontalConv
 from gdm_jax.nn.masked import MaskedConv2D
 from gdm_jax.nn.masked import PixelCNN
 from gdm_jax.nn.masked import VerticalConv
+from tests.flows.helpers import invalid_input_test
+from tests.validation_cases import f
+from tests.validation_cases import i
+
+KEY = jax.random.key(0)
 
 H = W = 5
 
@@ -179,3 +185,20 @@ def test_features_must_divide_into_colour_groups():
   net = GatedPixelCNN(features=4, num_layers=1, out_features=3, num_colours=3)
   with pytest.raises(ValueError, match="multiple of num_colours"):
     net.init(jax.random.PRNGKey(0), jnp.zeros((1, H, W, 3)))
+
+
+# ----------------------------------------------------------- invalid inputs
+# (id, call, substrings the ValueError's message must contain)
+INVALID_INPUTS = [
+    ("masked_conv_int",
+     lambda: MaskedConv2D(4).init(KEY, i(1, 4, 4, 1)),
+     ["MaskedConv2D.__call__", "`x`", "int32"]),
+    ("pixelcnn_net_rank", lambda: PixelCNN(4, 1, 8).init(KEY, f(4, 4, 1)),
+     ["PixelCNN.__call__", "`x`", "rank 4", "(4, 4, 1)"]),
+    ("gate_odd", lambda: gate(f(2, 3)),
+     ["nn.gate", "even", "(2, 3)"]),
+]
+
+
+test_invalid_inputs_raise_naming_function_argument_and_input = (
+    invalid_input_test(INVALID_INPUTS))
