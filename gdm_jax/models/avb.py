@@ -670,9 +670,9 @@ def init(net: AVBNet, disc: Discriminator, tx_ed: optax.GradientTransformation,
                                         jnp.zeros((1, net.noise_dim))),
             "discriminator": disc.init(d_rng, x,
                                        jnp.zeros((1, net.latent_dim)))}
-  opt_state = {"encoder_decoder": tx_ed.init(params["encoder_decoder"]),
-               "discriminator": tx_d.init(params["discriminator"])}
-  return TrainState.create(state_rng, params, opt_state)
+  txs = {"encoder_decoder": tx_ed, "discriminator": tx_d}
+  return TrainState.create(state_rng, params,
+                           {k: tx.init(params[k]) for k, tx in txs.items()})
 
 
 def train_step(net: AVBNet, disc: Discriminator, pre: Preprocessing,

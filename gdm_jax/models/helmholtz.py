@@ -161,7 +161,8 @@ class GenerativeNet(nn.Module):
     return self.decoders[l - 1](z_l)
 
   def top_logits(self) -> jax.Array:
-    return self.prior_logits                                      # [n_L]
+    """Logits b of the top prior p_θ(z_L): [n_L]."""
+    return self.prior_logits
 
   def __call__(self, zs):
     return [self.conditional_logits(l, z) for l, z in enumerate(zs, 1)]
@@ -238,6 +239,11 @@ def _check_zs(sizes: Sequence[int], fn: str, zs) -> None:
     _check_last(fn, f"zs[{l}]", z, n)
 
 
+def _check_x_zs(fn: str, x, zs, data_dim: int, sizes: Sequence[int]) -> None:
+  _check_last(fn, "x", x, data_dim)
+  _check_zs(sizes, fn, zs)
+
+
 def _check_k(data_dim: int, fn: str, x, k, chunk_size) -> None:
   _check_x(data_dim, fn, x)
   checks.check_positive_int(f"helmholtz.{fn}", "k", k)
@@ -312,8 +318,7 @@ def log_joint(gen: GenerativeNet, params, x: jax.Array,
   Raises:
     ValueError: x or zs do not fit the model.
   """
-  _check_last("log_joint", "x", x, gen.data_dim)
-  _check_zs(gen.latent_sizes, "log_joint", zs)
+  _check_x_zs("log_joint", x, zs, gen.data_dim, gen.latent_sizes)
   return log_likelihood(gen, params, x, zs[0]) + log_prior(gen, params, zs)
 
 
@@ -324,8 +329,7 @@ def log_posterior(rec: RecognitionNet, params, x: jax.Array,
   Raises:
     ValueError: x or zs do not fit the model.
   """
-  _check_last("log_posterior", "x", x, rec.data_dim)
-  _check_zs(rec.latent_sizes, "log_posterior", zs)
+  _check_x_zs("log_posterior", x, zs, rec.data_dim, rec.latent_sizes)
   below = [x] + list(zs[:-1])
   return sum(_bernoulli_sum(_rec(rec, params, l, b), z)
              for l, (b, z) in enumerate(zip(below, zs), 1))
@@ -702,9 +706,9 @@ def init(gen: GenerativeNet, rec: RecognitionNet,
   params = {"generative": dict(gen.init(g_rng, zs)),
             "recognition": dict(rec.init(r_rng, jnp.zeros((1, gen.data_dim)),
                                          zs))}
-  opt_state = {"generative": tx_gen.init(params["generative"]),
-               "recognition": tx_rec.init(params["recognition"])}
-  return TrainState.create(state_rng, params, opt_state)
+  txs = {"generative": tx_gen, "recognition": tx_rec}
+  return TrainState.create(state_rng, params,
+                           {k: tx.init(params[k]) for k, tx in txs.items()})
 
 
 def train_step(gen: GenerativeNet, rec: RecognitionNet, pre: Preprocessing,

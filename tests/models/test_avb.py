@@ -333,7 +333,9 @@ def test_train_step_moves_both_players_and_compiles_once():
         lambda a, b: np.abs(np.asarray(a) - b).max() > 0,
         state.params[player], before[player]))
     assert all(moved), player
-  out = jax.jit(model.evaluate)(state.params, batch, jax.random.PRNGKey(9))
+  # The evaluator's batches carry a row mask; every metric is per example.
+  out = jax.jit(model.evaluate)(state.params, {**batch, "mask": jnp.ones(16)},
+                                jax.random.PRNGKey(9))
   assert all(v.shape == (16,) and np.all(np.isfinite(v)) for v in out.values())
 
 

@@ -366,7 +366,9 @@ def test_interface_shapes_and_config_errors(tiny):
   model, params = tiny
   img = jnp.asarray(np.random.default_rng(0).integers(0, 256, (6,) + SHAPE),
                     jnp.uint8)
-  out = jax.jit(model.evaluate_final)(params, {"image": img},
+  # The evaluator's batches carry a row mask; every metric is per example.
+  out = jax.jit(model.evaluate_final)(params, {"image": img,
+                                               "mask": jnp.ones(6)},
                                       jax.random.key(0))
   assert set(out) >= {"elbo", "nll", "bits_per_dim", "elbo_bits_per_dim"}
   assert all(v.shape == (6,) for v in out.values())
