@@ -18,13 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.configs import avb as avb_configs
 from experiments.configs import gumbel_vae as gumbel_vae_configs
-from experiments.configs import helmholtz as helmholtz_configs
 from gdm_jax import estimators as E
-from gdm_jax.models import avb
 from gdm_jax.models import gumbel_vae
-from gdm_jax.models import helmholtz
 from tests.validation_cases import assert_raises_naming
 from tests.validation_cases import f
 from tests.validation_cases import i
@@ -114,17 +110,6 @@ def small_gumbel_vae():   # 4 latents of 3 classes
                          {"shape": SHAPE})
 
 
-@pytest.fixture(scope="module")
-def small_avb():          # latent_dim 4
-  return avb.make(avb_configs.get_config("smoke"), {"shape": SHAPE})
-
-
-@pytest.fixture(scope="module")
-def small_helmholtz():    # latent sizes (8, 4), D = 16
-  return helmholtz.make(helmholtz_configs.get_config("smoke"),
-                        {"shape": SHAPE})
-
-
 MODEL_CASES = [
     # ----------------------------------------------------- gumbel_vae
     ("gumbel_vae", lambda m: m.evaluate_final({}, {"image": u8(2, 4, 4)},
@@ -146,48 +131,9 @@ MODEL_CASES = [
      ["gumbel_vae.sample", "`n`", "0"]),
     ("gumbel_vae_fn", lambda m: gumbel_vae.kl_to_uniform(f(3)),
      ["gumbel_vae.kl_to_uniform", "`logits`", "rank >= 2", "(3,)"]),
-    # ------------------------------------------------------------ avb
-    ("avb", lambda m: m.train_step(None, {"image": u8(2, 8, 8, 1)}, KEY),
-     ["avb.train_step", "batch['image']", "(*, 4, 4, 1)", "(2, 8, 8, 1)"]),
-    ("avb", lambda m: m.discriminator({}, f(3, 4, 4, 1), f(2, 4)),
-     ["avb.discriminator", "batch size", "`z` (2, 4)"]),
-    ("avb", lambda m: m.encode({}, f(2, 4, 4, 1), KEY, 0),
-     ["avb.encode", "`k`", "0"]),
-    ("avb", lambda m: m.log_likelihood({}, f(2, 5), f(2, 4, 4, 1)),
-     ["avb.log_likelihood", "`z`", "[B, 4]", "(2, 5)"]),
-    ("avb", lambda m: m.importance_log_weights(
-        {}, f(2, 4, 4, 1), KEY, 4, proposal_params=(f(2, 4), f(3, 4))),
-     ["avb.importance_log_weights", "proposal_params[1]", "(3, 4)"]),
-    ("avb", lambda m: m.interpolate({}, f(2, 4, 4, 1), f(4, 4, 1), KEY),
-     ["avb.interpolate", "`x_a`", "(4, 4, 1)", "(2, 4, 4, 1)"]),
-    ("avb", lambda m: m.sample({}, KEY, True),
-     ["avb.sample", "`n`", "bool", "True"]),
-    ("avb_fn", lambda m: avb.gaussian_proposal(f(3, 2)),
-     ["avb.gaussian_proposal", "`samples`", "rank 3", "(3, 2)"]),
-    # ------------------------------------------------------ helmholtz
-    ("helmholtz", lambda m: m.evaluate({}, {"image": u8(2, 16)}, KEY),
-     ["helmholtz.evaluate", "batch['image']", "(*, 4, 4, 1)", "(2, 16)"]),
-    ("helmholtz", lambda m: m.elbo({}, f(2, 4, 4, 1), KEY),
-     ["helmholtz.elbo", "`x`", "[B, 16]", "(2, 4, 4, 1)"]),
-    ("helmholtz", lambda m: m.log_joint({}, f(2, 16), [f(2, 8)]),
-     ["helmholtz.log_joint", "`zs`", "2 arrays", "length 1"]),
-    ("helmholtz", lambda m: m.log_prior({}, [f(2, 8), f(2, 3)]),
-     ["helmholtz.log_prior", "`zs[1]`", "[..., 4]", "(2, 3)"]),
-    ("helmholtz", lambda m: m.log_likelihood({}, f(2, 16), i(2, 8)),
-     ["helmholtz.log_likelihood", "`z1`", "floating", "int32"]),
-    ("helmholtz", lambda m: m.importance_log_weights({}, f(2, 16), KEY, 2.0),
-     ["helmholtz.importance_log_weights", "`k`", "float"]),
-    ("helmholtz", lambda m: m.sleep_loss({}, KEY, 0),
-     ["helmholtz.sleep_loss", "`n`", "0"]),
-    ("helmholtz", lambda m: m.dream({}, KEY, -1),
-     ["helmholtz.dream", "`n`", "-1"]),
-    ("helmholtz", lambda m: m.decode_mean({}, f(2, 4)),
-     ["helmholtz.decode_mean", "`z1`", "[N, 8]", "(2, 4)"]),
 ]
 
-FIXTURES = {"gumbel_vae": "small_gumbel_vae", "gumbel_vae_fn": None,
-            "avb": "small_avb", "avb_fn": None,
-            "helmholtz": "small_helmholtz"}
+FIXTURES = {"gumbel_vae": "small_gumbel_vae", "gumbel_vae_fn": None}
 
 
 @pytest.mark.parametrize("family, call, expected",

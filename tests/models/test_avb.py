@@ -15,10 +15,15 @@
 3. The train step (adaptive contrast on; the plain path runs in
    tests/test_cli_avb.py): finite metrics, both players move, one
    compilation.
+4. The module-level functions: equal to the Model's bound members;
+   adaptive contrast against its closed form with the moments held fixed in
+   the gradient; the two players' gradients (through z into T for (φ, θ),
+   none into φ from T's loss); jit/no-jit agreement; input validation.
 """
 
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,6 +33,7 @@ from scipy import stats
 
 from experiments.configs import avb as avb_configs
 from gdm_jax.models import avb
+from tests import validation_cases as vc
 
 SHAPE = (4, 4, 1)
 SIGMA = 0.5
@@ -327,7 +333,9 @@ def test_train_step_moves_both_players_and_compiles_once():
         lambda a, b: np.abs(np.asarray(a) - b).max() > 0,
         state.params[player], before[player]))
     assert all(moved), player
-  out = jax.jit(model.evaluate)(state.params, batch, jax.random.PRNGKey(9))
+  # The evaluator's batches carry a row mask; every metric is per example.
+  out = jax.jit(model.evaluate)(state.params, {**batch, "mask": jnp.ones(16)},
+                                jax.random.PRNGKey(9))
   assert all(v.shape == (16,) and np.all(np.isfinite(v)) for v in out.values())
 
 
@@ -340,3 +348,177 @@ def test_invalid_config_raises_naming_the_field(field, value):
   setattr(cfg.model, field, value)
   with pytest.raises(ValueError, match=field):
     avb.make(cfg, {"shape": (8, 8, 1)})
+
+
+# ------------------------------------------- module-level functions -------
+
+
+def _smoke_model(**model):
+  cfg = avb_configs.get_config("smoke")
+  for k, v in model.items():
+    setattr(cfg.model, k, v)
+  return cfg, avb.make(cfg, {"shape": (4, 4, 1)})
+
+
+def _binary(n, seed=0):
+  return jnp.asarray(np.random.default_rng(seed).integers(0, 2, (n, 4, 4, 1)),
+                     jnp.float32)
+
+
+@pytest.mark.parametrize("contrast", [False, True])
+def test_module_functions_equal_the_bound_members(contrast):
+  """A notebook rebuilds the networks from the config and calls the module
+  functions on the params: the same numbers as the Model's members."""
+  cfg, model = _smoke_model(adaptive_contrast=contrast)
+  params = model.init(jax.random.key(0), None).params
+  net, disc = avb.build_networks(cfg.model, (4, 4, 1))
+  assert (net, disc) == (model.net, model.discriminator_net)
+  kw = dict(contrast_samples=cfg.model.contrast_samples if contrast else 0,
+            min_std=cfg.model.eval_proposal_min_std)
+  x, key = _binary(6), jax.random.key(1)
+  chex.assert_trees_all_close(avb.elbo_estimate(net, disc, params, x, key, **kw),
+                              model.elbo_estimate(params, x, key))
+  chex.assert_trees_all_close(
+      avb.discriminator_loss(net, disc, params["discriminator"], params, x,
+                             key, **kw),
+      model.discriminator_loss(params["discriminator"], params, x, key))
+  pkw = dict(scales=tuple(cfg.model.eval_proposal_scales),
+             proposal_samples=cfg.model.eval_proposal_samples,
+             min_std=cfg.model.eval_proposal_min_std)
+  bound = avb.iwae_bound(net, params, x, key, 20, 10, **pkw)
+  chex.assert_shape(bound, (6,))
+  chex.assert_trees_all_close(bound, model.iwae_bound(params, x, key, 20, 10))
+  z = avb.encode(net, params, x, key, 3)
+  chex.assert_shape(z, (3, 6, cfg.model.latent_dim))
+  chex.assert_trees_all_close(z, model.encode(params, x, key, 3))
+
+
+def test_adaptive_contrast_closed_form_and_moments_held_fixed():
+  """z̃ = (z - m)/s and log N(z; m, s²) - log N(z; 0, I) with the moments of
+  the moment samples (ddof 1); the gradient reaches z only: ∂/∂z of Σ z̃ is
+  1/s, and the moment samples get none (stop_gradient, §4)."""
+  rng = np.random.default_rng(3)
+  samples = rng.normal([0.5, -1.0], [0.3, 2.0], size=(50, 4, 2))
+  z = rng.normal(size=(4, 2))
+  z_t, explicit = avb.adaptive_contrast(jnp.asarray(z, jnp.float32),
+                                        jnp.asarray(samples, jnp.float32))
+  m, s = samples.mean(0), samples.std(0, ddof=1)
+  np.testing.assert_allclose(z_t, (z - m) / s, rtol=1e-4, atol=1e-5)
+  expect = np.sum(stats.norm.logpdf(z, m, s) - stats.norm.logpdf(z), -1)
+  np.testing.assert_allclose(explicit, expect, rtol=1e-4, atol=1e-4)
+  total = lambda zz, ss: jnp.sum(avb.adaptive_contrast(zz, ss)[0])
+  g_z, g_s = jax.grad(total, (0, 1))(jnp.asarray(z, jnp.float32),
+                                 jnp.asarray(samples, jnp.float32))
+  np.testing.assert_allclose(g_z, 1 / s, rtol=1e-4)
+  np.testing.assert_array_equal(g_s, 0.0)
+
+
+def test_objective_gradients_of_the_two_players():
+  """The (φ, θ) objective is -mean[log p(x|z) - T(x, z)] at z = g_φ(x, ε)
+  with its φ-gradient through z into T (eq. 3.7); T's logistic loss sends
+  no gradient into φ (z_q is held fixed)."""
+  cfg, model = _smoke_model()
+  params = model.init(jax.random.key(0), None).params
+  net, disc = model.net, model.discriminator_net
+  x, key = _binary(8), jax.random.key(2)
+
+  def by_hand(ed):
+    eps = jax.random.normal(key, (8, cfg.model.noise_dim))
+    p = {**params, "encoder_decoder": ed}
+    z = avb.encode_with_noise(net, p, x, eps)
+    return -jnp.mean(avb.log_likelihood(net, p, z, x)
+                     - disc.apply(params["discriminator"], x, z))
+
+  g = jax.grad(lambda ed: avb.encoder_decoder_objective(
+      net, disc, ed, params, x, key)[0])(params["encoder_decoder"])
+  chex.assert_trees_all_close(g, jax.grad(by_hand)(params["encoder_decoder"]),
+                              rtol=1e-5, atol=1e-6)
+  # T's z-dependence moves the encoder's gradient (the path through T).
+  other = {**params, "discriminator": jax.tree.map(
+      lambda v: v + 0.1, params["discriminator"])}
+  g_other = jax.grad(lambda ed: avb.encoder_decoder_objective(
+      net, disc, ed, other, x, key)[0])(params["encoder_decoder"])
+  enc = lambda t: t["params"]["encoder"]
+  assert any(not np.allclose(a, b) for a, b in zip(
+      jax.tree.leaves(enc(g)), jax.tree.leaves(enc(g_other))))
+  g_d = jax.grad(lambda ed: jnp.mean(avb.discriminator_loss(
+      net, disc, params["discriminator"], {**params, "encoder_decoder": ed},
+      x, key)[0]))(params["encoder_decoder"])
+  assert all(np.all(np.asarray(v) == 0) for v in jax.tree.leaves(g_d))
+
+
+class JitAgreementTest(chex.TestCase):
+  """The key pure functions give the same values with and without jit."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_mixture_log_weights(self):
+    _, model = _smoke_model()
+    params = model.init(jax.random.key(0), None).params
+    x = _binary(3)
+    mean, log_s = jnp.zeros((3, 4)), jnp.full((3, 4), -0.5)
+    fn = self.variant(lambda p, xx, r, m, s: avb.mixture_log_weights(
+        model.net, p, xx, r, 4, m, s, (1.0, 2.0)))
+    log_w = fn(params, x, jax.random.key(1), mean, log_s)
+    chex.assert_shape(log_w, (4, 3))
+    chex.assert_tree_all_finite(log_w)
+    np.testing.assert_allclose(log_w, avb.mixture_log_weights(
+        model.net, params, x, jax.random.key(1), 4, mean, log_s, (1.0, 2.0)),
+                               rtol=1e-5, atol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_adaptive_contrast(self):
+    z = jnp.linspace(-1.0, 1.0, 6).reshape(3, 2)
+    samples = jnp.stack([z * 0.5, z * -0.3, z + 1.0])
+    z_t, explicit = self.variant(avb.adaptive_contrast)(z, samples)
+    chex.assert_shape((z_t, explicit), ((3, 2), (3,)))
+    ref = avb.adaptive_contrast(z, samples)
+    chex.assert_trees_all_close((z_t, explicit), ref, rtol=1e-5, atol=1e-6)
+
+
+# -------------------------------------------------- input validation ------
+# Moved from tests/test_input_validation_models.py: each call fails while
+# checking its inputs (the model is built, never initialised) and the
+# message names the function, the argument and what it got.
+
+KEY = jax.random.key(0)
+
+
+@pytest.fixture(scope="module")
+def small_avb():          # latent_dim 4, data 4x4x1
+  return avb.make(avb_configs.get_config("smoke"), {"shape": (4, 4, 1)})
+
+
+VALIDATION_CASES = [
+    (lambda m: m.train_step(None, {"image": vc.u8(2, 8, 8, 1)}, KEY),
+     ["avb.train_step", "batch['image']", "(*, 4, 4, 1)", "(2, 8, 8, 1)"]),
+    (lambda m: m.discriminator({}, vc.f(3, 4, 4, 1), vc.f(2, 4)),
+     ["avb.discriminator", "batch size", "`z` (2, 4)"]),
+    (lambda m: m.encode({}, vc.f(2, 4, 4, 1), KEY, 0),
+     ["avb.encode", "`k`", "0"]),
+    (lambda m: m.log_likelihood({}, vc.f(2, 5), vc.f(2, 4, 4, 1)),
+     ["avb.log_likelihood", "`z`", "[B, 4]", "(2, 5)"]),
+    (lambda m: m.importance_log_weights(
+        {}, vc.f(2, 4, 4, 1), KEY, 4, None, (vc.f(2, 4), vc.f(3, 4))),
+     ["avb.importance_log_weights", "proposal_params[1]", "(3, 4)"]),
+    (lambda m: m.interpolate({}, vc.f(2, 4, 4, 1), vc.f(4, 4, 1), KEY),
+     ["avb.interpolate", "`x_a`", "(4, 4, 1)", "(2, 4, 4, 1)"]),
+    (lambda m: m.sample({}, KEY, True),
+     ["avb.sample", "`n`", "bool", "True"]),
+    (lambda m: avb.gaussian_proposal(vc.f(3, 2)),
+     ["avb.gaussian_proposal", "`samples`", "rank 3", "(3, 2)"]),
+    # the module functions check as the members do
+    (lambda m: avb.elbo_estimate(m.net, m.discriminator_net, {},
+                                 vc.f(2, 4, 4, 2), KEY),
+     ["avb.elbo_estimate", "`x`", "[B, 4, 4, 1]", "(2, 4, 4, 2)"]),
+    (lambda m: avb.evaluate(m.net, m.discriminator_net, m.preprocessing, {},
+                            {"x": vc.f(2, 2)}, KEY),
+     ["avb.evaluate", "key 'image'", "['x']"]),
+    (lambda m: avb.proposal(m.net, {}, vc.f(2, 4, 4, 1), KEY, 0),
+     ["avb.proposal", "`s`", "0"]),
+]
+
+
+@pytest.mark.parametrize("call, expected", VALIDATION_CASES)
+def test_functions_reject_inputs_that_do_not_fit_the_model(call, expected,
+                                                           small_avb):
+  vc.assert_raises_naming(lambda: call(small_avb), expected)

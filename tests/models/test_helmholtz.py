@@ -5,11 +5,14 @@ is small enough to enumerate: p(x, z) over all 2^3 · 2^4 configurations,
 the exact marginal log p(x) = logsumexp_z log p(x, z), the exact posterior
 p(z | x), and exact expectations under q(z | x). The brute-force densities
 below are written from the parameter arrays with log σ / log(1 - σ), apart
-from the model's code.
+from the model's code. The module-level functions are also called directly
+(on networks rebuilt from the config, as a notebook would), checked for
+jit/no-jit agreement, and for the input checks that name what they got.
 """
 
 import itertools
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,6 +20,7 @@ import pytest
 
 from experiments.configs import helmholtz as hm_configs
 from gdm_jax.models import helmholtz
+from tests import validation_cases as vc
 
 NUM_Z, SHAPE = 3, (2, 2, 1)          # 3 latent bits, 4 visible bits
 NUM_X = 4
@@ -362,7 +366,9 @@ def test_interface_shapes_and_config_errors(tiny):
   model, params = tiny
   img = jnp.asarray(np.random.default_rng(0).integers(0, 256, (6,) + SHAPE),
                     jnp.uint8)
-  out = jax.jit(model.evaluate_final)(params, {"image": img},
+  # The evaluator's batches carry a row mask; every metric is per example.
+  out = jax.jit(model.evaluate_final)(params, {"image": img,
+                                               "mask": jnp.ones(6)},
                                       jax.random.key(0))
   assert set(out) >= {"elbo", "nll", "bits_per_dim", "elbo_bits_per_dim"}
   assert all(v.shape == (6,) for v in out.values())
@@ -385,3 +391,163 @@ def test_interface_shapes_and_config_errors(tiny):
   cfg.data.binarization = "none"
   with pytest.raises(ValueError, match="data.binarization"):
     helmholtz.make(cfg, {"shape": SHAPE})
+
+
+# ------------------------------------------- module-level functions
+
+
+def test_module_functions_on_rebuilt_networks_equal_brute_force(tiny):
+  """A notebook rebuilds the networks from the config and calls the module
+  functions on the params: the enumerated densities, and the bound members'
+  values."""
+  model, params = tiny
+  gen, rec = helmholtz.build_networks(tiny_config().model, SHAPE)
+  assert (gen, rec) == (model.generative_net, model.recognition_net)
+  x = jnp.repeat(ALL_X, len(ALL_Z), 0)
+  z = jnp.tile(ALL_Z, (len(ALL_X), 1))
+  log_p, log_q = bf_table(params)
+  np.testing.assert_allclose(helmholtz.log_joint(gen, params, x, [z]),
+                             log_p.reshape(-1), atol=1e-5)
+  np.testing.assert_allclose(helmholtz.log_posterior(rec, params, x, [z]),
+                             log_q.reshape(-1), atol=1e-5)
+  key = jax.random.key(3)
+  bound = helmholtz.iwae_bound(gen, rec, params, ALL_X, key, 20, 10)
+  chex.assert_shape(bound, (16,))
+  chex.assert_trees_all_close(bound, model.iwae_bound(params, ALL_X, key, 20,
+                                                      10))
+  chex.assert_trees_all_close(helmholtz.elbo(gen, rec, params, ALL_X, key),
+                              model.elbo(params, ALL_X, key))
+
+
+def test_reweighted_losses_are_the_self_normalised_weights_by_enumeration(
+    tiny):
+  """Given a pass (zs, log w), the losses are -Σ_k ω_k log p(x, z_k) and
+  -Σ_k ω_k log q(z_k | x) with ω = softmax_k(log w) (Bornschein and Bengio
+  2015, eq. 5-6), checked against the enumerated densities with the 8
+  latent configurations as K = 8 samples of one x."""
+  _, params = tiny
+  gen, rec = helmholtz.build_networks(tiny_config().model, SHAPE)
+  x = ALL_X[5][None]                                         # [1, 4]
+  zs = [ALL_Z[:, None, :]]                                   # [8, 1, 3]
+  log_p, log_q = bf_table(params)
+  log_w = (log_p[5] - log_q[5])[:, None]                     # [8, 1]
+  g_loss, r_loss, metrics = helmholtz.reweighted_losses(gen, rec, params, x,
+                                                        zs, log_w)
+  omega = jax.nn.softmax(log_w[:, 0])
+  np.testing.assert_allclose(g_loss, -jnp.sum(omega * log_p[5]), rtol=1e-5)
+  np.testing.assert_allclose(r_loss, -jnp.sum(omega * log_q[5]), rtol=1e-5)
+  np.testing.assert_allclose(metrics["effective_sample_size"],
+                             1 / jnp.sum(omega ** 2), rtol=1e-5)
+  np.testing.assert_allclose(metrics["iwae_bound"],
+                             jax.nn.logsumexp(log_w) - np.log(8), rtol=1e-5)
+
+
+def test_rws_recognition_loss_averages_the_wake_and_sleep_phases(tiny):
+  """q_update='wake_sleep': φ's loss is the mean of the sleep loss and the
+  reweighted wake-phase loss, so its gradient is the mean of theirs; the
+  wake phase uses the given pass (zs, log w), not the θ in `params`."""
+  _, params = tiny
+  gen, rec = helmholtz.build_networks(tiny_config().model, SHAPE)
+  x, wake_rng, sleep_rng = _data(), jax.random.key(1), jax.random.key(2)
+  wake = helmholtz.reweighted_pass(gen, rec, params, x, wake_rng, 7)
+  chex.assert_shape((wake[0][0], wake[1]), ((7, 5, NUM_Z), (7, 5)))
+  opts = dict(training="reweighted", num_samples=7, sleep_batch_size=9)
+
+  def phi_grad(q_update, p):
+    return jax.grad(lambda r: helmholtz.recognition_loss(
+        gen, rec, {**p, "recognition": r}, x, wake_rng, sleep_rng, wake,
+        q_update=q_update, **opts)[0])(p["recognition"])
+
+  both, wake_only, sleep_only = (phi_grad(q, params)
+                                 for q in ("wake_sleep", "wake", "sleep"))
+  chex.assert_trees_all_close(
+      both, jax.tree.map(lambda a, b: (a + b) / 2, wake_only, sleep_only),
+      rtol=1e-5, atol=1e-6)
+  moved = {**params, "generative": jax.tree.map(lambda v: v + 1.0,
+                                                params["generative"])}
+  chex.assert_trees_all_close(phi_grad("wake", moved), wake_only, rtol=1e-6)
+  loss, terms = helmholtz.recognition_loss(
+      gen, rec, params, x, wake_rng, sleep_rng, wake, q_update="wake_sleep",
+      **opts)
+  assert set(terms) == {"sleep_loss", "q_wake_loss"}
+  np.testing.assert_allclose(loss, (terms["sleep_loss"]
+                                    + terms["q_wake_loss"]) / 2, rtol=1e-6)
+
+
+class JitAgreementTest(chex.TestCase):
+  """The key pure functions give the same values with and without jit."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_importance_log_weights(self):
+    model = helmholtz.make(tiny_config(), {"shape": SHAPE})
+    params = random_params(model, 0)
+    gen, rec = model.generative_net, model.recognition_net
+    fn = self.variant(lambda p, x, r: helmholtz.importance_log_weights(
+        gen, rec, p, x, r, 6, 3))
+    log_w = fn(params, ALL_X, jax.random.key(4))
+    chex.assert_shape(log_w, (6, 16))
+    chex.assert_tree_all_finite(log_w)
+    chex.assert_trees_all_close(log_w, helmholtz.importance_log_weights(
+        gen, rec, params, ALL_X, jax.random.key(4), 6, 3), rtol=1e-5)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_wake_loss(self):
+    model = helmholtz.make(tiny_config(), {"shape": SHAPE})
+    params = random_params(model, 1)
+    gen, rec = model.generative_net, model.recognition_net
+    fn = self.variant(lambda p, x, r: helmholtz.wake_loss(gen, rec, p, x, r))
+    out = fn(params, ALL_X, jax.random.key(5))
+    chex.assert_trees_all_close(out, helmholtz.wake_loss(
+        gen, rec, params, ALL_X, jax.random.key(5)), rtol=1e-5)
+
+
+# -------------------------------------------------- input validation
+# Moved from tests/test_input_validation_models.py: each call fails while
+# checking its inputs (the model is built, never initialised) and the
+# message names the function, the argument and what it got.
+
+KEY = jax.random.key(0)
+
+
+@pytest.fixture(scope="module")
+def small_helmholtz():    # latent sizes (8, 4), D = 16
+  return helmholtz.make(hm_configs.get_config("smoke"), {"shape": (4, 4, 1)})
+
+
+VALIDATION_CASES = [
+    (lambda m: m.evaluate({}, {"image": vc.u8(2, 16)}, KEY),
+     ["helmholtz.evaluate", "batch['image']", "(*, 4, 4, 1)", "(2, 16)"]),
+    (lambda m: m.elbo({}, vc.f(2, 4, 4, 1), KEY),
+     ["helmholtz.elbo", "`x`", "[B, 16]", "(2, 4, 4, 1)"]),
+    (lambda m: m.log_joint({}, vc.f(2, 16), [vc.f(2, 8)]),
+     ["helmholtz.log_joint", "`zs`", "2 arrays", "length 1"]),
+    (lambda m: m.log_prior({}, [vc.f(2, 8), vc.f(2, 3)]),
+     ["helmholtz.log_prior", "`zs[1]`", "[..., 4]", "(2, 3)"]),
+    (lambda m: m.log_likelihood({}, vc.f(2, 16), vc.i(2, 8)),
+     ["helmholtz.log_likelihood", "`z1`", "floating", "int32"]),
+    (lambda m: m.importance_log_weights({}, vc.f(2, 16), KEY, 2.0),
+     ["helmholtz.importance_log_weights", "`k`", "float"]),
+    (lambda m: m.sleep_loss({}, KEY, 0),
+     ["helmholtz.sleep_loss", "`n`", "0"]),
+    (lambda m: m.dream({}, KEY, -1),
+     ["helmholtz.dream", "`n`", "-1"]),
+    (lambda m: m.decode_mean({}, vc.f(2, 4)),
+     ["helmholtz.decode_mean", "`z1`", "[N, 8]", "(2, 4)"]),
+    # the module functions check as the members do
+    (lambda m: helmholtz.log_posterior(m.recognition_net, {}, vc.f(2, 15),
+                                       [vc.f(2, 8), vc.f(2, 4)]),
+     ["helmholtz.log_posterior", "`x`", "[..., 16]", "(2, 15)"]),
+    (lambda m: helmholtz.train_step(
+        m.generative_net, m.recognition_net, m.preprocessing, None, None,
+        None, {"x": vc.f(2, 2)}, KEY, training="wake_sleep"),
+     ["helmholtz.train_step", "key 'image'", "['x']"]),
+    (lambda m: helmholtz.gradients(m.generative_net, m.recognition_net, {},
+                                   vc.f(2, 4), KEY, training="wake_sleep"),
+     ["helmholtz.gradients", "`x`", "[B, 16]", "(2, 4)"]),
+]
+
+
+@pytest.mark.parametrize("call, expected", VALIDATION_CASES)
+def test_functions_reject_inputs_that_do_not_fit_the_model(
+    call, expected, small_helmholtz):
+  vc.assert_raises_naming(lambda: call(small_helmholtz), expected)
