@@ -1,7 +1,8 @@
 """Wasserstein autoencoders (Tolstikhin et al. 2018) on Fashion-MNIST.
 
 Launch (`:variant`: mmd (the default; WAE-MMD, IMQ kernel, λ = 10), mmd_rbf
-(RBF kernel), gan (WAE-GAN, λ = 1), mixture2d (WAE-MMD, z = 2, the AAE
+(RBF kernel at the fixed scales), mmd_rbf_median (RBF kernel, the authors'
+median-heuristic bandwidth), gan (WAE-GAN, λ = 1), mixture2d (WAE-MMD, z = 2, the AAE
 paper's 10-Gaussian mixture prior)):
   python -m experiments.train --config=experiments/configs/wae.py --workdir=/tmp/wae_mmd
   python -m experiments.train --config=experiments/configs/wae.py:gan --workdir=/tmp/wae_gan
@@ -31,6 +32,7 @@ def get_config(variant: str = "mmd") -> ml_collections.ConfigDict:
       name="wae",
       penalty="mmd",                  # mmd | gan
       kernel="imq",                   # imq | rbf (mmd only)
+      rbf_bandwidth="fixed",          # fixed (the scales below) | median
       kernel_scales=(0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0),
       penalty_weight=10.0,            # λ
       cost_scale=1.0)                 # the released code's 0.05 = λ x 20
@@ -39,13 +41,14 @@ def get_config(variant: str = "mmd") -> ml_collections.ConfigDict:
   variants = {
       "mmd": {},
       "mmd_rbf": dict(model=dict(kernel="rbf")),
+      "mmd_rbf_median": dict(model=dict(kernel="rbf", rbf_bandwidth="median")),
       "gan": dict(model=dict(penalty="gan", penalty_weight=1.0)),
       "mixture2d": dict(model=dict(latent_dim=2, prior="mixture"),
                         eval=dict(sample_metrics=False))}
   base, smoke = aae.split_smoke(variant, "mmd")
   if base not in variants and variant != "default":
     raise ValueError(f"unknown variant '{variant}' of wae.py; choose one of "
-                     "mmd (default), mmd_rbf, gan, mixture2d, smoke, "
+                     "mmd (default), mmd_rbf, mmd_rbf_median, gan, mixture2d, smoke, "
                      "gan_smoke, mmd_rbf_smoke.")
   common.select(c, "wae.py", "mmd" if variant == "default" else base,
                 variants)
