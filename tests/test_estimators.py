@@ -191,12 +191,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call, expected",
-                         [pytest.param(c, e, id=name)
-                          for name, c, e in CASES])
-def test_invalid_input_raises_naming_function_argument_and_input(call,
-                                                                 expected):
-  assert_raises_naming(call, expected)
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_invalid_input_raises_naming_function_argument_and_input(case):
+  assert_raises_naming(*case[1:])
 
 
 def test_estimators_keep_their_values_on_valid_inputs():

@@ -80,12 +80,12 @@ def test_straight_through_forward_one_hot_backward_relaxed():
   np.testing.assert_array_equal(hard, expected)
   assert set(np.unique(np.asarray(hard))) == {0.0, 1.0}
   # Backward: the relaxed sample's gradient, for a linear and a non-linear f.
-  for f in (lambda y: jnp.sum(w * y), lambda y: jnp.sum(jnp.sin(w * y) ** 2)):
-    g_hard = jax.grad(lambda l: f(jax.lax.stop_gradient(hard) * 0 + E.gumbel_softmax(
+  for fn in (lambda y: jnp.sum(w * y), lambda y: jnp.sum(jnp.sin(w * y) ** 2)):
+    g_hard = jax.grad(lambda l: fn(jax.lax.stop_gradient(hard) * 0 + E.gumbel_softmax(
         key, l, 0.7, hard=True)))(logits)
     # Straight-through: ∂f/∂y is taken at the one-hot point, times ∂y_soft/∂l.
     _, vjp = jax.vjp(lambda l: E.gumbel_softmax(key, l, 0.7), logits)
-    (g_expected,) = vjp(jax.grad(f)(expected))
+    (g_expected,) = vjp(jax.grad(fn)(expected))
     np.testing.assert_allclose(g_hard, g_expected, rtol=1e-5, atol=1e-6)
     assert np.abs(np.asarray(g_hard)).max() > 1e-3
   # With a traced temperature (an annealing schedule) nothing recompiles.
@@ -377,12 +377,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("call, expected",
-                         [pytest.param(c, e, id=name)
-                          for name, c, e in CASES])
-def test_invalid_input_raises_naming_function_argument_and_input(call,
-                                                                 expected):
-  assert_raises_naming(call, expected)
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_invalid_input_raises_naming_function_argument_and_input(case):
+  assert_raises_naming(*case[1:])
 
 
 def test_discrete_estimators_keep_their_values_on_valid_inputs():

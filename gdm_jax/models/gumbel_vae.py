@@ -422,30 +422,19 @@ def validate_config(mc, binary_data: bool | None = None) -> None:
   """Raises ValueError with the field name for any invalid model setting
   (and, given `binary_data`, non-binarised data: the decoder is Bernoulli)."""
   rules = (
-      (mc.num_latents >= 1, f"model.num_latents must be >= 1; got {mc.num_latents}."),
-      (mc.num_classes >= 2, f"model.num_classes must be >= 2; got {mc.num_classes}."),
-      (all(h >= 1 for h in mc.hidden),
-       f"model.hidden sizes must be >= 1; got {mc.hidden}."),
+      *vae.at_least(mc, num_latents=1, num_classes=2),
+      *vae.sample_count_rules(mc),
       (mc.temperature_init > 0,
        f"model.temperature_init must be > 0; got {mc.temperature_init}."),
       (0 < mc.temperature_min <= mc.temperature_init,
        "model.temperature_min must be in (0, temperature_init]; got "
        f"{mc.temperature_min}."),
-      (mc.anneal_rate >= 0, f"model.anneal_rate must be >= 0; got {mc.anneal_rate}."),
-      (mc.anneal_every >= 1,
-       f"model.anneal_every must be >= 1; got {mc.anneal_every}."),
-      (mc.eval_num_samples >= 1,
-       f"model.eval_num_samples must be >= 1; got {mc.eval_num_samples}."),
-      (mc.eval_chunk_size >= 1 and mc.eval_num_samples % mc.eval_chunk_size == 0,
-       f"model.eval_num_samples ({mc.eval_num_samples}) must be a multiple "
-       f"of model.eval_chunk_size ({mc.eval_chunk_size})."),
+      *vae.at_least(mc, anneal_rate=0, anneal_every=1),
       (binary_data is None or binary_data,
        "the gumbel_vae decoder is Bernoulli: it needs binarised data "
        "(data.binarization='dynamic' or 'static')."),
   )
-  for ok, message in rules:
-    if not ok:
-      raise ValueError(message)
+  vae.raise_first_failure(rules)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -22,7 +22,12 @@ plain VAE above, its parameters and its closed-form KL unchanged):
              (Rezende and Mohamed 2015, eq. 13-15), with planar steps or
              inverse autoregressive (IAF) steps (Kingma et al. 2016, eq.
              10-14) whose parameters depend on x through a context h(x)
-             that the encoder outputs next to μ and log σ;
+             that the encoder outputs next to μ and log σ. The planar
+             steps are the library's one planar flow
+             (`flows.planar_forward`; its m(·) is the paper's shifted so
+             that u = 0 is the identity, see gdm_jax/flows/planar.py), the
+             IAF steps' network its one MADE (`flows.MADE` with h(x) as a
+             context input);
   prior      p(z) = N(g(z); 0, I) |det ∂g/∂z|, g = f^{-1} a learnable flow
              evaluated in its one-pass direction (RealNVP affine couplings,
              or a MADE-based masked autoregressive flow as in VLAE, Chen et
@@ -88,10 +93,6 @@ References:
   Theis, van den Oord and Bethge 2016, "A note on the evaluation of
     generative models", sec. 3.1 (dequantisation).
 """
-
-import math
-from typing import Callable, NamedTuple, Sequence
-
 
 import dataclasses
 import functools
@@ -890,19 +891,8 @@ def validate_config(mc, binary_data: bool | None = None) -> None:
        f"{LIKELIHOODS}; got '{mc.likelihood}'."),
       (mc.objective in OBJECTIVES, f"model.objective must be one of "
        f"{OBJECTIVES}; got '{mc.objective}'."),
-      (mc.latent_dim >= 1, f"model.latent_dim must be >= 1; got {mc.latent_dim}."),
-      (all(h >= 1 for h in mc.hidden),
-       f"model.hidden sizes must be >= 1; got {mc.hidden}."),
-      (mc.beta >= 0, f"model.beta must be >= 0; got {mc.beta}."),
-      (mc.kl_warmup_steps >= 0,
-       f"model.kl_warmup_steps must be >= 0; got {mc.kl_warmup_steps}."),
-      (mc.num_samples >= 1,
-       f"model.num_samples must be >= 1; got {mc.num_samples}."),
-      (mc.eval_num_samples >= 1,
-       f"model.eval_num_samples must be >= 1; got {mc.eval_num_samples}."),
-      (mc.eval_chunk_size >= 1 and mc.eval_num_samples % mc.eval_chunk_size == 0,
-       f"model.eval_num_samples ({mc.eval_num_samples}) must be a multiple "
-       f"of model.eval_chunk_size ({mc.eval_chunk_size})."),
+      *at_least(mc, latent_dim=1, beta=0, kl_warmup_steps=0, num_samples=1),
+      *sample_count_rules(mc),
       (mc.fixed_scale > 0, f"model.fixed_scale must be > 0; got {mc.fixed_scale}."),
       (not (mc.objective == "iwae" and (mc.beta != 1.0 or mc.kl_warmup_steps)),
        "model.objective='iwae' has no separate KL term: set model.beta=1 and "
@@ -931,9 +921,33 @@ def validate_config(mc, binary_data: bool | None = None) -> None:
        "model.likelihood='gaussian' needs continuous data: set "
        "data.binarization='none' (and data.dequantization='uniform')."),
   )
-  for ok, message in rules:
-    if not ok:
-      raise ValueError(message)
+  raise_first_failure(rules)
+
+
+def at_least(mc, **bounds) -> list[tuple[bool, str]]:
+  """Validation rules 'model.<field> must be >= <bound>; got <value>.'"""
+  return [(getattr(mc, k) >= b, f"model.{k} must be >= {b}; got "
+           f"{getattr(mc, k)}.") for k, b in bounds.items()]
+
+
+def sample_count_rules(mc) -> list[tuple[bool, str]]:
+  """The rules every latent-variable family shares: positive hidden sizes,
+  eval_num_samples >= 1, and a multiple of eval_chunk_size."""
+  return [
+      (all(h >= 1 for h in mc.hidden),
+       f"model.hidden sizes must be >= 1; got {mc.hidden}."),
+      *at_least(mc, eval_num_samples=1),
+      (mc.eval_chunk_size >= 1 and mc.eval_num_samples % mc.eval_chunk_size == 0,
+       f"model.eval_num_samples ({mc.eval_num_samples}) must be a multiple "
+       f"of model.eval_chunk_size ({mc.eval_chunk_size})."),
+  ]
+
+
+def raise_first_failure(rules) -> None:
+  """Raises ValueError(message) for the first (ok, message) with ok False."""
+  message = next((m for ok, m in rules if not ok), None)
+  if message is not None:
+    raise ValueError(message)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -92,12 +92,12 @@ def test_planar_functions_per_example_log_det_and_inverse():
   w = normal(seed=9, shape=(b_, d))
   b = normal(seed=10, shape=(b_,))
   y, ld = jax.jit(flows.planar_forward)(z, u, w, b)
-  for i in range(b_):
-    jac = jax.jacfwd(lambda v: flows.planar_forward(
-        v[None], u[i:i + 1], w[i:i + 1], b[i:i + 1])[0][0])(z[i])
+  for n in range(b_):
+    jac = jax.jacfwd(lambda v, n=n: flows.planar_forward(
+        v[None], u[n:n + 1], w[n:n + 1], b[n:n + 1])[0][0])(z[n])
     sign, log_abs = np.linalg.slogdet(np.asarray(jac, np.float64))
     assert sign > 0
-    np.testing.assert_allclose(ld[i], log_abs, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ld[n], log_abs, rtol=1e-5, atol=1e-5)
   assert float(jnp.max(jnp.abs(y - z))) > 0.1           # not the identity
   z_back, ild = jax.jit(flows.planar_inverse)(y, u, w, b)
   np.testing.assert_allclose(z_back, z, atol=1e-5)
