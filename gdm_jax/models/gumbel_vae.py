@@ -73,8 +73,6 @@ import jax.numpy as jnp
 from gdm_jax import checks
 from gdm_jax import estimators
 from gdm_jax.core import steps
-from gdm_jax.core.optimizers import make_optimizer
-from gdm_jax.data.preprocess import make_preprocessing
 from gdm_jax.data.preprocess import Preprocessing
 from gdm_jax.models import base
 from gdm_jax.models import vae
@@ -479,11 +477,8 @@ def make(config, dataset_info: dict) -> GumbelVAE:
       decoder is Bernoulli).
   """
   mc = config.model
-  pre = make_preprocessing(config.data.binarization, config.data.dequantization,
-                           config.data.value_range)
-  validate_config(mc, pre.binary)
-  net = build_networks(mc, dataset_info["shape"])
-  tx = make_optimizer(config.optimizer, config.train.num_steps)
+  pre, net, tx = vae.setup(config, dataset_info, validate_config,
+                           build_networks)
   bind = functools.partial
   schedule = {"temperature_init": mc.temperature_init,
               "temperature_min": mc.temperature_min,

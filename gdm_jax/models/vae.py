@@ -950,6 +950,20 @@ def raise_first_failure(rules) -> None:
     raise ValueError(message)
 
 
+def setup(config, dataset_info: dict, validate: Callable,
+          build: Callable) -> tuple[Preprocessing, nn.Module,
+                                    optax.GradientTransformation]:
+  """The pieces a VAE-like family's `make` wires: the preprocessing of
+  `config.data`, `validate(config.model, binary_data)` (raises ValueError
+  naming the field), the network `build(config.model, shape)` and the
+  optax chain of `config.optimizer`."""
+  pre = make_preprocessing(config.data.binarization, config.data.dequantization,
+                           config.data.value_range)
+  validate(config.model, pre.binary)
+  net = build(config.model, dataset_info["shape"])
+  return pre, net, make_optimizer(config.optimizer, config.train.num_steps)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class VAE(base.Model):
   """The model interface (models/base.py) plus the VAE's own functions: the
@@ -1006,11 +1020,7 @@ def make(config, dataset_info: dict) -> VAE:
     ValueError: an invalid config value (the message names the field).
   """
   mc = config.model
-  pre = make_preprocessing(config.data.binarization, config.data.dequantization,
-                           config.data.value_range)
-  validate_config(mc, pre.binary)
-  net = build_networks(mc, dataset_info["shape"])
-  tx = make_optimizer(config.optimizer, config.train.num_steps)
+  pre, net, tx = setup(config, dataset_info, validate_config, build_networks)
   dtype = {"compute_dtype": precision.compute_dtype(config)}
   pics = {"to_unit": pre.to_unit, **dtype}
   bind = functools.partial

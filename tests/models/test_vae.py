@@ -21,6 +21,7 @@ from experiments.configs import vae as vae_configs
 from gdm_jax import distributions
 from gdm_jax.models import vae
 from tests.models.vae_helpers import synthetic_batch
+from tests.models.vae_helpers import vae_config
 from tests.validation_cases import assert_raises_naming
 from tests.validation_cases import f
 from tests.validation_cases import u8
@@ -32,14 +33,7 @@ KEY = jax.random.key(0)
 
 def small_config(variant="smoke", **model):
   """A variant of experiments/configs/vae.py with small model settings."""
-  cfg = vae_configs.get_config(variant)
-  cfg.model.hidden = (16,)
-  cfg.model.latent_dim = 2
-  cfg.optimizer.schedule = "constant"
-  cfg.optimizer.warmup_steps = 0
-  for k, v in model.items():
-    setattr(cfg.model, k, v)
-  return cfg
+  return vae_config(variant, **{"hidden": (16,), "latent_dim": 2, **model})
 
 
 def _init(model, rng, batch):

@@ -25,25 +25,17 @@ from experiments.configs import vae as vae_configs
 from gdm_jax import flows
 from gdm_jax.models import vae
 from tests.models.vae_helpers import synthetic_batch
+from tests.models.vae_helpers import vae_config
 
 SMALL_SHAPE = (4, 4, 1)
 
 
 def flow_config(latent_dim=3, **model):
   """A tiny Bernoulli VAE config (hidden 16) with the given model fields."""
-  cfg = vae_configs.get_config("smoke")
-  cfg.model.hidden = (16,)
-  cfg.model.latent_dim = latent_dim
-  cfg.model.posterior_flow_steps = 3
-  cfg.model.posterior_context_dim = 5
-  cfg.model.posterior_flow_hidden = (8, 8)
-  cfg.model.prior_flow_steps = 3
-  cfg.model.prior_flow_hidden = 16
-  cfg.optimizer.schedule = "constant"
-  cfg.optimizer.warmup_steps = 0
-  for k, v in model.items():
-    setattr(cfg.model, k, v)
-  return cfg
+  return vae_config(**{
+      "hidden": (16,), "latent_dim": latent_dim, "posterior_flow_steps": 3,
+      "posterior_context_dim": 5, "posterior_flow_hidden": (8, 8),
+      "prior_flow_steps": 3, "prior_flow_hidden": 16, **model})
 
 
 def make_model(cfg, seed=0):

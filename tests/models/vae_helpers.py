@@ -4,6 +4,19 @@ test_gumbel_vae)."""
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.configs import vae as vae_configs
+
+
+def vae_config(variant="smoke", **model):
+  """experiments/configs/vae.py:<variant> with a constant learning rate, no
+  warm-up, and the given `config.model` fields."""
+  cfg = vae_configs.get_config(variant)
+  cfg.optimizer.schedule = "constant"
+  cfg.optimizer.warmup_steps = 0
+  for k, v in model.items():
+    setattr(cfg.model, k, v)
+  return cfg
+
 
 def synthetic_batch(n=32, shape=(28, 28, 1)):
   """Four fixed binary patterns (stripes, blocks), repeated: {'image': uint8
