@@ -1,6 +1,22 @@
 """Monte Carlo estimators: reparameterisation, importance weighting, the
 score function (REINFORCE) and the Gumbel-softmax relaxation.
 
+Every function here is pure, takes arrays and a PRNG key where it samples,
+and raises ValueError (naming the function and the argument) on inputs of
+the wrong dtype, rank or shape, at trace time. Log-densities and bounds are
+in nats. Shapes use B for the batch, D for a latent's size, K for the number
+of importance samples (or of classes, for the categorical estimators).
+
+  reparameterize                z = μ + σ ⊙ ε, ε ~ N(0, I) (pathwise);
+  log_mean_exp, iwae_bound      L_K = log (1/K) Σ_k w_k from log-weights;
+  chunked_log_weights           K log-weights drawn a chunk at a time;
+  sample_gumbel, gumbel_softmax, log_gumbel_softmax
+                                Gumbel-max and its Concrete relaxation
+                                (relaxed, straight-through, or in log space);
+  relaxed_categorical_log_prob  the Concrete / ExpConcrete log-density;
+  score_function_surrogate, leave_one_out_baseline
+                                REINFORCE with baselines.
+
 References:
   Kingma and Welling 2014, "Auto-Encoding Variational Bayes", eq. 10 (the
     reparameterisation z = μ + σ ⊙ ε).
@@ -10,10 +26,11 @@ References:
     Connectionist Reinforcement Learning" (REINFORCE), eq. 4.
   Jang, Gu and Poole 2017, "Categorical Reparameterization with
     Gumbel-Softmax", eq. 1-3; Maddison, Mnih and Teh 2017, "The Concrete
-    Distribution".
+    Distribution", definition 1 and appendix C (ExpConcrete).
 """
 
 import math
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -24,20 +41,32 @@ from gdm_jax import checks
 
 def reparameterize(rng: jax.Array, mean: jax.Array, log_scale: jax.Array,
                    num_samples: int | None = None) -> jax.Array:
-  """Draws z = mean + exp(log_scale) * ε, ε ~ N(0, I), differentiably.
+  """Draws z = mean + exp(log_scale) ⊙ ε, ε ~ N(0, I), differentiably.
+
+  z ~ N(μ, diag σ²) with σ = exp(log_scale), written as a deterministic,
+  differentiable function of (μ, log σ) and parameter-free noise ε, so
+  ∇ E_q[f(z)] = E_ε[∇ f(μ + σ ε)] (the pathwise or reparameterisation
+  gradient, Kingma and Welling 2014, sec. 2.4 and eq. 10). ε is drawn with
+  `jax.random.normal(rng, shape, mean.dtype)`: the same key gives the same
+  draw.
 
   Args:
     rng: a JAX PRNG key.
-    mean, log_scale: float arrays [B, D].
+    mean: float [B, D] (any shape; the output takes it).
+    log_scale: float, broadcastable to `mean`'s shape, log σ.
     num_samples: if given, K samples are drawn and stacked on a new leading
       axis.
 
   Returns:
-    [B, D] float array, or [K, B, D] when `num_samples` is given.
+    float [B, D] in `mean`'s dtype, or [K, B, D] when `num_samples` is given.
 
   Raises:
     ValueError: non-floating `mean`/`log_scale`, shapes that do not
       broadcast to `mean`'s, or `num_samples` not a positive int.
+
+  References:
+    Kingma and Welling 2014, "Auto-Encoding Variational Bayes", sec. 2.4,
+      eq. 10.
   """
   fn = "estimators.reparameterize"
   checks.check_array(fn, "mean", mean)
@@ -51,7 +80,15 @@ def reparameterize(rng: jax.Array, mean: jax.Array, log_scale: jax.Array,
 
 
 def log_mean_exp(x: jax.Array, axis: int = 0) -> jax.Array:
-  """log(mean(exp(x), axis)), stable: logsumexp(x) - log(n).
+  """log((1/n) Σ_i exp(x_i)) along `axis`, stably: logsumexp(x) - log n.
+
+  Args:
+    x: numeric array [..., n, ...] (n entries along `axis`), e.g. log-weights
+      in nats.
+    axis: the axis averaged over (an int in [-rank, rank)).
+
+  Returns:
+    float array of `x`'s shape without `axis`.
 
   Raises:
     ValueError: `x` not a numeric array with a non-empty axis `axis`.
@@ -67,19 +104,70 @@ def iwae_bound(log_weights: jax.Array) -> jax.Array:
   L_1 is the ELBO; E[L_K] is non-decreasing in K and tends to log p(x).
 
   Args:
-    log_weights: float array [K, B] of log w_k.
+    log_weights: float array [K, B] of log w_k, nats.
 
   Returns:
     float array [B], in nats.
 
   Raises:
     ValueError: `log_weights` not floating of rank >= 1 with K >= 1.
+
+  References:
+    Burda, Grosse and Salakhutdinov 2016, "Importance Weighted
+      Autoencoders", eq. 8 and theorem 1.
   """
   fn = "estimators.iwae_bound"
   checks.check_array(fn, "log_weights", log_weights, min_rank=1,
                      layout="[K, B]")
   _check_axis(fn, "log_weights", log_weights, 0, min_size=1)
   return log_mean_exp(log_weights, axis=0)
+
+
+def chunked_log_weights(log_weights_fn: Callable[[jax.Array, int], jax.Array],
+                        rng: jax.Array, num_samples: int,
+                        chunk_size: int | None = None) -> jax.Array:
+  """K importance log-weights, drawn `chunk_size` at a time.
+
+    chunk_size None or >= K:  log_weights_fn(rng, K);
+    otherwise:                keys = split(rng, K / chunk_size), and the
+                              chunks log_weights_fn(key_j, chunk_size) of a
+                              sequential `lax.map`, stacked into [K, B].
+
+  Memory is then O(chunk_size · B) for any K (the test NLL of a VAE uses
+  K = 1000, Burda et al. 2016, sec. 5.1). Every chunk has its own key, so
+  no sample is reused; the chunked and unchunked draws have the same law
+  but are not the same numbers.
+
+  Args:
+    log_weights_fn: `(rng, k) -> float [k, B]`, k i.i.d. log-weights
+      log w = log p(x, z) - log q(z | x), z ~ q, in nats (k is a Python int).
+    rng: a JAX PRNG key.
+    num_samples: K, a positive int.
+    chunk_size: a positive int dividing K (when < K), or None.
+
+  Returns:
+    float [K, B], nats.
+
+  Raises:
+    ValueError: K or chunk_size not a positive int, or K not a multiple of
+      chunk_size.
+
+  References:
+    Burda, Grosse and Salakhutdinov 2016, eq. 8 and sec. 5.1.
+  """
+  fn = "estimators.chunked_log_weights"
+  checks.check_positive_int(fn, "num_samples", num_samples)
+  if chunk_size is None or chunk_size >= num_samples:
+    if chunk_size is not None:
+      checks.check_positive_int(fn, "chunk_size", chunk_size)
+    return log_weights_fn(rng, num_samples)
+  checks.check_positive_int(fn, "chunk_size", chunk_size)
+  if num_samples % chunk_size:
+    raise ValueError(f"importance_log_weights: K={num_samples} is not a "
+                     f"multiple of chunk_size={chunk_size}.")
+  keys = jax.random.split(rng, num_samples // chunk_size)
+  chunks = jax.lax.map(lambda r: log_weights_fn(r, chunk_size), keys)
+  return chunks.reshape((num_samples,) + chunks.shape[2:])
 
 
 # ----------------------------------------------------- discrete latents
@@ -104,6 +192,11 @@ def sample_gumbel(rng: jax.Array, shape: tuple[int, ...],
   Raises:
     ValueError: `shape` not a tuple of non-negative ints, or a non-floating
       `dtype`.
+
+  References:
+    Gumbel 1954, "Statistical theory of extreme values and some practical
+      applications"; Maddison, Tarlow and Minka 2014, "A* Sampling", sec. 2;
+      Jang, Gu and Poole 2017, sec. 2.
   """
   fn = "estimators.sample_gumbel"
   if (not isinstance(shape, (tuple, list)) or not all(
@@ -117,6 +210,15 @@ def sample_gumbel(rng: jax.Array, shape: tuple[int, ...],
   return jax.random.gumbel(rng, shape, dtype)
 
 
+def _relaxed_scores(fn: str, rng: jax.Array, logits: jax.Array,
+                    temperature) -> jax.Array:
+  """(l + g) / τ with g ~ Gumbel(0, 1) [..., K], after the input checks."""
+  checks.check_array(fn, "logits", logits, min_rank=1, layout="[..., K]")
+  checks.check_array(fn, "temperature", temperature, rank=0)
+  g = sample_gumbel(rng, logits.shape, logits.dtype)
+  return (logits + g) / temperature
+
+
 def gumbel_softmax(rng: jax.Array, logits: jax.Array, temperature,
                    hard: bool = False) -> jax.Array:
   """A Gumbel-softmax (Concrete) sample, relaxed or straight-through.
@@ -128,6 +230,13 @@ def gumbel_softmax(rng: jax.Array, logits: jax.Array, temperature,
   differentiable function of the logits; as τ -> 0 it tends to the one-hot
   vector of argmax_k (l_k + g_k), which is an exact Categorical(softmax(l))
   sample (the Gumbel-max trick); τ -> ∞ tends to the uniform vector 1/K.
+
+  At small τ the small entries of y underflow: in float32 y_k = 0 as soon
+  as (l_j + g_j - l_k - g_k) / τ > ~104 for the largest j. Such a y is on
+  the simplex's boundary, where the Concrete density is 0 or infinite, so
+  its log-density cannot be evaluated from y (log 0): draw the sample in
+  log space with `log_gumbel_softmax` (same key, same noise) when a density
+  is needed.
 
   hard=True is the straight-through Gumbel-softmax (Jang et al. 2017, sec.
   2.2): the forward value is the one-hot y_hard = onehot(argmax_k y_k), exact
@@ -156,11 +265,9 @@ def gumbel_softmax(rng: jax.Array, logits: jax.Array, temperature,
     Maddison, Mnih and Teh 2017, "The Concrete Distribution: A Continuous
       Relaxation of Discrete Random Variables" (ICLR), definition 1.
   """
-  fn = "estimators.gumbel_softmax"
-  checks.check_array(fn, "logits", logits, min_rank=1, layout="[..., K]")
-  checks.check_array(fn, "temperature", temperature, rank=0)
-  g = sample_gumbel(rng, logits.shape, logits.dtype)
-  y = jax.nn.softmax((logits + g) / temperature, axis=-1)
+  scores = _relaxed_scores("estimators.gumbel_softmax", rng, logits,
+                           temperature)
+  y = jax.nn.softmax(scores, axis=-1)
   if not hard:
     return y
   y_hard = jax.nn.one_hot(jnp.argmax(y, axis=-1), logits.shape[-1],
@@ -168,8 +275,45 @@ def gumbel_softmax(rng: jax.Array, logits: jax.Array, temperature,
   return y_hard + (y - jax.lax.stop_gradient(y))
 
 
+def log_gumbel_softmax(rng: jax.Array, logits: jax.Array,
+                       temperature) -> jax.Array:
+  """The log of a Gumbel-softmax sample, x = log y ~ ExpConcrete(α, τ).
+
+    x_k = (l_k + g_k) / τ - logsumexp_j (l_j + g_j) / τ,  g ~ Gumbel(0, 1),
+
+  computed by `log_softmax`, so x is finite where y = exp(x) underflows (at
+  small τ in float32). With the same key it uses the same noise as
+  `gumbel_softmax`: exp(log_gumbel_softmax(rng, l, τ)) equals
+  gumbel_softmax(rng, l, τ) up to rounding. Pair it with
+  `relaxed_categorical_log_prob(..., log_sample=True)` for the Concrete or
+  ExpConcrete log-density (Maddison et al. 2017, appendix C, recommend the
+  log-space variable for exactly this reason).
+
+  Args:
+    rng: a JAX PRNG key.
+    logits: float [..., K], l = log α.
+    temperature: τ > 0, a Python float or a scalar array (may be traced).
+
+  Returns:
+    float [..., K], same dtype as `logits`, each row with
+    logsumexp_k x_k = 0 (x_k <= 0).
+
+  Raises:
+    ValueError: `logits` not floating of rank >= 1, or `temperature` not a
+      floating (or Python int) scalar.
+
+  References:
+    Maddison, Mnih and Teh 2017, "The Concrete Distribution", appendix C
+      (ExpConcrete); Jang, Gu and Poole 2017, eq. 2.
+  """
+  scores = _relaxed_scores("estimators.log_gumbel_softmax", rng, logits,
+                           temperature)
+  return jax.nn.log_softmax(scores, axis=-1)
+
+
 def relaxed_categorical_log_prob(logits: jax.Array, sample: jax.Array,
-                                 temperature, log_space: bool = False
+                                 temperature, log_space: bool = False, *,
+                                 log_sample: bool | None = None
                                  ) -> jax.Array:
   """Log-density of the Concrete (Gumbel-softmax) distribution, in nats.
 
@@ -179,23 +323,39 @@ def relaxed_categorical_log_prob(logits: jax.Array, sample: jax.Array,
     p(y) = (K-1)! τ^{K-1} Π_k [α_k y_k^{-τ-1} / Σ_i α_i y_i^{-τ}],
 
   a density with respect to Lebesgue measure on the first K-1 coordinates
-  (y_K = 1 - Σ_{k<K} y_k). With log_space=True, `sample` is x = log y
-  (the ExpConcrete variable, Maddison et al. 2017, appendix C):
+  (y_K = 1 - Σ_{k<K} y_k). With x = log y (the ExpConcrete variable,
+  Maddison et al. 2017, appendix C):
 
     log p_exp(x) = log (K-1)! + (K-1) log τ + Σ_k (l_k - τ x_k)
                    - K logsumexp_k (l_k - τ x_k),
 
-  so log p(y) = log p_exp(log y) - Σ_k log y_k. p_exp is the paper's
+  and log p(y) = log p_exp(log y) - Σ_k log y_k. p_exp is the paper's
   ExpConcrete density; as a density of the first K-1 coordinates of x it
   needs the factor 1/y_K (log p_exp(x) - x_K), which cancels in density
-  ratios of two ExpConcrete densities at the same point (the relaxed KL of Maddison et
-  al. 2017, sec. 5), so it is returned as the paper writes it.
+  ratios of two ExpConcrete densities at the same point (the relaxed KL of
+  Maddison et al. 2017, sec. 5), so it is returned as the paper writes it.
+
+  Two switches: `log_sample` says what `sample` holds (y, or x = log y),
+  `log_space` which density is returned (p(y), or p_exp(x)). Both formulas
+  use x only, so
+
+    relaxed_categorical_log_prob(l, x, τ, log_sample=True)
+
+  is the Concrete log-density of y = exp(x) computed without forming y: it
+  stays finite where a float32 y has underflowed to 0 (small τ; a y with a
+  zero entry is on the simplex's boundary, where p is 0 or infinite, and
+  log_sample=False then gives NaN or ±inf). Draw x with
+  `log_gumbel_softmax`.
 
   Args:
     logits: float [..., K]; l = log α (unnormalised).
-    sample: float [..., K], a point of the open simplex (or its log).
-    temperature: τ > 0.
-    log_space: evaluate the ExpConcrete density of x = log y.
+    sample: float [..., K] (broadcastable with `logits`): a point y of the
+      open simplex, or its log x = log y if `log_sample`.
+    temperature: τ > 0, a Python float or a scalar array.
+    log_space: return the ExpConcrete log-density of x = log y instead of
+      the Concrete log-density of y.
+    log_sample: `sample` is x = log y; defaults to `log_space` (so
+      log_space=True alone means "x in, p_exp(x) out", as before).
 
   Returns:
     float [...], log-densities in nats.
@@ -214,8 +374,10 @@ def relaxed_categorical_log_prob(logits: jax.Array, sample: jax.Array,
   checks.check_array(fn, "sample", sample, min_rank=1, layout="[..., K]")
   checks.check_broadcastable(fn, [("logits", logits), ("sample", sample)])
   checks.check_array(fn, "temperature", temperature, rank=0)
+  if log_sample is None:
+    log_sample = log_space
   k = logits.shape[-1]
-  log_y = sample if log_space else jnp.log(sample)
+  log_y = sample if log_sample else jnp.log(sample)
   tau = jnp.asarray(temperature, logits.dtype)
   scores = logits - tau * log_y                                   # [..., K]
   log_p = (math.lgamma(k) + (k - 1) * jnp.log(tau) + jnp.sum(scores, -1)
@@ -286,14 +448,21 @@ def leave_one_out_baseline(f_values: jax.Array, axis: int = 0) -> jax.Array:
   Mnih and Rezende 2016, VIMCO, uses the same idea).
 
   Args:
-    f_values: float array with S >= 2 samples along `axis`.
+    f_values: float array [..., S, ...] with S >= 2 samples along `axis`
+      (f's units, e.g. nats for an ELBO term).
+    axis: the samples' axis.
 
   Returns:
-    float array of the same shape.
+    float array of the same shape and units.
 
   Raises:
     ValueError: `f_values` not floating, `axis` out of range, or fewer than
       2 samples.
+
+  References:
+    Kool, van Hoof and Welling 2019, "Buy 4 REINFORCE Samples, Get a
+      Baseline for Free!" (ICLR workshop), eq. 8; Mnih and Rezende 2016,
+      "Variational Inference for Monte Carlo Objectives", sec. 3.
   """
   fn = "estimators.leave_one_out_baseline"
   checks.check_array(fn, "f_values", f_values, min_rank=1)

@@ -1,13 +1,21 @@
-"""Mathematical tests of gdm_jax.estimators (reparameterisation, IWAE bound)."""
+"""Mathematical tests of gdm_jax.estimators (reparameterisation, IWAE bound,
+chunked importance weights), and their input checks."""
 
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from scipy import stats
 
 from gdm_jax import estimators as E
+from tests.validation_cases import assert_raises_naming
+from tests.validation_cases import f
+from tests.validation_cases import i
+
+KEY = jax.random.key(0)
 
 MEAN = np.array([[0.0, 2.5, -1.0], [10.0, -3.0, 0.5]], np.float32)      # [B, D]
 SCALE = np.array([[1.0, 0.2, 3.0], [0.01, 1.5, 0.7]], np.float32)
@@ -97,3 +105,102 @@ def test_iwae_bound_with_one_sample_is_the_log_weight():
 def test_iwae_bound_of_constant_weights_is_that_constant():
   log_w = jnp.full((1000, 3), -42.0)
   np.testing.assert_allclose(E.iwae_bound(log_w), [-42.0] * 3, rtol=1e-6)
+
+
+class IwaeBoundVariantsTest(chex.TestCase):
+  """The bound and the reparameterised sample agree with and without jit."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_iwae_bound_closed_form(self):
+    log_w = jnp.asarray([[0.0, math.log(3.0), -1e4],
+                         [math.log(2.0), 0.0, -1e4 + math.log(3.0)]])  # [K=2, B=3]
+    bound = self.variant(E.iwae_bound)(log_w)
+    chex.assert_shape(bound, (3,))
+    chex.assert_type(bound, jnp.float32)
+    chex.assert_trees_all_close(bound, jnp.log(jnp.asarray([1.5, 2.0, 2.0]))
+                                + jnp.asarray([0.0, 0.0, -1e4]), rtol=1e-6)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_reparameterize_is_mean_plus_scale_times_normal(self):
+    mean, log_scale = jnp.asarray(MEAN), jnp.log(jnp.asarray(SCALE))
+    z = self.variant(E.reparameterize, static_argnums=3)(KEY, mean, log_scale, 4)
+    chex.assert_shape(z, (4,) + MEAN.shape)
+    eps = jax.random.normal(KEY, (4,) + MEAN.shape)
+    chex.assert_trees_all_close(z, mean + jnp.exp(log_scale) * eps, rtol=1e-6)
+
+
+# ------------------------------------------------ chunked importance weights
+
+
+def _gaussian_log_weights(rng, k):
+  """k log-weights of 3 examples, distinct per draw: [k, 3]."""
+  return jax.random.normal(rng, (k, 3)) - 5.0
+
+
+def test_chunked_log_weights_draws_each_chunk_from_its_own_key():
+  k, chunk = 12, 4
+  whole = E.chunked_log_weights(_gaussian_log_weights, KEY, k)
+  np.testing.assert_array_equal(whole, _gaussian_log_weights(KEY, k))
+  np.testing.assert_array_equal(
+      E.chunked_log_weights(_gaussian_log_weights, KEY, k, k + 1), whole)
+  chunked = jax.jit(E.chunked_log_weights, static_argnums=(0, 2, 3))(
+      _gaussian_log_weights, KEY, k, chunk)
+  chex.assert_shape(chunked, (k, 3))
+  keys = jax.random.split(KEY, k // chunk)
+  expected = jnp.concatenate([_gaussian_log_weights(r, chunk) for r in keys])
+  np.testing.assert_allclose(chunked, expected, rtol=1e-6)
+  assert len(np.unique(np.asarray(chunked))) == chunked.size   # no reuse
+
+
+@pytest.mark.parametrize("k, chunk, expected", [
+    (10, 4, ["K=10", "multiple", "chunk_size=4"]),
+    (0, None, ["estimators.chunked_log_weights", "`num_samples`", "0"]),
+    (8, 0, ["estimators.chunked_log_weights", "`chunk_size`", "0"]),
+    (8, 2.0, ["estimators.chunked_log_weights", "`chunk_size`", "float"]),
+])
+def test_chunked_log_weights_rejects_bad_sizes(k, chunk, expected):
+  assert_raises_naming(
+      lambda: E.chunked_log_weights(_gaussian_log_weights, KEY, k, chunk),
+      expected)
+
+
+# ------------------------------------------------------------ input checks
+
+# (id, call, substrings the message must contain)
+CASES = [
+    ("reparameterize_int_mean",
+     lambda: E.reparameterize(KEY, i(2, 3), f(2, 3)),
+     ["estimators.reparameterize", "`mean`", "floating", "int32", "(2, 3)"]),
+    ("reparameterize_log_scale_shape",
+     lambda: E.reparameterize(KEY, f(2, 3), f(2, 4)),
+     ["estimators.reparameterize", "`log_scale`", "(2, 3)", "(2, 4)"]),
+    ("reparameterize_num_samples",
+     lambda: E.reparameterize(KEY, f(2, 3), f(2, 3), 0),
+     ["estimators.reparameterize", "`num_samples`", "positive", "0"]),
+    ("log_mean_exp_axis", lambda: E.log_mean_exp(f(3, 4), axis=2),
+     ["estimators.log_mean_exp", "`axis`", "(3, 4)", "2"]),
+    ("log_mean_exp_bool", lambda: E.log_mean_exp(jnp.zeros(3, bool)),
+     ["estimators.log_mean_exp", "`x`", "numeric", "bool"]),
+    ("iwae_bound_int", lambda: E.iwae_bound(i(4, 2)),
+     ["estimators.iwae_bound", "`log_weights`", "[K, B]", "int32",
+      "(4, 2)"]),
+    ("iwae_bound_scalar", lambda: E.iwae_bound(f()),
+     ["estimators.iwae_bound", "`log_weights`", "rank >= 1", "shape ()"]),
+    ("iwae_bound_no_samples", lambda: E.iwae_bound(f(0, 3)),
+     ["estimators.iwae_bound", "`log_weights`", ">= 1 entries", "(0, 3)"]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_invalid_input_raises_naming_function_argument_and_input(case):
+  assert_raises_naming(*case[1:])
+
+
+def test_estimators_keep_their_values_on_valid_inputs():
+  """Closed forms: the checks do not touch values or accepted inputs."""
+  x = jnp.asarray([[0.0, math.log(3.0)], [math.log(2.0), 0.0]])   # [K=2, B=2]
+  np.testing.assert_allclose(E.log_mean_exp(x), np.log([1.5, 2.0]),
+                             rtol=1e-6)
+  np.testing.assert_allclose(E.iwae_bound(x), np.log([1.5, 2.0]), rtol=1e-6)
+  z = E.reparameterize(KEY, f(2, 3), jnp.full((3,), -jnp.inf), 4)  # σ = 0
+  np.testing.assert_array_equal(z, np.ones((4, 2, 3)))

@@ -1,10 +1,12 @@
 """Mathematical tests of the discrete-latent estimators in gdm_jax.estimators:
-Gumbel noise, the Gumbel-softmax (relaxed and straight-through), the Concrete
-density, and the score-function (REINFORCE) surrogate with baselines.
+Gumbel noise, the Gumbel-softmax (relaxed, straight-through, log space), the
+Concrete density, and the score-function (REINFORCE) surrogate with
+baselines; and their input checks.
 """
 
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,6 +14,11 @@ import pytest
 from scipy import stats
 
 from gdm_jax import estimators as E
+from tests.validation_cases import assert_raises_naming
+from tests.validation_cases import f
+from tests.validation_cases import i
+
+KEY = jax.random.key(0)
 
 LOGITS = np.array([1.0, -0.5, 0.3, 2.0, -2.0], np.float32)        # [K]
 
@@ -73,12 +80,12 @@ def test_straight_through_forward_one_hot_backward_relaxed():
   np.testing.assert_array_equal(hard, expected)
   assert set(np.unique(np.asarray(hard))) == {0.0, 1.0}
   # Backward: the relaxed sample's gradient, for a linear and a non-linear f.
-  for f in (lambda y: jnp.sum(w * y), lambda y: jnp.sum(jnp.sin(w * y) ** 2)):
-    g_hard = jax.grad(lambda l: f(jax.lax.stop_gradient(hard) * 0 + E.gumbel_softmax(
+  for fn in (lambda y: jnp.sum(w * y), lambda y: jnp.sum(jnp.sin(w * y) ** 2)):
+    g_hard = jax.grad(lambda l: fn(jax.lax.stop_gradient(hard) * 0 + E.gumbel_softmax(
         key, l, 0.7, hard=True)))(logits)
     # Straight-through: ∂f/∂y is taken at the one-hot point, times ∂y_soft/∂l.
     _, vjp = jax.vjp(lambda l: E.gumbel_softmax(key, l, 0.7), logits)
-    (g_expected,) = vjp(jax.grad(f)(expected))
+    (g_expected,) = vjp(jax.grad(fn)(expected))
     np.testing.assert_allclose(g_hard, g_expected, rtol=1e-5, atol=1e-6)
     assert np.abs(np.asarray(g_hard)).max() > 1e-3
   # With a traced temperature (an annealing schedule) nothing recompiles.
@@ -144,6 +151,89 @@ def test_exp_concrete_density_relation():
   np.testing.assert_allclose(
       E.relaxed_categorical_log_prob(logits + 3.0, y, 0.8), log_p, rtol=1e-5,
       atol=1e-4)
+
+
+def _concrete_log_prob_f64(logits, log_y, tau):
+  """The Concrete log-density of y = exp(log_y), float64 numpy."""
+  l, x = np.asarray(logits, np.float64), np.asarray(log_y, np.float64)
+  k = l.shape[-1]
+  scores = l - tau * x
+  m = scores.max(-1, keepdims=True)
+  lse = (m + np.log(np.exp(scores - m).sum(-1, keepdims=True)))[..., 0]
+  return (math.lgamma(k) + (k - 1) * math.log(tau) + scores.sum(-1) - k * lse
+          - x.sum(-1))
+
+
+@pytest.mark.parametrize("tau, underflowed", [(0.01, 1.0), (0.05, 0.55)])
+def test_concrete_density_of_a_log_space_sample_survives_float32_underflow(
+    tau, underflowed):
+  """At small τ float32 relaxed samples have entries that underflow to 0
+  (all of them at τ = 0.01, about half at 0.05), where log y = -inf and the
+  density from y is NaN. From the log-space sample x = log y (same key,
+  same noise) it is finite and equals the float64 formula; where nothing
+  underflowed both paths agree (issue 14, item 4)."""
+  logits = jnp.broadcast_to(jnp.asarray(LOGITS), (256, 5))
+  key = jax.random.key(12)
+  y = E.gumbel_softmax(key, logits, tau)
+  x = E.log_gumbel_softmax(key, logits, tau)
+  assert y.dtype == x.dtype == jnp.float32
+  zero_rows = np.any(np.asarray(y) == 0.0, -1)
+  assert abs(zero_rows.mean() - underflowed) < 0.05, zero_rows.mean()
+  assert np.all(np.isfinite(np.asarray(x)))
+  np.testing.assert_allclose(jnp.exp(x), y, atol=1e-6)   # the same sample
+  np.testing.assert_allclose(jax.nn.logsumexp(x, -1), 0.0, atol=1e-5)
+  log_p = E.relaxed_categorical_log_prob(logits, x, tau, log_sample=True)
+  assert np.all(np.isfinite(np.asarray(log_p)))
+  np.testing.assert_allclose(log_p, _concrete_log_prob_f64(logits, x, tau),
+                             rtol=1e-5)
+  from_y = np.asarray(E.relaxed_categorical_log_prob(logits, y, tau))
+  assert not np.any(np.isfinite(from_y[zero_rows]))      # log 0: the unsafe path
+  np.testing.assert_allclose(from_y[~zero_rows], np.asarray(log_p)[~zero_rows],
+                             rtol=1e-4)
+  # The ExpConcrete density of x is the same call with log_space=True.
+  np.testing.assert_allclose(
+      E.relaxed_categorical_log_prob(logits, x, tau, log_space=True),
+      log_p + jnp.sum(x, -1), rtol=1e-5)
+
+
+def test_log_space_sample_has_the_concrete_law():
+  """exp(log_gumbel_softmax) is a Gumbel-softmax sample: P(y_1 < 0.3)
+  matches the density's integral (K = 2, τ = 0.6)."""
+  logits = jnp.asarray([0.8, -0.4])
+  tau = 0.6
+  x = E.log_gumbel_softmax(jax.random.key(13),
+                           jnp.broadcast_to(logits, (40_000, 2)), tau)
+  u = np.linspace(-40.0, math.log(0.3 / 0.7), 4001)
+  y1 = 1 / (1 + np.exp(-u))
+  y = jnp.asarray(np.stack([y1, 1 - y1], -1), jnp.float32)
+  density = np.exp(np.asarray(E.relaxed_categorical_log_prob(logits, y, tau),
+                              np.float64))
+  p_low = float(np.trapezoid(density * y1 * (1 - y1), u))
+  frac = np.mean(np.asarray(x[:, 0]) < math.log(0.3))
+  assert abs(frac - p_low) < 4.5 * math.sqrt(p_low * (1 - p_low) / 40_000) + 1e-3
+
+
+class ConcreteVariantsTest(chex.TestCase):
+  """The relaxed sampler and the Concrete density agree with and without
+  jit (a traced τ included)."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_relaxed_sample_and_density(self):
+    logits = jax.random.normal(jax.random.key(14), (6, 4))
+
+    def fn(tau):
+      x = E.log_gumbel_softmax(KEY, logits, tau)
+      return (E.gumbel_softmax(KEY, logits, tau), x,
+              E.relaxed_categorical_log_prob(logits, x, tau, log_sample=True))
+
+    y, x, log_p = self.variant(fn)(jnp.float32(0.7))
+    chex.assert_shape([y, x], (6, 4))
+    chex.assert_shape(log_p, (6,))
+    chex.assert_trees_all_close(jnp.sum(y, -1), jnp.ones(6), atol=1e-5)
+    chex.assert_trees_all_close(jnp.exp(x), y, atol=1e-6)
+    chex.assert_trees_all_close(
+        log_p, jnp.asarray(_concrete_log_prob_f64(logits, x, 0.7), jnp.float32),
+        rtol=1e-5)
 
 
 # ------------------------------------------------------- score function
@@ -240,3 +330,81 @@ def test_leave_one_out_baseline():
   np.testing.assert_allclose(E.leave_one_out_baseline(f.T, axis=1), b.T)
   with pytest.raises(ValueError, match=">= 2 samples"):
     E.leave_one_out_baseline(jnp.ones((1, 3)))
+
+
+# ------------------------------------------------------------ input checks
+
+# (id, call, substrings the message must contain)
+CASES = [
+    ("sample_gumbel_shape", lambda: E.sample_gumbel(KEY, (2, -1)),
+     ["estimators.sample_gumbel", "`shape`", "(2, -1)"]),
+    ("sample_gumbel_dtype",
+     lambda: E.sample_gumbel(KEY, (2, 3), jnp.int32),
+     ["estimators.sample_gumbel", "`dtype`", "floating", "int32"]),
+    ("gumbel_softmax_int_logits",
+     lambda: E.gumbel_softmax(KEY, i(2, 3), 1.0),
+     ["estimators.gumbel_softmax", "`logits`", "[..., K]", "int32",
+      "(2, 3)"]),
+    ("gumbel_softmax_temperature_vector",
+     lambda: E.gumbel_softmax(KEY, f(2, 3), f(3)),
+     ["estimators.gumbel_softmax", "`temperature`", "rank 0", "(3,)"]),
+    ("log_gumbel_softmax_int_logits",
+     lambda: E.log_gumbel_softmax(KEY, i(2, 3), 1.0),
+     ["estimators.log_gumbel_softmax", "`logits`", "int32", "(2, 3)"]),
+    ("relaxed_log_prob_shapes",
+     lambda: E.relaxed_categorical_log_prob(f(2, 3), f(2, 4), 0.5),
+     ["estimators.relaxed_categorical_log_prob", "broadcast", "(2, 3)",
+      "(2, 4)"]),
+    ("relaxed_log_prob_int_sample",
+     lambda: E.relaxed_categorical_log_prob(f(2, 3), i(2, 3), 0.5),
+     ["estimators.relaxed_categorical_log_prob", "`sample`", "int32"]),
+    ("score_function_shapes",
+     lambda: E.score_function_surrogate(f(4), f(3)),
+     ["estimators.score_function_surrogate", "`log_prob` (4,)",
+      "`f_value` (3,)"]),
+    ("score_function_bool_f",
+     lambda: E.score_function_surrogate(f(4), jnp.zeros(4, bool)),
+     ["estimators.score_function_surrogate", "`f_value`", "numeric",
+      "bool"]),
+    ("leave_one_out_one_sample",
+     lambda: E.leave_one_out_baseline(f(1, 3)),
+     ["estimators.leave_one_out_baseline", "2 samples", "(1, 3)"]),
+    ("leave_one_out_axis",
+     lambda: E.leave_one_out_baseline(f(2, 3), axis=3),
+     ["estimators.leave_one_out_baseline", "`axis`", "(2, 3)", "3"]),
+    ("leave_one_out_int", lambda: E.leave_one_out_baseline(i(2, 3)),
+     ["estimators.leave_one_out_baseline", "`f_values`", "int32"]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_invalid_input_raises_naming_function_argument_and_input(case):
+  assert_raises_naming(*case[1:])
+
+
+def test_discrete_estimators_keep_their_values_on_valid_inputs():
+  """Closed forms: the checks do not touch values or accepted inputs."""
+  fv = jnp.asarray([[1.0, 4.0], [3.0, 0.0], [5.0, 2.0]])           # [S=3, 2]
+  np.testing.assert_allclose(E.leave_one_out_baseline(fv),
+                             [[4.0, 1.0], [3.0, 3.0], [2.0, 2.0]])
+  # A Python-int temperature (weakly typed) and Python-float baseline pass.
+  y = E.gumbel_softmax(KEY, f(2, 3), 1)
+  np.testing.assert_allclose(jnp.sum(y, -1), 1.0, rtol=1e-6)
+  np.testing.assert_allclose(E.score_function_surrogate(f(3), 2.0 * f(3), 0.5),
+                             1.5 * np.ones(3))
+
+
+def test_traced_temperature_passes_the_checks_and_compiles_once():
+  """A traced (annealed) τ is a rank-0 floating tracer: accepted, and a new
+  value does not retrace."""
+  traces = []
+
+  def relaxed(tau):
+    traces.append(1)
+    return E.gumbel_softmax(KEY, jnp.zeros((2, 3)), tau)
+
+  jitted = jax.jit(relaxed)
+  for tau in (1.0, 0.5, 0.1):
+    y = jitted(jnp.float32(tau))
+  assert len(traces) == 1 and jitted._cache_size() == 1
+  np.testing.assert_allclose(jnp.sum(y, -1), 1.0, rtol=1e-5)

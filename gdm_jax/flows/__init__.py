@@ -22,8 +22,12 @@ data-dependent init sees the activations it will normalise) and
                   (monotone elementwise map, Jones and Pewsey 2009)
   multiscale:     squeeze/unsqueeze, Squeeze, split/merge_channels,
                   squeeze_schedule, MultiscaleFlow (factor-out)
-  planar:         Planar (Rezende and Mohamed 2015; numerical 1-D inverse)
-  autoregressive: MADE, IAF (Kingma et al. 2016; inverse via lax.fori_loop)
+  planar:         Planar, and planar_u_hat / planar_forward / planar_inverse
+                  as functions of (u, w, b) (Rezende and Mohamed 2015; the
+                  one planar flow, shared with the VAE's planar posterior)
+  autoregressive: MADE (optionally with a context input, the one MADE,
+                  shared with the VAE's IAF posterior), IAF (Kingma et al.
+                  2016; inverse via lax.fori_loop)
 """
 
 from gdm_jax.flows.actnorm import ActNorm
@@ -66,3 +70,7 @@ from gdm_jax.flows.multiscale import squeeze_schedule
 from gdm_jax.flows.multiscale import unflatten_latents
 from gdm_jax.flows.multiscale import unsqueeze
 from gdm_jax.flows.planar import Planar
+from gdm_jax.flows.planar import planar_forward
+from gdm_jax.flows.planar import planar_inverse
+from gdm_jax.flows.planar import planar_log_det
+from gdm_jax.flows.planar import planar_u_hat

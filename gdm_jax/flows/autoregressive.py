@@ -16,10 +16,11 @@ References:
   Germain, Gregor, Murray and Larochelle 2015, "MADE: Masked Autoencoder for
     Distribution Estimation", sec. 4 (masks).
   Kingma, Salimans, Jozefowicz, Chen, Sutskever and Welling 2016, "Improved
-    Variational Inference with Inverse Autoregressive Flow", sec. 4.
+    Variational Inference with Inverse Autoregressive Flow", sec. 4 (IAF,
+    and the context input of its autoregressive network).
 """
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import flax.linen as nn
 import jax
@@ -100,11 +101,26 @@ class MaskedDense(nn.Module):
 
 
 class MADE(nn.Module):
-  """Masked autoencoder [B, D] -> [B, num_outputs, D], autoregressive in x.
+  """Masked autoencoder [B, D] -> [B, num_outputs, D], autoregressive in x,
+  optionally with a context input.
 
-    out[:, j, d] depends only on x[:, d'] with m(d') < m(d),
-  with m the input degrees (1..D, or D..1 if reverse). The last layer is
-  zero-initialised (outputs are 0 at init) unless zero_init_last=False.
+    out[:, j, d] depends only on x[:, d'] with m(d') < m(d) (and on all of
+    the context),
+
+  with m the input degrees (1..D, or D..1 if reverse). With a context h
+  [B, C] (Kingma et al. 2016, sec. 4: the autoregressive network of an IAF
+  posterior takes the encoder's h as an extra input), h enters the first
+  hidden layer through an unmasked dense map without bias:
+
+    a_1 = MaskedDense(x) + Dense(h),  h_1 = activation(a_1),
+
+  which keeps the autoregressive property in x (h does not depend on x).
+  The last layer is zero-initialised (outputs are 0 at init) unless
+  zero_init_last=False.
+
+  Call: `made(x [B, D], context=None or [B, C]) -> [B, num_outputs, D]`.
+  Parameters: "masked_0", ..., "masked_out" (each "kernel", "bias") and,
+  when a context is given, "context" ("kernel" [C, hidden[0]]).
 
   Attributes:
     hidden: hidden layer sizes (>= D - 1 each for full connectivity).
@@ -114,10 +130,14 @@ class MADE(nn.Module):
     zero_init_last: zero-initialise the output layer.
 
   Raises:
-    ValueError: (at call) inputs that are not [B, D].
+    ValueError: (at call) inputs that are not floating [B, D], or a context
+      that is not floating [B, C] with the same B.
 
   References:
     Germain, Gregor, Murray and Larochelle 2015, "MADE", sec. 4.
+    Kingma, Salimans, Jozefowicz, Chen, Sutskever and Welling 2016,
+      "Improved Variational Inference with Inverse Autoregressive Flow",
+      sec. 4 (the context h).
   """
   hidden: Sequence[int] = (64, 64)
   num_outputs: int = 2
@@ -126,15 +146,24 @@ class MADE(nn.Module):
   zero_init_last: bool = True
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(self, x: jax.Array,
+               context: Optional[jax.Array] = None) -> jax.Array:
     checks.check_array("MADE.__call__", "x", x)
     if x.ndim != 2:
       raise ValueError(f"MADE: expects [B, D] inputs, got shape {x.shape}.")
+    if context is not None:
+      checks.check_array("MADE.__call__", "context", context, rank=2,
+                         layout="[B, C]")
+      checks.check_same_batch("MADE.__call__", [("x", x),
+                                                ("context", context)])
     d = x.shape[-1]
     masks = made_masks(d, self.hidden, self.reverse)
     h = x
     for i, (f, m) in enumerate(zip(self.hidden, masks[:-1])):
-      h = self.activation(MaskedDense(f, m, name=f"masked_{i}")(h))
+      a = MaskedDense(f, m, name=f"masked_{i}")(h)
+      if i == 0 and context is not None:
+        a = a + nn.Dense(f, use_bias=False, name="context")(context)
+      h = self.activation(a)
     out_mask = np.tile(masks[-1], (1, self.num_outputs))  # [H_L, n*D]
     init = (nn.initializers.zeros if self.zero_init_last
             else nn.initializers.lecun_normal())

@@ -38,6 +38,14 @@ Evaluation is on the discrete model (hard one-hot z ~ q, log q exact):
             al. 2016, eq. 8).
 Both are in nats; bits/dim = nats / (784 ln 2) on the binary data.
 
+Layout: as in models/vae.py, every bound and helper is a module-level
+function of the network `net: GumbelVAENet` (`build_networks(config.model,
+shape)`), its params, arrays and keyword hyperparameters; `make` only binds
+them. The pieces both VAE families need (the Bernoulli decoder
+log-likelihood, chunked importance weights, the batch check and
+preprocessing, the metric dictionaries with `distributions.bits_per_dim`,
+`init`) come from models/vae.py.
+
 Config (`config.model`): name 'gumbel_vae', hidden (encoder MLP sizes; the
 decoder uses them reversed), num_latents (N), num_classes (K),
 straight_through, temperature_init (τ_0), temperature_min, anneal_rate (r),
@@ -53,23 +61,22 @@ References:
     eq. 8.
 """
 
+import dataclasses
+import functools
 import math
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 
 from gdm_jax import checks
-from gdm_jax import distributions
 from gdm_jax import estimators
-from gdm_jax.data.preprocess import make_preprocessing
+from gdm_jax.core import steps
 from gdm_jax.data.preprocess import Preprocessing
+from gdm_jax.models import base
+from gdm_jax.models import vae
 from gdm_jax.nn import MLP
-from gdm_jax.core.optimizers import make_optimizer
-from gdm_jax.core.state import apply_gradients
-from gdm_jax.core.state import TrainState
 
 
 def kl_to_uniform(logits: jax.Array) -> jax.Array:
@@ -84,6 +91,13 @@ def kl_to_uniform(logits: jax.Array) -> jax.Array:
 
   Returns:
     float [...], >= 0.
+
+  Raises:
+    ValueError: logits not floating of rank >= 2.
+
+  References:
+    Jang, Gu and Poole 2017, sec. 4.2 (the analytic KL of the discrete
+      posterior to the uniform prior).
   """
   checks.check_array("gumbel_vae.kl_to_uniform", "logits", logits,
                      min_rank=2, layout="[..., N, K]")
@@ -100,6 +114,10 @@ def categorical_log_prob_one_hot(logits: jax.Array, z: jax.Array) -> jax.Array:
 
   Returns:
     float [...], in nats.
+
+  Raises:
+    ValueError: non-floating or rank < 2 arrays, or shapes that do not
+      broadcast.
   """
   fn = "gumbel_vae.categorical_log_prob_one_hot"
   checks.check_array(fn, "logits", logits, min_rank=2, layout="[..., N, K]")
@@ -117,7 +135,7 @@ def sample_one_hot(rng: jax.Array, logits: jax.Array,
     shape: optional leading sample shape, e.g. (S,) -> [S, ..., N, K].
 
   Returns:
-    float [*shape, ..., N, K] one-hot.
+    float [*shape, ..., N, K] one-hot, in logits' dtype.
   """
   full = None if shape is None else tuple(shape) + logits.shape[:-1]
   idx = jax.random.categorical(rng, logits, axis=-1, shape=full)
@@ -129,7 +147,7 @@ def temperature_schedule(step, init: float, minimum: float, rate: float,
   """τ(t) = max(τ_min, τ_0 exp(-r ⌊t / T⌋ T)) (Jang et al. 2017, sec. 4.2).
 
   Args:
-    step: int scalar (may be traced), t >= 0.
+    step: int scalar (may be traced: no recompilation as τ changes), t >= 0.
     init, minimum, rate, every: τ_0, τ_min, r, T.
 
   Returns:
@@ -165,13 +183,266 @@ class GumbelVAENet(nn.Module):
     return self.encode(x), self.decode(z)
 
 
-class GumbelVAE(NamedTuple):
-  """The model interface (models/base.py) plus the family's functions:
+def build_networks(model_config, shape: Sequence[int]) -> GumbelVAENet:
+  """The network from a run's `config.model` block and the data's (H, W, C)."""
+  return GumbelVAENet(tuple(shape), model_config.num_latents,
+                      model_config.num_classes, tuple(model_config.hidden))
+
+
+# ------------------------------------------------------ checks
+
+
+def _check_x(fn: str, net: GumbelVAENet, x) -> None:
+  checks.check_example_batch(f"gumbel_vae.{fn}", "x", x, net.image_shape,
+                             "floating")
+
+
+def _check_z(fn: str, net: GumbelVAENet, z) -> None:
+  n, k = net.num_latents, net.num_classes
+  checks.check_array(f"gumbel_vae.{fn}", "z", z, shape=(None, n, k),
+                     layout=f"[B, {n}, {k}] (one-hot codes)")
+
+
+# ------------------------------------------------------ network calls
+
+
+def encode(net: GumbelVAENet, params, x: jax.Array) -> jax.Array:
+  """q(z|x)'s logits: x [B, H, W, C] -> [B, N, K].
+
+  Raises:
+    ValueError: x not a floating [B, *image_shape] array.
+  """
+  _check_x("encode", net, x)
+  return net.apply(params, x, method=GumbelVAENet.encode)
+
+
+def log_likelihood(net: GumbelVAENet, params, z: jax.Array,
+                   x: jax.Array) -> jax.Array:
+  """log p(x | z), Bernoulli: z [B, N, K] (one-hot or relaxed), x [B, H, W,
+  C] -> [B], nats (`vae.decoder_log_likelihood`).
+
+  Raises:
+    ValueError: z not [B, N, K], x not [B, *image_shape], or different B.
+  """
+  _check_z("log_likelihood", net, z)
+  _check_x("log_likelihood", net, x)
+  checks.check_same_batch("gumbel_vae.log_likelihood", [("z", z), ("x", x)])
+  logits = net.apply(params, z, method=GumbelVAENet.decode)
+  return vae.decoder_log_likelihood("bernoulli", logits, None, x)
+
+
+def decode_mean(net: GumbelVAENet, params, z: jax.Array) -> jax.Array:
+  """σ(decoder logits): z [n, N, K] -> [n, H, W, C] in [0, 1]."""
+  _check_z("decode_mean", net, z)
+  return jax.nn.sigmoid(net.apply(params, z, method=GumbelVAENet.decode))
+
+
+# ------------------------------------------------------ bounds
+
+
+def _terms(net, params, x, logits, z) -> dict:
+  reconstruction = -log_likelihood(net, params, z, x)
+  kl = kl_to_uniform(logits)
+  return {"elbo": -reconstruction - kl, "reconstruction": reconstruction,
+          "kl": kl}
+
+
+def elbo(net: GumbelVAENet, params, x: jax.Array, rng: jax.Array,
+         temperature, hard: bool = False) -> dict:
+  """The training surrogate L_τ(x) = log p(x | y) - KL(q(z|x) || p(z)), y a
+  Gumbel-softmax sample at temperature τ (the straight-through one-hot if
+  `hard`): {'elbo', 'reconstruction', 'kl'}, [B] nats each (module
+  docstring; Jang et al. 2017, eq. 2 and sec. 4.2).
+
+  Raises:
+    ValueError: x not a floating [B, *image_shape] array.
+  """
+  _check_x("elbo", net, x)
+  logits = encode(net, params, x)
+  y = estimators.gumbel_softmax(rng, logits, temperature, hard=hard)
+  return _terms(net, params, x, logits, y)
+
+
+def discrete_elbo(net: GumbelVAENet, params, x: jax.Array,
+                  rng: jax.Array) -> dict:
+  """log p(x|z) - KL(q||p), z ~ q(z|x) one-hot: an unbiased one-sample
+  estimate of the discrete model's ELBO, {'elbo', 'reconstruction', 'kl'}
+  [B] nats each.
+
+  Raises:
+    ValueError: x not a floating [B, *image_shape] array.
+  """
+  _check_x("discrete_elbo", net, x)
+  logits = encode(net, params, x)
+  return _terms(net, params, x, logits, sample_one_hot(rng, logits))
+
+
+def _log_weights(net, params, x, logits, rng, k):
+  z = sample_one_hot(rng, logits, (k,))                         # [K, B, N, C]
+  flat_z, xk = vae.repeat_for_samples(z, x)
+  log_px_z = log_likelihood(net, params, flat_z, xk).reshape(k, -1)
+  log_prior = -net.num_latents * math.log(net.num_classes)      # log p(z)
+  return log_px_z + log_prior - categorical_log_prob_one_hot(logits, z)
+
+
+def importance_log_weights(net: GumbelVAENet, params, x: jax.Array,
+                           rng: jax.Array, k: int,
+                           chunk_size: int | None = None) -> jax.Array:
+  """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x), z_k ~ q(z|x)
+  one-hot: [K, B], nats; drawn `chunk_size` at a time (a sequential
+  lax.map, `estimators.chunked_log_weights`) when given.
+
+  Raises:
+    ValueError: x not [B, *image_shape], k or chunk_size not a positive
+      int, or K not a multiple of chunk_size.
+
+  References:
+    Burda, Grosse and Salakhutdinov 2016, eq. 8.
+  """
+  _check_x("importance_log_weights", net, x)
+  vae.check_num_samples("gumbel_vae.importance_log_weights", k, chunk_size)
+  logits = encode(net, params, x)
+  return estimators.chunked_log_weights(
+      functools.partial(_log_weights, net, params, x, logits), rng, k,
+      chunk_size)
+
+
+def iwae_bound(net: GumbelVAENet, params, x: jax.Array, rng: jax.Array,
+               k: int, chunk_size: int | None = None) -> jax.Array:
+  """L_K(x) = log (1/K) Σ_k w_k <= log p(x), nats [B] (Burda et al. 2016,
+  eq. 8), with hard categorical samples of q.
+
+  Raises:
+    ValueError: as `importance_log_weights`.
+  """
+  _check_x("iwae_bound", net, x)
+  vae.check_num_samples("gumbel_vae.iwae_bound", k, chunk_size)
+  return estimators.iwae_bound(
+      importance_log_weights(net, params, x, rng, k, chunk_size))
+
+
+def loss(net: GumbelVAENet, params, x: jax.Array, rng: jax.Array, step, *,
+         straight_through: bool = False, temperature_init: float = 1.0,
+         temperature_min: float = 0.5, anneal_rate: float = 1e-5,
+         anneal_every: int = 1000) -> tuple[jax.Array, dict]:
+  """The training loss (params, x, rng, step) -> (-mean_B L_τ, aux) of
+  `core.steps.gradient_step`, τ = temperature_schedule(step, ...); aux the
+  batch means of 'elbo', 'reconstruction', 'kl', and 'temperature'."""
+  tau = temperature_schedule(step, temperature_init, temperature_min,
+                             anneal_rate, anneal_every)
+  terms = elbo(net, params, x, rng, tau, straight_through)
+  aux = {k: jnp.mean(v) for k, v in terms.items()}
+  return -aux["elbo"], {**aux, "temperature": tau}
+
+
+# ------------------------------------------------------ evaluation
+
+
+def evaluate(net: GumbelVAENet, pre: Preprocessing, params, batch: dict,
+             rng: jax.Array) -> dict:
+  """The discrete ELBO's terms and its bits/dim, [B] each (`vae.elbo_metrics`)."""
+  pre_rng, z_rng = jax.random.split(rng)
+  x = vae.preprocess(net, pre, pre_rng, batch, fn="evaluate",
+                     family="gumbel_vae")
+  return vae.elbo_metrics(discrete_elbo(net, params, x, z_rng),
+                          math.prod(net.image_shape))
+
+
+def evaluate_final(net: GumbelVAENet, pre: Preprocessing, params,
+                   batch: dict, rng: jax.Array, *, num_samples: int = 1000,
+                   chunk_size: int | None = 100) -> dict:
+  """The discrete ELBO, the test NLL -L_K (K = num_samples) and their
+  bits/dim, [B] each (`vae.final_metrics`)."""
+  pre_rng, z_rng, w_rng = jax.random.split(rng, 3)
+  x = vae.preprocess(net, pre, pre_rng, batch, fn="evaluate_final",
+                     family="gumbel_vae")
+  terms = discrete_elbo(net, params, x, z_rng)
+  nll = -iwae_bound(net, params, x, w_rng, num_samples, chunk_size)
+  return vae.final_metrics(terms, nll, math.prod(net.image_shape))
+
+
+def sample(net: GumbelVAENet, params, rng: jax.Array, n: int) -> jax.Array:
+  """Decoded means of z ~ p(z) (uniform one-hot): [n, H, W, C] in [0, 1].
+
+  Raises:
+    ValueError: n not a positive int.
+  """
+  checks.check_positive_int("gumbel_vae.sample", "n", n)
+  return decode_mean(net, params, sample_one_hot(
+      rng, jnp.zeros((n, net.num_latents, net.num_classes), jnp.float32)))
+
+
+def reconstruct(net: GumbelVAENet, params, x: jax.Array) -> jax.Array:
+  """Decoded mean of the posterior mode onehot(argmax_k l_nk(x)):
+  [B, H, W, C] in [0, 1]."""
+  _check_x("reconstruct", net, x)
+  logits = encode(net, params, x)
+  return decode_mean(net, params,
+                     jax.nn.one_hot(jnp.argmax(logits, -1), net.num_classes))
+
+
+def images(net: GumbelVAENet, pre: Preprocessing, params, batch: dict,
+           rng: jax.Array) -> dict:
+  """{'samples': [64, H, W, C], 'reconstructions': data then
+  reconstructions [2 m, H, W, C]}, in [0, 1]."""
+  checks.check_batch("gumbel_vae.images", batch, "image", net.image_shape,
+                     "numeric")
+  pre_rng, s_rng = jax.random.split(rng)
+  x = pre.apply(pre_rng, batch["image"][:32])
+  return {"samples": sample(net, params, s_rng, 64),
+          "reconstructions": jnp.concatenate([x, reconstruct(net, params, x)])}
+
+
+def protocol(net: GumbelVAENet, pre: Preprocessing, *, straight_through: bool,
+             temperature_init: float, temperature_min: float,
+             anneal_rate: float, anneal_every: int,
+             eval_num_samples: int) -> dict:
+  """How the final metrics were computed (for final_metrics.json)."""
+  return {"model": "gumbel_vae", "num_latents": net.num_latents,
+          "num_classes": net.num_classes, "hidden": list(net.hidden),
+          "training": ("straight-through Gumbel-softmax" if straight_through
+                       else "relaxed Gumbel-softmax") + ", analytic KL",
+          "temperature": (f"max({temperature_min}, {temperature_init} "
+                          f"exp(-{anneal_rate} floor(t/{anneal_every})"
+                          f"*{anneal_every}))"),
+          "preprocessing": pre.description,
+          "elbo": "discrete model, 1 categorical sample, analytic KL",
+          "nll_estimator": "importance sampling with q(z|x) (IWAE bound), "
+                           "hard categorical samples",
+          "nll_num_samples": eval_num_samples,
+          "bits_per_dim": "nll / (D ln 2)"}
+
+
+# ------------------------------------------------------ config and make
+
+
+def validate_config(mc, binary_data: bool | None = None) -> None:
+  """Raises ValueError with the field name for any invalid model setting
+  (and, given `binary_data`, non-binarised data: the decoder is Bernoulli)."""
+  rules = (
+      *vae.at_least(mc, num_latents=1, num_classes=2),
+      *vae.sample_count_rules(mc),
+      (mc.temperature_init > 0,
+       f"model.temperature_init must be > 0; got {mc.temperature_init}."),
+      (0 < mc.temperature_min <= mc.temperature_init,
+       "model.temperature_min must be in (0, temperature_init]; got "
+       f"{mc.temperature_min}."),
+      *vae.at_least(mc, anneal_rate=0, anneal_every=1),
+      (binary_data is None or binary_data,
+       "the gumbel_vae decoder is Bernoulli: it needs binarised data "
+       "(data.binarization='dynamic' or 'static')."),
+  )
+  vae.raise_first_failure(rules)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GumbelVAE(base.Model):
+  """The model interface (models/base.py) plus the family's functions (the
+  module-level functions with `net` and the config bound):
 
     elbo(params, x, rng, temperature, hard=False) -> {'elbo', 'reconstruction',
         'kl'} [B] each: the training surrogate L_τ (hard: straight-through);
-    discrete_elbo(params, x, rng) -> {'elbo', 'reconstruction', 'kl'}: the
-        ELBO of the discrete model with one hard sample z ~ q;
+    discrete_elbo(params, x, rng) -> {'elbo', 'reconstruction', 'kl'};
     importance_log_weights(params, x, rng, K, chunk_size=None) -> [K, B];
     iwae_bound(params, x, rng, K, chunk_size=None) -> [B];
     encode(params, x) -> logits [B, N, K];
@@ -180,13 +451,6 @@ class GumbelVAE(NamedTuple):
     reconstruct(params, x) -> decoded mode of q (argmax one-hot);
     temperature_at(step) -> τ(step).
   """
-  init: Callable
-  train_step: Callable
-  evaluate: Callable
-  evaluate_final: Callable
-  sample: Callable
-  protocol: Callable
-  images: Callable
   preprocessing: Preprocessing
   net: GumbelVAENet
   elbo: Callable
@@ -198,28 +462,6 @@ class GumbelVAE(NamedTuple):
   decode_mean: Callable
   reconstruct: Callable
   temperature_at: Callable
-
-
-def validate_config(mc) -> None:
-  """Raises ValueError with the field name for any invalid model setting."""
-  def check(cond, msg):
-    if not cond:
-      raise ValueError(msg)
-  check(mc.num_latents >= 1, f"model.num_latents must be >= 1; got {mc.num_latents}.")
-  check(mc.num_classes >= 2, f"model.num_classes must be >= 2; got {mc.num_classes}.")
-  check(all(h >= 1 for h in mc.hidden), f"model.hidden sizes must be >= 1; got {mc.hidden}.")
-  check(mc.temperature_init > 0,
-        f"model.temperature_init must be > 0; got {mc.temperature_init}.")
-  check(0 < mc.temperature_min <= mc.temperature_init,
-        "model.temperature_min must be in (0, temperature_init]; got "
-        f"{mc.temperature_min}.")
-  check(mc.anneal_rate >= 0, f"model.anneal_rate must be >= 0; got {mc.anneal_rate}.")
-  check(mc.anneal_every >= 1, f"model.anneal_every must be >= 1; got {mc.anneal_every}.")
-  check(mc.eval_num_samples >= 1,
-        f"model.eval_num_samples must be >= 1; got {mc.eval_num_samples}.")
-  check(mc.eval_chunk_size >= 1 and mc.eval_num_samples % mc.eval_chunk_size == 0,
-        f"model.eval_num_samples ({mc.eval_num_samples}) must be a multiple "
-        f"of model.eval_chunk_size ({mc.eval_chunk_size}).")
 
 
 def make(config, dataset_info: dict) -> GumbelVAE:
@@ -235,190 +477,32 @@ def make(config, dataset_info: dict) -> GumbelVAE:
       decoder is Bernoulli).
   """
   mc = config.model
-  validate_config(mc)
-  pre = make_preprocessing(config.data.binarization, config.data.dequantization,
-                           config.data.value_range)
-  if not pre.binary:
-    raise ValueError("the gumbel_vae decoder is Bernoulli: it needs binarised "
-                     "data (data.binarization='dynamic' or 'static').")
-  shape = tuple(dataset_info["shape"])
-  num_dims = math.prod(shape)
-  n_lat, n_cls = mc.num_latents, mc.num_classes
-  net = GumbelVAENet(shape, n_lat, n_cls, tuple(mc.hidden))
-  tx = make_optimizer(config.optimizer, config.train.num_steps)
-  log_prior = -n_lat * math.log(n_cls)          # log p(z) for every z
-
-  def check_batch(fn, batch):
-    """The batch fits the data set the model was built for (trace time)."""
-    checks.check_batch(f"gumbel_vae.{fn}", batch, "image", shape, "numeric")
-
-  def check_x(fn, x):
-    checks.check_example_batch(f"gumbel_vae.{fn}", "x", x, shape, "floating")
-
-  def check_z(fn, z):
-    checks.check_array(f"gumbel_vae.{fn}", "z", z,
-                       shape=(None, n_lat, n_cls),
-                       layout=f"[B, {n_lat}, {n_cls}] (one-hot codes)")
-
-  def check_k(fn, x, k, chunk_size):
-    check_x(fn, x)
-    checks.check_positive_int(f"gumbel_vae.{fn}", "k", k)
-    if chunk_size is not None:
-      checks.check_positive_int(f"gumbel_vae.{fn}", "chunk_size", chunk_size)
-
-  def encode(params, x):
-    check_x("encode", x)
-    return net.apply(params, x, method=GumbelVAENet.encode)
-
-  def log_likelihood(params, z, x):
-    """log p(x | z): z [B, N, K], x [B, H, W, C] -> [B]."""
-    check_z("log_likelihood", z)
-    check_x("log_likelihood", x)
-    checks.check_same_batch("gumbel_vae.log_likelihood",
-                            [("z", z), ("x", x)])
-    logits = net.apply(params, z, method=GumbelVAENet.decode)
-    return distributions.sum_except_batch(
-        distributions.bernoulli_log_prob(logits, x))
-
-  def temperature_at(step):
-    return temperature_schedule(step, mc.temperature_init, mc.temperature_min,
-                                mc.anneal_rate, mc.anneal_every)
-
-  def elbo(params, x, rng, temperature, hard=False):
-    """The training surrogate L_τ = log p(x|y) - KL(q||p), y Gumbel-softmax
-    (straight-through one-hot if `hard`): {'elbo', 'reconstruction', 'kl'}."""
-    check_x("elbo", x)
-    logits = encode(params, x)
-    y = estimators.gumbel_softmax(rng, logits, temperature, hard=hard)
-    reconstruction = -log_likelihood(params, y, x)
-    kl = kl_to_uniform(logits)
-    return {"elbo": -reconstruction - kl, "reconstruction": reconstruction,
-            "kl": kl}
-
-  def discrete_elbo(params, x, rng):
-    """log p(x|z) - KL(q||p), z ~ q(z|x) one-hot: an unbiased estimate of
-    the discrete model's ELBO."""
-    check_x("discrete_elbo", x)
-    logits = encode(params, x)
-    z = sample_one_hot(rng, logits)
-    reconstruction = -log_likelihood(params, z, x)
-    kl = kl_to_uniform(logits)
-    return {"elbo": -reconstruction - kl, "reconstruction": reconstruction,
-            "kl": kl}
-
-  def _log_weights(params, x, logits, rng, k):
-    z = sample_one_hot(rng, logits, (k,))                       # [K, B, N, C]
-    b = x.shape[0]
-    xk = jnp.broadcast_to(x, (k,) + x.shape).reshape((k * b,) + x.shape[1:])
-    log_px_z = log_likelihood(params, z.reshape((k * b,) + z.shape[2:]),
-                              xk).reshape(k, b)
-    return log_px_z + log_prior - categorical_log_prob_one_hot(logits, z)
-
-  def importance_log_weights(params, x, rng, k, chunk_size=None):
-    """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x), z_k ~ q: [K, B];
-    drawn `chunk_size` at a time (sequential lax.map) when given."""
-    check_k("importance_log_weights", x, k, chunk_size)
-    if chunk_size is not None and chunk_size < k and k % chunk_size:
-      raise ValueError(f"importance_log_weights: K={k} is not a multiple of "
-                       f"chunk_size={chunk_size}.")
-    logits = encode(params, x)
-    if chunk_size is None or chunk_size >= k:
-      return _log_weights(params, x, logits, rng, k)
-    keys = jax.random.split(rng, k // chunk_size)
-    chunks = jax.lax.map(lambda r: _log_weights(params, x, logits, r, chunk_size),
-                         keys)
-    return chunks.reshape(k, x.shape[0])
-
-  def iwae_bound(params, x, rng, k, chunk_size=None):
-    check_k("iwae_bound", x, k, chunk_size)
-    return estimators.iwae_bound(
-        importance_log_weights(params, x, rng, k, chunk_size))
-
-  def init(rng, batch):
-    if batch is not None:
-      check_batch("init", batch)
-    params_rng, state_rng = jax.random.split(rng)
-    params = net.init(params_rng, jnp.zeros((1,) + shape, jnp.float32),
-                      jnp.zeros((1, n_lat, n_cls), jnp.float32))
-    return TrainState.create(state_rng, params, tx.init(params))
-
-  def loss_fn(params, x, rng, temperature):
-    terms = elbo(params, x, rng, temperature, mc.straight_through)
-    aux = {k: jnp.mean(v) for k, v in terms.items()}
-    return -aux["elbo"], aux
-
-  def train_step(state, batch, rng):
-    check_batch("train_step", batch)
-    pre_rng, z_rng = jax.random.split(rng)
-    x = pre.apply(pre_rng, batch["image"])
-    tau = temperature_at(state.step)
-    (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params, x, z_rng, tau)
-    state = apply_gradients(state, grads, tx)
-    return state, {"loss": loss, "temperature": tau,
-                   "grad_norm": optax.global_norm(grads), **aux}
-
-  def _bits(nats):
-    return nats / (num_dims * math.log(2))
-
-  def evaluate(params, batch, rng):
-    check_batch("evaluate", batch)
-    pre_rng, z_rng = jax.random.split(rng)
-    x = pre.apply(pre_rng, batch["image"])
-    terms = discrete_elbo(params, x, z_rng)
-    return {**terms, "elbo_bits_per_dim": _bits(-terms["elbo"])}
-
-  def evaluate_final(params, batch, rng):
-    check_batch("evaluate_final", batch)
-    pre_rng, z_rng, w_rng = jax.random.split(rng, 3)
-    x = pre.apply(pre_rng, batch["image"])
-    terms = discrete_elbo(params, x, z_rng)
-    nll = -iwae_bound(params, x, w_rng, mc.eval_num_samples, mc.eval_chunk_size)
-    return {"elbo": terms["elbo"], "kl": terms["kl"],
-            "elbo_bits_per_dim": _bits(-terms["elbo"]),
-            "nll": nll, "bits_per_dim": _bits(nll)}
-
-  def decode_mean(params, z):
-    check_z("decode_mean", z)
-    return jax.nn.sigmoid(net.apply(params, z, method=GumbelVAENet.decode))
-
-  def sample(params, rng, n):
-    """Decoded means of z ~ p(z) (uniform one-hot): [n, H, W, C] in [0, 1]."""
-    checks.check_positive_int("gumbel_vae.sample", "n", n)
-    return decode_mean(params, sample_one_hot(
-        rng, jnp.zeros((n, n_lat, n_cls), jnp.float32)))
-
-  def reconstruct(params, x):
-    """Decoded mean of the posterior mode onehot(argmax_k l_nk(x))."""
-    check_x("reconstruct", x)
-    logits = encode(params, x)
-    return decode_mean(params, jax.nn.one_hot(jnp.argmax(logits, -1), n_cls))
-
-  def images(params, batch, rng):
-    """{'samples': [64, H, W, C], 'reconstructions': data then
-    reconstructions [2 m, H, W, C]}, in [0, 1]."""
-    check_batch("images", batch)
-    pre_rng, s_rng = jax.random.split(rng)
-    x = pre.apply(pre_rng, batch["image"][:32])
-    return {"samples": sample(params, s_rng, 64),
-            "reconstructions": jnp.concatenate([x, reconstruct(params, x)])}
-
-  def protocol():
-    return {"model": "gumbel_vae", "num_latents": n_lat, "num_classes": n_cls,
-            "hidden": list(mc.hidden),
-            "training": ("straight-through Gumbel-softmax" if mc.straight_through
-                         else "relaxed Gumbel-softmax") + ", analytic KL",
-            "temperature": (f"max({mc.temperature_min}, {mc.temperature_init} "
-                            f"exp(-{mc.anneal_rate} floor(t/{mc.anneal_every})"
-                            f"*{mc.anneal_every}))"),
-            "preprocessing": pre.description,
-            "elbo": "discrete model, 1 categorical sample, analytic KL",
-            "nll_estimator": "importance sampling with q(z|x) (IWAE bound), "
-                             "hard categorical samples",
-            "nll_num_samples": mc.eval_num_samples,
-            "bits_per_dim": "nll / (D ln 2)"}
-
-  return GumbelVAE(init, train_step, evaluate, evaluate_final, sample, protocol,
-                   images, pre, net, elbo, discrete_elbo,
-                   importance_log_weights, iwae_bound, encode, log_likelihood,
-                   decode_mean, reconstruct, temperature_at)
+  pre, net, tx = vae.setup(config, dataset_info, validate_config,
+                           build_networks)
+  bind = functools.partial
+  schedule = {"temperature_init": mc.temperature_init,
+              "temperature_min": mc.temperature_min,
+              "anneal_rate": mc.anneal_rate, "anneal_every": mc.anneal_every}
+  return GumbelVAE(
+      init=bind(vae.init, net, tx, latent_shape=(mc.num_latents,
+                                                  mc.num_classes)),
+      train_step=steps.gradient_step(
+          bind(loss, net, straight_through=mc.straight_through, **schedule),
+          tx, bind(vae.preprocess, net, pre, fn="train_step",
+                   family="gumbel_vae")),
+      evaluate=bind(evaluate, net, pre),
+      evaluate_final=bind(evaluate_final, net, pre,
+                          num_samples=mc.eval_num_samples,
+                          chunk_size=mc.eval_chunk_size),
+      sample=bind(sample, net), images=bind(images, net, pre),
+      protocol=bind(protocol, net, pre, straight_through=mc.straight_through,
+                    eval_num_samples=mc.eval_num_samples, **schedule),
+      preprocessing=pre, net=net, elbo=bind(elbo, net),
+      discrete_elbo=bind(discrete_elbo, net),
+      importance_log_weights=bind(importance_log_weights, net),
+      iwae_bound=bind(iwae_bound, net), encode=bind(encode, net),
+      log_likelihood=bind(log_likelihood, net),
+      decode_mean=bind(decode_mean, net), reconstruct=bind(reconstruct, net),
+      temperature_at=bind(temperature_schedule, init=mc.temperature_init,
+                          minimum=mc.temperature_min, rate=mc.anneal_rate,
+                          every=mc.anneal_every))

@@ -22,7 +22,12 @@ plain VAE above, its parameters and its closed-form KL unchanged):
              (Rezende and Mohamed 2015, eq. 13-15), with planar steps or
              inverse autoregressive (IAF) steps (Kingma et al. 2016, eq.
              10-14) whose parameters depend on x through a context h(x)
-             that the encoder outputs next to μ and log σ;
+             that the encoder outputs next to μ and log σ. The planar
+             steps are the library's one planar flow
+             (`flows.planar_forward`; its m(·) is the paper's shifted so
+             that u = 0 is the identity, see gdm_jax/flows/planar.py), the
+             IAF steps' network its one MADE (`flows.MADE` with h(x) as a
+             context input);
   prior      p(z) = N(g(z); 0, I) |det ∂g/∂z|, g = f^{-1} a learnable flow
              evaluated in its one-pass direction (RealNVP affine couplings,
              or a MADE-based masked autoregressive flow as in VLAE, Chen et
@@ -44,6 +49,20 @@ with NLL the IWAE (K = 1000) estimate of -log p(x) in nats and D = H W C;
 `Preprocessing.nats_offset_per_dim` holds the log 256 (log 128 for [-1, 1]
 data). By Theis et al. (2016) this is an upper bound on the discrete
 model's bits/dim, up to the Monte Carlo error of the IWAE estimate.
+
+Layout. Every bound, estimator and helper below is a module-level function
+of the network `net: VAENet` (the static architecture, from
+`build_networks(config.model, shape)`), its `params`, arrays and keyword
+hyperparameters (`compute_dtype`: the networks' dtype, float32 or
+bfloat16; log-densities stay float32), e.g.
+
+  net = build_networks(config.model, (28, 28, 1))
+  terms = elbo(net, params, x, rng)                      # {'elbo': [B], ...}
+  nll = -iwae_bound(net, params, x, rng, 1000, 100)      # [B] nats
+
+so a notebook can evaluate a loaded checkpoint's params without `make`;
+`make` only binds them to a config (the `VAE` members are these functions
+with net and hyperparameters bound).
 
 Config (`config.model`): architecture ('mlp' | 'conv'), hidden (MLP sizes),
 conv_channels, conv_hidden, latent_dim, likelihood ('bernoulli' |
@@ -75,28 +94,30 @@ References:
     generative models", sec. 3.1 (dequantisation).
 """
 
+import dataclasses
+import functools
 import math
-from typing import Callable, NamedTuple, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from gdm_jax import checks
 from gdm_jax import distributions
 from gdm_jax import estimators
 from gdm_jax import flows
+from gdm_jax.core import precision
+from gdm_jax.core import steps
+from gdm_jax.core.optimizers import make_optimizer
+from gdm_jax.core.state import TrainState
 from gdm_jax.data.preprocess import make_preprocessing
 from gdm_jax.data.preprocess import Preprocessing
+from gdm_jax.models import base
 from gdm_jax.nn import ConvDecoder
 from gdm_jax.nn import ConvEncoder
 from gdm_jax.nn import MLP
-from gdm_jax.core import precision
-from gdm_jax.core.optimizers import make_optimizer
-from gdm_jax.core.state import apply_gradients
-from gdm_jax.core.state import TrainState
 
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -117,10 +138,7 @@ FLOW_DEFAULTS = {
     "prior_flow_hidden": 256,
 }
 
-# log(e - 1) = softplus^{-1}(1): shifts the planar flow's m so that m(0) = 0.
-_LOG_E_MINUS_1 = math.log(math.e - 1.0)
-# Smallest 1 + wᵀû of a planar step (see planar_u_hat).
-_PLANAR_FLOOR = 1e-6
+F32 = jnp.float32
 
 
 def _flow_field(mc, name):
@@ -128,68 +146,18 @@ def _flow_field(mc, name):
       mc, name, FLOW_DEFAULTS[name])
 
 
-# ------------------------------------------------------ posterior flows
-
-
-def planar_u_hat(u: jax.Array, w: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Rezende and Mohamed's û, which makes the planar map invertible.
-
-    û = u + (m(wᵀu) - wᵀu) w / ‖w‖²,  m(a) = -1 + softplus(a + log(e - 1)),
-
-  so wᵀû = m(wᵀu) > -1 for every u, w (appendix A.1). The paper's m is
-  -1 + softplus(a); the shift by log(e - 1) = softplus^{-1}(1) makes m(0) = 0,
-  so u = 0 gives û = 0 and the planar map is the identity (the paper's m
-  gives û = -0.31 w / ‖w‖² at u = 0). Both m are increasing bijections of R
-  onto (-1, inf).
-
-  Args:
-    u, w: float [..., D].
-
-  Returns:
-    (û [..., D], 1 + wᵀû = max(softplus(wᵀu + log(e - 1)), 1e-6) [...]).
-    The second is exact (and floored at 1e-6, so wᵀû >= -1 + 1e-6 in float32
-    too), while wᵀû recomputed from û in float32 can fall below -1 by
-    rounding when wᵀu << 0 (e.g. -1.000006), so log-dets use it.
-  """
-  wu = jnp.sum(w * u, -1, keepdims=True)
-  # 1 + m(wᵀu) > 0; the floor keeps it > 0 in float32, where softplus
-  # underflows to 0 for wᵀu < -104.
-  sp = jnp.maximum(jax.nn.softplus(wu + _LOG_E_MINUS_1), _PLANAR_FLOOR)
-  u_hat = u + (sp - 1.0 - wu) * w / (jnp.sum(w * w, -1, keepdims=True) + 1e-12)
-  return u_hat, sp[..., 0]
-
-
-def planar_forward(z: jax.Array, u: jax.Array, w: jax.Array,
-                   b: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """One planar step f(z) = z + û h(wᵀz + b), h = tanh, per example.
-
-    log|det ∂f/∂z| = log|1 + ûᵀψ(z)|,  ψ(z) = h'(wᵀz + b) w
-                   = log(1 + (wᵀû)(1 - tanh²))
-                   = log(tanh² + (1 + wᵀû)(1 - tanh²))
-  (Rezende and Mohamed 2015, eq. 10-12); the last form, with 1 + wᵀû =
-  softplus(·) > 0 from `planar_u_hat`, is positive without cancellation.
-
-  Args:
-    z: float [N, D]; u, w: [N, D] (or broadcastable); b: [N] (or []).
-
-  Returns:
-    (f(z) [N, D], log_det [N]).
-  """
-  u_hat, one_plus_wu_hat = planar_u_hat(u, w)
-  t = jnp.tanh(jnp.sum(w * z, -1) + b)                        # [N]
-  t2 = t * t
-  log_det = jnp.log(jnp.maximum(t2 + one_plus_wu_hat * (1.0 - t2), 1e-30))
-  return z + t[..., None] * u_hat, log_det
+# ------------------------------------------------------ networks
 
 
 class PlanarPosterior(nn.Module):
-  """K planar steps z_k = z_{k-1} + û_k tanh(w_kᵀz_{k-1} + b_k).
+  """K planar steps z_k = z_{k-1} + û_k tanh(w_kᵀz_{k-1} + b_k)
+  (`flows.planar_forward`, the one planar flow of this library).
 
   Amortised (the paper's choice): u_k, w_k, b_k are linear functions of the
   encoder's context h(x) [N, C], so each example has its own flow; global:
   one set of u_k, w_k, b_k shared by all examples. u and b start at 0, so the
-  flow starts as the identity (see `planar_u_hat`); w starts random with
-  ‖w‖ ~ 1.
+  flow starts as the identity (`flows.planar_u_hat`'s m has m(0) = 0); w
+  starts random with ‖w‖ ~ 1.
 
   __call__(z [N, D], context [N, C]) -> (z_K [N, D], Σ_k log|det J_k| [N]).
 
@@ -217,65 +185,31 @@ class PlanarPosterior(nn.Module):
       b = self.param("b", nn.initializers.zeros, (k,))[None]
     log_det = jnp.zeros((n,), z.dtype)
     for i in range(k):
-      z, ld = planar_forward(z, u[:, i], w[:, i], b[:, i])
+      z, ld = flows.planar_forward(z, u[:, i], w[:, i], b[:, i])
       log_det = log_det + ld
     return z, log_det
-
-
-class ContextMADE(nn.Module):
-  """MADE with a context input: (z [N, D], h [N, C]) -> (m, s), [N, D] each.
-
-  Output d depends on z_{d'} only for degrees m(d') < m(d) (masks from
-  `flows.made_masks`) and on all of h, which enters the first hidden layer
-  through an unmasked dense map (Kingma et al. 2016, sec. 4: the
-  autoregressive NN takes h as an extra input). The output layer is
-  zero-initialised, so at init m = 0 and s = gate_bias.
-
-  Attributes:
-    hidden: hidden sizes (>= D - 1 each for full connectivity).
-    reverse: degree order D..1 instead of 1..D.
-    gate_bias: constant added to s (the "forget gate bias", sec. 4).
-
-  References:
-    Germain et al. 2015, "MADE", sec. 4; Kingma et al. 2016, sec. 4.
-  """
-  hidden: Sequence[int]
-  reverse: bool = False
-  gate_bias: float = 2.0
-
-  @nn.compact
-  def __call__(self, z, context):
-    d = z.shape[-1]
-    masks = flows.made_masks(d, self.hidden, self.reverse)
-    x = flows.MaskedDense(self.hidden[0], masks[0], name="masked_0")(z)
-    x = nn.elu(x + nn.Dense(self.hidden[0], use_bias=False,
-                            name="context")(context))
-    for i, (f, m) in enumerate(zip(self.hidden[1:], masks[1:-1]), start=1):
-      x = nn.elu(flows.MaskedDense(f, m, name=f"masked_{i}")(x))
-    out = flows.MaskedDense(2 * d, np.tile(masks[-1], (1, 2)),
-                            kernel_init=nn.initializers.zeros,
-                            name="masked_out")(x)
-    return out[:, :d], out[:, d:] + self.gate_bias
 
 
 class IAFPosterior(nn.Module):
   """K IAF steps with the numerically stable gated update (Kingma et al.
   2016, eq. 14 and algorithm 1):
 
-    (m_k, s_k) = MADE_k(z_{k-1}, h),  σ_k = sigmoid(s_k),
+    (m_k, s_k) = MADE_k(z_{k-1}, h) (+ gate_bias on s_k),  σ_k = sigmoid(s_k),
     z_k = σ_k ⊙ z_{k-1} + (1 - σ_k) ⊙ m_k,
     log|det ∂z_k/∂z_{k-1}| = Σ_d log σ_{k,d}
 
-  (the Jacobian is triangular in MADE_k's order with diagonal σ_k). The
-  order alternates between steps (1..D, D..1, ...), which reverses z between
-  consecutive steps. At init m = 0 and σ = sigmoid(gate_bias) (0.88 for 2):
-  each step is the contraction z -> σ z.
+  (the Jacobian is triangular in MADE_k's order with diagonal σ_k). MADE_k
+  is `flows.MADE` with the context h(x) as an extra unmasked input to its
+  first hidden layer (Kingma et al. 2016, sec. 4), ELU units and a
+  zero-initialised output layer. The order alternates between steps (1..D,
+  D..1, ...), which reverses z between consecutive steps. At init m = 0 and
+  σ = sigmoid(gate_bias) (0.88 for 2): each step is the contraction z -> σ z.
 
   __call__(z [N, D], context [N, C]) -> (z_K [N, D], Σ_k log|det J_k| [N]).
 
   References:
     Kingma et al. 2016, "Improved Variational Inference with Inverse
-      Autoregressive Flow", eq. 10-14, algorithm 1.
+      Autoregressive Flow", eq. 10-14, sec. 4, algorithm 1.
   """
   steps: int
   hidden: Sequence[int] = (320, 320)
@@ -285,8 +219,9 @@ class IAFPosterior(nn.Module):
   def __call__(self, z, context):
     log_det = jnp.zeros(z.shape[:1], z.dtype)
     for k in range(self.steps):
-      m, s = ContextMADE(tuple(self.hidden), reverse=k % 2 == 1,
-                         gate_bias=self.gate_bias, name=f"made_{k}")(z, context)
+      out = flows.MADE(tuple(self.hidden), num_outputs=2, reverse=k % 2 == 1,
+                       activation=nn.elu, name=f"made_{k}")(z, context)
+      m, s = out[:, 0], out[:, 1] + self.gate_bias
       sigma = jax.nn.sigmoid(s)
       z = sigma * z + (1.0 - sigma) * m
       log_det = log_det + jnp.sum(jax.nn.log_sigmoid(s), -1)
@@ -304,6 +239,9 @@ def make_prior_flow(kind: str, steps: int, hidden: int) -> flows.Chain:
                (the masked autoregressive flow of Papamakarios et al. 2017,
                and VLAE's autoregressive flow prior, Chen et al. 2017).
   Both start as the identity (zero-initialised last layers, tanh scales).
+
+  Raises:
+    ValueError: an unknown kind.
   """
   if kind == "realnvp":
     return flows.Chain(tuple(
@@ -417,39 +355,635 @@ class VAENet(nn.Module):
     return (mean, log_scale), self.decode(z_k)
 
 
-class VAE(NamedTuple):
-  """The model interface (see models/base.py) plus the VAE's own functions.
+def build_networks(model_config, shape: Sequence[int]) -> VAENet:
+  """The VAE's network from a run's `config.model` block and the data's
+  per-example shape (H, W, C), e.g. to evaluate a checkpoint's params.
 
-  Extra pure functions (params from `state.params`, x in model space, i.e.
-  already preprocessed, float [B, H, W, C]):
-    elbo(params, x, rng, beta=1.) -> {'elbo', 'reconstruction', 'kl'}: [B]
-    importance_log_weights(params, x, rng, K) -> [K, B]
-    iwae_bound(params, x, rng, K) -> [B]
+  The encoder outputs a context h(x) of `posterior_context_dim` numbers only
+  for an IAF or an amortised planar posterior (else 0, the plain VAE's
+  parameters). Missing flow fields take `FLOW_DEFAULTS`.
+  """
+  mc = model_config
+  flow = {k: _flow_field(mc, k) for k in FLOW_DEFAULTS}
+  uses_context = flow["posterior_flow"] == "iaf" or (
+      flow["posterior_flow"] == "planar" and flow["posterior_flow_amortized"])
+  return VAENet(
+      tuple(shape), mc.latent_dim, mc.architecture, tuple(mc.hidden),
+      tuple(mc.conv_channels), mc.conv_hidden, mc.likelihood, mc.learn_scale,
+      mc.fixed_scale, flow["posterior_flow"], flow["posterior_flow_steps"],
+      flow["posterior_flow_amortized"],
+      flow["posterior_context_dim"] if uses_context else 0,
+      tuple(flow["posterior_flow_hidden"]), flow["iaf_gate_bias"],
+      flow["prior_flow"], flow["prior_flow_steps"], flow["prior_flow_hidden"])
+
+
+# ------------------------------------------------------ network calls
+# The encoder and decoder run in `compute_dtype` on cast parameters; flows,
+# priors and every log-density stay in float32 (gdm_jax/core/precision.py).
+
+
+def _check_x(fn: str, net: VAENet, x) -> None:
+  checks.check_example_batch(f"vae.{fn}", "x", x, net.image_shape, "floating")
+
+
+def encode(net: VAENet, params, x: jax.Array, *, compute_dtype=F32):
+  """q_0(z|x)'s parameters: x [B, H, W, C] -> (mean, log_scale) [B, D] each."""
+  return precision.apply_in(compute_dtype, net.apply, params, x,
+                            method=VAENet.encode)
+
+
+def encode_posterior(net: VAENet, params, x: jax.Array, *, compute_dtype=F32):
+  """x [B, H, W, C] -> (mean [B, D], log_scale [B, D], context h(x) [B, C])
+  (C = 0 without an amortised flow posterior)."""
+  return precision.apply_in(compute_dtype, net.apply, params, x,
+                            method=VAENet.encode_with_context)
+
+
+def decode(net: VAENet, params, z: jax.Array, *, compute_dtype=F32):
+  """z [N, D] -> (loc [N, H, W, C], log_scale [H, W, C] or None): Bernoulli
+  logits, or the Gaussian mean and per-pixel log standard deviation."""
+  return precision.apply_in(compute_dtype, net.apply, params, z,
+                            method=VAENet.decode)
+
+
+def transform_posterior(net: VAENet, params, z0: jax.Array,
+                        context: jax.Array):
+  """The posterior flow: (z_0 [N, D], h [N, C]) -> (z_K [N, D],
+  Σ_k log|det ∂z_k/∂z_{k-1}| [N]); the identity without one."""
+  return net.apply(params, z0, context, method=VAENet.transform_posterior)
+
+
+def prior_to_base(net: VAENet, params, z: jax.Array):
+  """ε = g(z) and log|det ∂g/∂z|: [N, D], [N] (identity without a prior flow)."""
+  return net.apply(params, z, method=VAENet.prior_to_base)
+
+
+def prior_from_base(net: VAENet, params, eps: jax.Array):
+  """z = g^{-1}(ε) and log|det ∂g^{-1}/∂ε|: [N, D], [N] (D sequential MADE
+  passes for the 'maf' prior)."""
+  return net.apply(params, eps, method=VAENet.prior_from_base)
+
+
+# ------------------------------------------------------ densities
+
+
+def decoder_log_likelihood(likelihood: str, loc: jax.Array,
+                           log_scale: jax.Array | None,
+                           x: jax.Array) -> jax.Array:
+  """log p(x | z) summed over pixels, nats: [N, H, W, C] -> [N].
+
+    'bernoulli': Σ_i x_i log σ(loc_i) + (1 - x_i) log σ(-loc_i), x binary;
+    'gaussian':  Σ_i log N(x_i; loc_i, exp(log_scale_i)²).
+
+  Raises:
+    ValueError: an unknown likelihood, or arrays that do not fit
+      (`distributions.bernoulli_log_prob` / `gaussian_log_prob`).
+
+  References:
+    Kingma and Welling 2014, appendix C.1 (Bernoulli) and C.2 (Gaussian).
+  """
+  if likelihood == "bernoulli":
+    ll = distributions.bernoulli_log_prob(loc, x)
+  elif likelihood == "gaussian":
+    ll = distributions.gaussian_log_prob(x, loc, log_scale)
+  else:
+    raise ValueError(f"likelihood must be one of {LIKELIHOODS}; got "
+                     f"'{likelihood}'.")
+  return distributions.sum_except_batch(ll)
+
+
+def log_likelihood(net: VAENet, params, z: jax.Array, x: jax.Array, *,
+                   compute_dtype=F32) -> jax.Array:
+  """log p(x | z): z [N, D], x [N, H, W, C] -> [N], nats."""
+  loc, log_scale = decode(net, params, z, compute_dtype=compute_dtype)
+  return decoder_log_likelihood(net.likelihood, loc, log_scale, x)
+
+
+def prior_log_prob(net: VAENet, params, z: jax.Array) -> jax.Array:
+  """log p(z) = log N(g(z); 0, I) + log|det ∂g/∂z|: z [N, D] -> [N], nats
+  (the standard normal without a prior flow)."""
+  eps, log_det = prior_to_base(net, params, z)
+  return jnp.sum(distributions.standard_normal_log_prob(eps), -1) + log_det
+
+
+def sample_prior(net: VAENet, params, rng: jax.Array, n: int) -> jax.Array:
+  """z = g^{-1}(ε), ε ~ N(0, I): [n, D]."""
+  eps = jax.random.normal(rng, (n, net.latent_dim))
+  return prior_from_base(net, params, eps)[0]
+
+
+def posterior_log_density(net: VAENet, params, mean: jax.Array,
+                          log_scale: jax.Array, context: jax.Array,
+                          z0: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """The flow posterior's sample and log-density at it:
+
+    z_K = f_K ∘ ... ∘ f_1(z_0),
+    log q_K(z_K|x) = log N(z_0; μ, diag σ²) - Σ_k log|det ∂f_k/∂z_{k-1}|
+
+  (Rezende and Mohamed 2015, eq. 13-15); z_K = z_0 without a flow.
+
+  Args:
+    mean, log_scale: [B, D]; context: [B, C] (the encoder's outputs).
+    z0: [..., B, D], any leading sample axes.
+
+  Returns:
+    (z_K [..., B, D], log q_K(z_K|x) [..., B]), nats.
+  """
+  log_q0 = jnp.sum(distributions.gaussian_log_prob(z0, mean, log_scale), -1)
+  if net.posterior_flow == "none":
+    return z0, log_q0
+  lead = z0.shape[:-1]
+  n = math.prod(lead)
+  ctx = jnp.broadcast_to(context, lead + context.shape[-1:])
+  z, log_det = transform_posterior(net, params, z0.reshape(n, z0.shape[-1]),
+                                   ctx.reshape(n, context.shape[-1]))
+  return z.reshape(z0.shape), log_q0 - log_det.reshape(lead)
+
+
+def sample_posterior(net: VAENet, params, x: jax.Array, rng: jax.Array,
+                     k: int | None = None, *, compute_dtype=F32) -> dict:
+  """z_0 = μ + σ ε and z_K = f_K ∘ ... ∘ f_1(z_0), with log q_K(z_K|x):
+  {'z0', 'z': [B, D] (or [K, B, D] when k is given), 'log_q': [B] or
+  [K, B], nats}."""
+  mean, log_scale, context = encode_posterior(net, params, x,
+                                              compute_dtype=compute_dtype)
+  z0 = estimators.reparameterize(rng, mean, log_scale, k)
+  z, log_q = posterior_log_density(net, params, mean, log_scale, context, z0)
+  return {"z0": z0, "z": z, "log_q": log_q}
+
+
+# ------------------------------------------------------ bounds
+
+
+def elbo(net: VAENet, params, x: jax.Array, rng: jax.Array, beta=1.0, *,
+         compute_dtype=F32) -> dict:
+  """The ELBO's terms per example, nats [B] each:
+
+    'elbo'           = -'reconstruction' - 'kl',
+    'reconstruction' = -log p(x | z),  z ~ q(z | x) (one reparameterised
+                       sample, Kingma and Welling 2014, eq. 10),
+    'kl'             = KL(q(z|x) || p(z)) in closed form for the plain VAE
+                       (their appendix B); with a flow posterior or prior
+                       the one-sample estimate log q_K(z_K|x) - log p(z_K)
+                       at the same z_K (no closed form exists),
+    'beta_elbo'      = -'reconstruction' - β 'kl' (Higgins et al. 2017,
+                       eq. 4).
+
+  Args:
+    x: float [B, H, W, C] in model space (preprocessed).
+    rng: the key of the posterior sample.
+    beta: β, a float or a traced scalar (KL warm-up, `kl_weight`).
+
+  Raises:
+    ValueError: x not a floating [B, *net.image_shape] array.
+
+  References:
+    Kingma and Welling 2014, eq. 3 and 10, appendix B; Higgins et al. 2017,
+      eq. 4; Rezende and Mohamed 2015, eq. 15.
+  """
+  _check_x("elbo", net, x)
+  if net.posterior_flow == "none" and net.prior_flow == "none":
+    mean, log_scale = encode(net, params, x, compute_dtype=compute_dtype)
+    z = estimators.reparameterize(rng, mean, log_scale)
+    reconstruction = -log_likelihood(net, params, z, x,
+                                     compute_dtype=compute_dtype)
+    kl = distributions.kl_divergence_diagonal_gaussian(mean, log_scale)
+  else:
+    post = sample_posterior(net, params, x, rng, compute_dtype=compute_dtype)
+    reconstruction = -log_likelihood(net, params, post["z"], x,
+                                     compute_dtype=compute_dtype)
+    kl = post["log_q"] - prior_log_prob(net, params, post["z"])
+  return {"elbo": -reconstruction - kl, "reconstruction": reconstruction,
+          "kl": kl, "beta_elbo": -reconstruction - beta * kl}
+
+
+def _log_weights(net, params, x, encoding, rng, k, *, compute_dtype):
+  """log p(x, z_k) - log q(z_k|x) for k fresh samples: [k, B]."""
+  mean, log_scale, context = encoding
+  z0 = estimators.reparameterize(rng, mean, log_scale, k)       # [K, B, D]
+  z, log_qz = posterior_log_density(net, params, mean, log_scale, context, z0)
+  flat_z, xk = repeat_for_samples(z, x)
+  log_px_z = log_likelihood(net, params, flat_z, xk,
+                            compute_dtype=compute_dtype).reshape(k, -1)
+  if net.prior_flow == "none":
+    log_pz = jnp.sum(distributions.standard_normal_log_prob(z), -1)
+  else:
+    log_pz = prior_log_prob(net, params, flat_z).reshape(k, -1)
+  return log_px_z + log_pz - log_qz                               # [K, B]
+
+
+def repeat_for_samples(z: jax.Array, x: jax.Array):
+  """Flattens K samples per example for one decoder pass: z [K, B, ...] ->
+  [K B, ...] and x [B, ...] -> its K copies [K B, ...] (sample-major)."""
+  k, b = z.shape[:2]
+  xk = jnp.broadcast_to(x, (k,) + x.shape).reshape((k * b,) + x.shape[1:])
+  return z.reshape((k * b,) + z.shape[2:]), xk
+
+
+def check_num_samples(fn: str, k, chunk_size) -> None:
+  """K (and the chunk size, if given) are positive Python ints.
+
+  Raises:
+    ValueError: naming `fn` and the argument.
+  """
+  checks.check_positive_int(fn, "k", k)
+  if chunk_size is not None:
+    checks.check_positive_int(fn, "chunk_size", chunk_size)
+
+
+def importance_log_weights(net: VAENet, params, x: jax.Array, rng: jax.Array,
+                           k: int, chunk_size: int | None = None, *,
+                           compute_dtype=F32) -> jax.Array:
+  """log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x), z_k ~ q(z|x):
+  [K, B], nats.
+
+  With a flow posterior z_k is the flow's output z_K and q its density
+  q_K; with a flow prior p(z_k) is the flow prior's density. With
+  `chunk_size` the samples are drawn and decoded `chunk_size` at a time (a
+  sequential `lax.map`, `estimators.chunked_log_weights`), so memory is
+  O(chunk_size · B) for any K.
+
+  Raises:
+    ValueError: x not a floating [B, *net.image_shape] array, k or
+      chunk_size not a positive int, K not a multiple of chunk_size.
+
+  References:
+    Burda, Grosse and Salakhutdinov 2016, eq. 8.
+  """
+  _check_x("importance_log_weights", net, x)
+  check_num_samples("vae.importance_log_weights", k, chunk_size)
+  encoding = encode_posterior(net, params, x, compute_dtype=compute_dtype)
+  fn = functools.partial(_log_weights, net, params, x, encoding,
+                         compute_dtype=compute_dtype)
+  return estimators.chunked_log_weights(fn, rng, k, chunk_size)
+
+
+def iwae_bound(net: VAENet, params, x: jax.Array, rng: jax.Array, k: int,
+               chunk_size: int | None = None, *, compute_dtype=F32
+               ) -> jax.Array:
+  """L_K(x) = log (1/K) Σ_k w_k <= log p(x), nats [B] (Burda et al. 2016,
+  eq. 8); -L_K with K = 1000 is the test NLL (their sec. 5.1).
+
+  Raises:
+    ValueError: as `importance_log_weights`.
+  """
+  return estimators.iwae_bound(importance_log_weights(
+      net, params, x, rng, k, chunk_size, compute_dtype=compute_dtype))
+
+
+def kl_weight(step, *, beta: float = 1.0, warmup_steps: int = 0) -> jax.Array:
+  """β(t) = β min(1, (t + 1) / T) with T = warmup_steps, or β if T = 0: the
+  linear KL warm-up of Sønderby et al. 2016 (sec. 2.3), step t from 0.
+
+  Args:
+    step: int scalar (may be traced).
+
+  Returns:
+    float32 scalar.
+  """
+  if not warmup_steps:
+    return jnp.asarray(beta, F32)
+  frac = jnp.minimum(1.0, (step + 1) / warmup_steps)
+  return beta * frac.astype(F32)
+
+
+def loss(net: VAENet, params, x: jax.Array, rng: jax.Array, step, *,
+         objective: str = "elbo", beta: float = 1.0, kl_warmup_steps: int = 0,
+         num_samples: int = 1, compute_dtype=F32) -> tuple[jax.Array, dict]:
+  """The training loss (params, x, rng, step) -> (loss, aux) of
+  `core.steps.gradient_step`:
+
+    'elbo': loss = -mean_B['beta_elbo'] with β = kl_weight(step), aux the
+            batch means of 'elbo', 'reconstruction', 'kl', and 'beta';
+    'iwae': loss = -mean_B L_K(x), K = num_samples, aux {'iwae_bound',
+            'beta'}.
+  """
+  b = kl_weight(step, beta=beta, warmup_steps=kl_warmup_steps)
+  if objective == "iwae":
+    bound = jnp.mean(iwae_bound(net, params, x, rng, num_samples,
+                                compute_dtype=compute_dtype))
+    return -bound, {"iwae_bound": bound, "beta": b}
+  terms = elbo(net, params, x, rng, b, compute_dtype=compute_dtype)
+  aux = {k: jnp.mean(terms[k]) for k in ("elbo", "reconstruction", "kl")}
+  return -jnp.mean(terms["beta_elbo"]), {**aux, "beta": b}
+
+
+# ------------------------------------------------------ evaluation
+
+
+def preprocess(net: VAENet, pre: Preprocessing, rng: jax.Array, batch: dict,
+               *, fn: str = "preprocess", family: str = "vae") -> jax.Array:
+  """Checks a host batch (batch['image'] uint8 [B, *image_shape]; other
+  keys, e.g. the evaluator's 'mask', are ignored) and preprocesses it with
+  `rng`: float32 [B, H, W, C] in model space.
+
+  Raises:
+    ValueError: no 'image' key, or an image batch that does not fit.
+  """
+  checks.check_batch(f"{family}.{fn}", batch, "image", net.image_shape,
+                     "numeric")
+  return pre.apply(rng, batch["image"])
+
+
+def elbo_metrics(terms: dict, num_dims: int,
+                 nats_offset_per_dim: float = 0.0) -> dict:
+  """{'elbo', 'reconstruction', 'kl': [B] nats, 'elbo_bits_per_dim': [B]}
+  from an ELBO's terms (`distributions.bits_per_dim` of -ELBO)."""
+  return {"elbo": terms["elbo"], "reconstruction": terms["reconstruction"],
+          "kl": terms["kl"], "elbo_bits_per_dim": distributions.bits_per_dim(
+              -terms["elbo"], num_dims, nats_offset_per_dim)}
+
+
+def final_metrics(terms: dict, nll: jax.Array, num_dims: int,
+                  nats_offset_per_dim: float = 0.0) -> dict:
+  """{'elbo', 'kl', 'elbo_bits_per_dim', 'nll', 'bits_per_dim'}, [B] each,
+  from an ELBO's terms and an NLL estimate (nats)."""
+  bpd = functools.partial(distributions.bits_per_dim, num_dims=num_dims,
+                          nats_offset_per_dim=nats_offset_per_dim)
+  return {"elbo": terms["elbo"], "kl": terms["kl"],
+          "elbo_bits_per_dim": bpd(-terms["elbo"]), "nll": nll,
+          "bits_per_dim": bpd(nll)}
+
+
+def evaluate(net: VAENet, pre: Preprocessing, params, batch: dict,
+             rng: jax.Array, *, compute_dtype=F32) -> dict:
+  """Per-example validation metrics of a host batch: the one-sample ELBO's
+  terms (nats) and its bits/dim, [B] each (`elbo_metrics`)."""
+  pre_rng, z_rng = jax.random.split(rng)
+  x = preprocess(net, pre, pre_rng, batch, fn="evaluate")
+  terms = elbo(net, params, x, z_rng, compute_dtype=compute_dtype)
+  return elbo_metrics(terms, math.prod(net.image_shape),
+                      pre.nats_offset_per_dim)
+
+
+def evaluate_final(net: VAENet, pre: Preprocessing, params, batch: dict,
+                   rng: jax.Array, *, num_samples: int = 1000,
+                   chunk_size: int | None = 100, compute_dtype=F32) -> dict:
+  """Per-example test metrics: the ELBO, the test NLL -L_K (K =
+  num_samples, Burda et al. 2016, sec. 5.1) and their bits/dim (the module
+  docstring's Jacobian offset for dequantised data), [B] each."""
+  pre_rng, z_rng, w_rng = jax.random.split(rng, 3)
+  x = preprocess(net, pre, pre_rng, batch, fn="evaluate_final")
+  terms = elbo(net, params, x, z_rng, compute_dtype=compute_dtype)
+  nll = -iwae_bound(net, params, x, w_rng, num_samples, chunk_size,
+                    compute_dtype=compute_dtype)
+  return final_metrics(terms, nll, math.prod(net.image_shape),
+                       pre.nats_offset_per_dim)
+
+
+# ------------------------------------------------------ pictures
+
+
+def decode_mean(net: VAENet, params, z: jax.Array, *,
+                to_unit: Callable = lambda v: v, compute_dtype=F32
+                ) -> jax.Array:
+  """The decoder's mean in [0, 1]: σ(logits) (Bernoulli) or to_unit(mean)
+  (Gaussian; `Preprocessing.to_unit`): z [N, D] -> [N, H, W, C]."""
+  loc, _ = decode(net, params, z, compute_dtype=compute_dtype)
+  return jax.nn.sigmoid(loc) if net.likelihood == "bernoulli" else to_unit(loc)
+
+
+def sample(net: VAENet, params, rng: jax.Array, n: int, *,
+           to_unit: Callable = lambda v: v, compute_dtype=F32) -> jax.Array:
+  """Decoded means of z ~ p(z): [n, H, W, C] in [0, 1].
+
+  Raises:
+    ValueError: n not a positive int.
+  """
+  checks.check_positive_int("vae.sample", "n", n)
+  if net.prior_flow == "none":
+    z = jax.random.normal(rng, (n, net.latent_dim))
+  else:
+    z = sample_prior(net, params, rng, n)
+  return decode_mean(net, params, z, to_unit=to_unit,
+                     compute_dtype=compute_dtype)
+
+
+def posterior_point(net: VAENet, params, x: jax.Array, *,
+                    compute_dtype=F32) -> jax.Array:
+  """z_K of the posterior mean z_0 = μ(x) (μ itself without a flow): [B, D]."""
+  mean, _, context = encode_posterior(net, params, x,
+                                      compute_dtype=compute_dtype)
+  if net.posterior_flow == "none":
+    return mean
+  return transform_posterior(net, params, mean, context)[0]
+
+
+def reconstruct(net: VAENet, params, x: jax.Array, *,
+                to_unit: Callable = lambda v: v, compute_dtype=F32
+                ) -> jax.Array:
+  """Decoded mean of the posterior point: [B, H, W, C] in [0, 1]."""
+  return decode_mean(net, params, posterior_point(
+      net, params, x, compute_dtype=compute_dtype), to_unit=to_unit,
+                     compute_dtype=compute_dtype)
+
+
+def interpolate(net: VAENet, params, x_a: jax.Array, x_b: jax.Array,
+                steps: int = 10, *, to_unit: Callable = lambda v: v,
+                compute_dtype=F32) -> jax.Array:
+  """Decodes the posterior points of x_a and x_b [H, W, C] and `steps`
+  points on the line between them: [steps, H, W, C]. With a flow posterior
+  the end points are the flow's images f(μ) of the means; with a flow prior
+  the line runs in the prior's base space, ε = g(z), and maps back."""
+  z = posterior_point(net, params, jnp.stack([x_a, x_b]),
+                      compute_dtype=compute_dtype)
+  t = jnp.linspace(0.0, 1.0, steps)[:, None]
+  if net.prior_flow == "none":
+    line = (1 - t) * z[0] + t * z[1]
+  else:
+    eps = prior_to_base(net, params, z)[0]
+    line = prior_from_base(net, params, (1 - t) * eps[0] + t * eps[1])[0]
+  return decode_mean(net, params, line, to_unit=to_unit,
+                     compute_dtype=compute_dtype)
+
+
+def manifold(net: VAENet, params, grid: int = 20, *,
+             to_unit: Callable = lambda v: v, compute_dtype=F32) -> jax.Array:
+  """Decodes a grid x grid lattice of standard-normal quantiles
+  ppf((i + 0.5) / grid), i = 0..grid-1 (z1 left to right, z2 bottom to top;
+  the practical's manifold plot): [grid², H, W, C]. With a flow prior the
+  lattice is mapped through z = g^{-1}(ε).
+
+  Raises:
+    ValueError: latent_dim != 2.
+  """
+  if net.latent_dim != 2:
+    raise ValueError(f"the manifold plot needs latent_dim == 2; got {net.latent_dim}.")
+  q = jax.scipy.special.ndtri((jnp.arange(grid) + 0.5) / grid)
+  zz = jnp.stack(jnp.meshgrid(q, q[::-1]), -1).reshape(-1, 2)
+  if net.prior_flow != "none":
+    zz = prior_from_base(net, params, zz)[0]
+  return decode_mean(net, params, zz, to_unit=to_unit,
+                     compute_dtype=compute_dtype)
+
+
+def images(net: VAENet, pre: Preprocessing, params, batch: dict,
+           rng: jax.Array, *, compute_dtype=F32) -> dict:
+  """Pictures for one evaluation, [N, H, W, C] in [0, 1]: 64 samples, the
+  first 32 (an even number of) examples then their reconstructions, four
+  10-step interpolations, and the manifold for a 2-D latent."""
+  pre_rng, s_rng = jax.random.split(rng)
+  x = pre.apply(pre_rng, batch["image"][:32])
+  x = x[:x.shape[0] // 2 * 2]
+  kw = {"to_unit": pre.to_unit, "compute_dtype": compute_dtype}
+  out = {"samples": sample(net, params, s_rng, 64, **kw),
+         "reconstructions": jnp.concatenate(
+             [pre.to_unit(x), reconstruct(net, params, x, **kw)]),
+         "interpolations": jnp.concatenate(
+             [interpolate(net, params, x[2 * i], x[2 * i + 1], **kw)
+              for i in range(4)])}
+  if net.latent_dim == 2:
+    out["manifold"] = manifold(net, params, **kw)
+  return out
+
+
+def protocol(net: VAENet, pre: Preprocessing, *, objective: str,
+             eval_num_samples: int) -> dict:
+  """How the final metrics were computed (for final_metrics.json)."""
+  def flow(kind, steps_):
+    return kind + ("" if kind == "none" else f" x{steps_}")
+  closed_form = net.posterior_flow == "none" and net.prior_flow == "none"
+  return {"model": "vae", "architecture": net.architecture,
+          "likelihood": net.likelihood, "objective": objective,
+          "latent_dim": net.latent_dim, "preprocessing": pre.description,
+          "posterior_flow": flow(net.posterior_flow, net.posterior_flow_steps),
+          "prior_flow": flow(net.prior_flow, net.prior_flow_steps),
+          "kl": ("closed form" if closed_form
+                 else "Monte Carlo, 1 sample: log q_K(z_K|x) - log p(z_K)"),
+          "nll_estimator": "importance sampling (IWAE bound)",
+          "nll_num_samples": eval_num_samples,
+          "bits_per_dim": "nll / (D ln 2)" + (
+              "" if pre.binary else f" + {pre.nats_offset_per_dim:.4f}/ln 2 "
+              "(Jacobian to the 8-bit grid)")}
+
+
+def init(net: nn.Module, tx: optax.GradientTransformation, rng: jax.Array,
+         batch: Any = None, *, latent_shape: Sequence[int] | None = None
+         ) -> TrainState:
+  """Parameters from `net.init(rng, zeros x [1, H, W, C], zeros z)` and the
+  optimiser state: TrainState(step 0, rng). `latent_shape` is z's
+  per-example shape (default (latent_dim,)); `batch` is not used."""
+  params_rng, state_rng = jax.random.split(rng)
+  z_shape = tuple(latent_shape or (net.latent_dim,))
+  params = net.init(params_rng, jnp.zeros((1,) + tuple(net.image_shape), F32),
+                    jnp.zeros((1,) + z_shape, F32))
+  return TrainState.create(state_rng, params, tx.init(params))
+
+
+# ------------------------------------------------------ config and make
+
+
+def validate_config(mc, binary_data: bool | None = None) -> None:
+  """Raises ValueError naming the field for any invalid model setting (and,
+  given `binary_data`, a likelihood that does not fit the data)."""
+  post, prior = _flow_field(mc, "posterior_flow"), _flow_field(mc, "prior_flow")
+  post_steps, prior_steps = (_flow_field(mc, "posterior_flow_steps"),
+                             _flow_field(mc, "prior_flow_steps"))
+  ctx, hid = (_flow_field(mc, "posterior_context_dim"),
+              tuple(_flow_field(mc, "posterior_flow_hidden")))
+  prior_hid = _flow_field(mc, "prior_flow_hidden")
+  needs_ctx = post == "iaf" or (post == "planar" and _flow_field(
+      mc, "posterior_flow_amortized"))
+  rules = (
+      (mc.architecture in ARCHITECTURES, f"model.architecture must be one of "
+       f"{ARCHITECTURES}; got '{mc.architecture}'."),
+      (mc.likelihood in LIKELIHOODS, f"model.likelihood must be one of "
+       f"{LIKELIHOODS}; got '{mc.likelihood}'."),
+      (mc.objective in OBJECTIVES, f"model.objective must be one of "
+       f"{OBJECTIVES}; got '{mc.objective}'."),
+      *at_least(mc, latent_dim=1, beta=0, kl_warmup_steps=0, num_samples=1),
+      *sample_count_rules(mc),
+      (mc.fixed_scale > 0, f"model.fixed_scale must be > 0; got {mc.fixed_scale}."),
+      (not (mc.objective == "iwae" and (mc.beta != 1.0 or mc.kl_warmup_steps)),
+       "model.objective='iwae' has no separate KL term: set model.beta=1 and "
+       f"model.kl_warmup_steps=0 (got {mc.beta}, {mc.kl_warmup_steps})."),
+      (post in POSTERIOR_FLOWS, f"model.posterior_flow must be one of "
+       f"{POSTERIOR_FLOWS}; got '{post}'."),
+      (prior in PRIOR_FLOWS,
+       f"model.prior_flow must be one of {PRIOR_FLOWS}; got '{prior}'."),
+      (post == "none" or post_steps >= 1,
+       f"model.posterior_flow_steps must be >= 1; got {post_steps}."),
+      (not needs_ctx or ctx >= 1, "model.posterior_context_dim must be >= 1 "
+       f"for an amortised flow posterior; got {ctx}."),
+      (post != "iaf" or (len(hid) >= 1 and all(h >= 1 for h in hid)),
+       f"model.posterior_flow_hidden needs >= 1 layer of sizes >= 1; got {hid}."),
+      (prior == "none" or prior_steps >= 1,
+       f"model.prior_flow_steps must be >= 1; got {prior_steps}."),
+      (prior == "none" or prior_hid >= 1,
+       f"model.prior_flow_hidden must be >= 1; got {prior_hid}."),
+      (not (prior == "realnvp" and mc.latent_dim < 2),
+       "model.prior_flow='realnvp' couples halves of z: it needs "
+       f"model.latent_dim >= 2; got {mc.latent_dim}."),
+      (binary_data is None or mc.likelihood != "bernoulli" or binary_data,
+       "model.likelihood='bernoulli' needs binarised data "
+       "(data.binarization='dynamic' or 'static')."),
+      (binary_data is None or mc.likelihood != "gaussian" or not binary_data,
+       "model.likelihood='gaussian' needs continuous data: set "
+       "data.binarization='none' (and data.dequantization='uniform')."),
+  )
+  raise_first_failure(rules)
+
+
+def at_least(mc, **bounds) -> list[tuple[bool, str]]:
+  """Validation rules 'model.<field> must be >= <bound>; got <value>.'"""
+  return [(getattr(mc, k) >= b, f"model.{k} must be >= {b}; got "
+           f"{getattr(mc, k)}.") for k, b in bounds.items()]
+
+
+def sample_count_rules(mc) -> list[tuple[bool, str]]:
+  """The rules every latent-variable family shares: positive hidden sizes,
+  eval_num_samples >= 1, and a multiple of eval_chunk_size."""
+  return [
+      (all(h >= 1 for h in mc.hidden),
+       f"model.hidden sizes must be >= 1; got {mc.hidden}."),
+      *at_least(mc, eval_num_samples=1),
+      (mc.eval_chunk_size >= 1 and mc.eval_num_samples % mc.eval_chunk_size == 0,
+       f"model.eval_num_samples ({mc.eval_num_samples}) must be a multiple "
+       f"of model.eval_chunk_size ({mc.eval_chunk_size})."),
+  ]
+
+
+def raise_first_failure(rules) -> None:
+  """Raises ValueError(message) for the first (ok, message) with ok False."""
+  message = next((m for ok, m in rules if not ok), None)
+  if message is not None:
+    raise ValueError(message)
+
+
+def setup(config, dataset_info: dict, validate: Callable,
+          build: Callable) -> tuple[Preprocessing, nn.Module,
+                                    optax.GradientTransformation]:
+  """The pieces a VAE-like family's `make` wires: the preprocessing of
+  `config.data`, `validate(config.model, binary_data)` (raises ValueError
+  naming the field), the network `build(config.model, shape)` and the
+  optax chain of `config.optimizer`."""
+  pre = make_preprocessing(config.data.binarization, config.data.dequantization,
+                           config.data.value_range)
+  validate(config.model, pre.binary)
+  net = build(config.model, dataset_info["shape"])
+  return pre, net, make_optimizer(config.optimizer, config.train.num_steps)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class VAE(base.Model):
+  """The model interface (models/base.py) plus the VAE's own functions: the
+  module-level functions of the same names with `net` and the config's
+  hyperparameters bound (params from `state.params`, x in model space, i.e.
+  preprocessed, float [B, H, W, C]):
+
+    elbo(params, x, rng, beta=1.) -> {'elbo', 'reconstruction', 'kl',
+        'beta_elbo'}: [B]
+    importance_log_weights(params, x, rng, K, chunk_size=None) -> [K, B]
+    iwae_bound(params, x, rng, K, chunk_size=None) -> [B]
     encode(params, x) -> (mean, log_scale): [B, latent_dim] each
     decode_mean(params, z) -> [N, H, W, C] in [0, 1]
     reconstruct(params, x) -> [B, H, W, C] in [0, 1]
     interpolate(params, x_a, x_b, steps) -> [steps, H, W, C]
     manifold(params, grid) -> [grid*grid, H, W, C] (latent_dim == 2 only)
-  and the latent-space functions (identities/Gaussians without flows):
-    encode_posterior(params, x) -> (mean, log_scale, context): [B, D] x 2,
-        [B, C]
-    transform_posterior(params, z_0, context) -> (z_K, Σ_k log|det J_k|):
-        [N, D], [N]
-    sample_posterior(params, x, rng, k=None) -> {'z0', 'z', 'log_q'}:
-        z_0 ~ q_0, z = z_K and log q_K(z_K|x); [B, D], [B, D], [B], or with
-        a leading K axis when k is given
-    prior_log_prob(params, z) -> log p(z) [N]
-    prior_to_base(params, z) -> (ε = g(z), log|det ∂g/∂z|): [N, D], [N]
-    prior_from_base(params, ε) -> (z = g^{-1}(ε), log|det ∂g^{-1}/∂ε|)
-    sample_prior(params, rng, n) -> z ~ p(z), [n, D]
+    encode_posterior, transform_posterior, sample_posterior(params, x, rng,
+        k=None), prior_log_prob, prior_to_base, prior_from_base,
+        sample_prior(params, rng, n)
   """
-  init: Callable
-  train_step: Callable
-  evaluate: Callable
-  evaluate_final: Callable
-  sample: Callable
-  protocol: Callable
-  images: Callable
   preprocessing: Preprocessing
   net: VAENet
   elbo: Callable
@@ -467,360 +1001,57 @@ class VAE(NamedTuple):
   prior_to_base: Callable
   prior_from_base: Callable
   sample_prior: Callable
+  supports_bfloat16: bool = True
 
-
-def validate_config(mc) -> None:
-  """Raises ValueError with the field name for any invalid model setting."""
-  def check(cond, msg):
-    if not cond:
-      raise ValueError(msg)
-  check(mc.architecture in ARCHITECTURES,
-        f"model.architecture must be one of {ARCHITECTURES}; got '{mc.architecture}'.")
-  check(mc.likelihood in LIKELIHOODS,
-        f"model.likelihood must be one of {LIKELIHOODS}; got '{mc.likelihood}'.")
-  check(mc.objective in OBJECTIVES,
-        f"model.objective must be one of {OBJECTIVES}; got '{mc.objective}'.")
-  check(mc.latent_dim >= 1, f"model.latent_dim must be >= 1; got {mc.latent_dim}.")
-  check(all(h >= 1 for h in mc.hidden), f"model.hidden sizes must be >= 1; got {mc.hidden}.")
-  check(mc.beta >= 0, f"model.beta must be >= 0; got {mc.beta}.")
-  check(mc.kl_warmup_steps >= 0,
-        f"model.kl_warmup_steps must be >= 0; got {mc.kl_warmup_steps}.")
-  check(mc.num_samples >= 1, f"model.num_samples must be >= 1; got {mc.num_samples}.")
-  check(mc.eval_num_samples >= 1,
-        f"model.eval_num_samples must be >= 1; got {mc.eval_num_samples}.")
-  check(mc.eval_num_samples % mc.eval_chunk_size == 0,
-        f"model.eval_num_samples ({mc.eval_num_samples}) must be a multiple "
-        f"of model.eval_chunk_size ({mc.eval_chunk_size}).")
-  check(mc.fixed_scale > 0, f"model.fixed_scale must be > 0; got {mc.fixed_scale}.")
-  check(not (mc.objective == "iwae" and (mc.beta != 1.0 or mc.kl_warmup_steps)),
-        "model.objective='iwae' has no separate KL term: set model.beta=1 and "
-        f"model.kl_warmup_steps=0 (got {mc.beta}, {mc.kl_warmup_steps}).")
-  post, prior = _flow_field(mc, "posterior_flow"), _flow_field(mc, "prior_flow")
-  check(post in POSTERIOR_FLOWS,
-        f"model.posterior_flow must be one of {POSTERIOR_FLOWS}; got '{post}'.")
-  check(prior in PRIOR_FLOWS,
-        f"model.prior_flow must be one of {PRIOR_FLOWS}; got '{prior}'.")
-  if post != "none":
-    steps = _flow_field(mc, "posterior_flow_steps")
-    check(steps >= 1, f"model.posterior_flow_steps must be >= 1; got {steps}.")
-    if post == "iaf" or _flow_field(mc, "posterior_flow_amortized"):
-      ctx = _flow_field(mc, "posterior_context_dim")
-      check(ctx >= 1, f"model.posterior_context_dim must be >= 1 for an "
-            f"amortised flow posterior; got {ctx}.")
-  if post == "iaf":
-    hid = tuple(_flow_field(mc, "posterior_flow_hidden"))
-    check(len(hid) >= 1 and all(h >= 1 for h in hid),
-          f"model.posterior_flow_hidden needs >= 1 layer of sizes >= 1; got {hid}.")
-  if prior != "none":
-    steps = _flow_field(mc, "prior_flow_steps")
-    check(steps >= 1, f"model.prior_flow_steps must be >= 1; got {steps}.")
-    hid = _flow_field(mc, "prior_flow_hidden")
-    check(hid >= 1, f"model.prior_flow_hidden must be >= 1; got {hid}.")
-  check(not (prior == "realnvp" and mc.latent_dim < 2),
-        "model.prior_flow='realnvp' couples halves of z: it needs "
-        f"model.latent_dim >= 2; got {mc.latent_dim}.")
+  def _replace(self, **changes) -> "VAE":
+    """A copy with `changes` (NamedTuple-style; `dataclasses.replace`)."""
+    return dataclasses.replace(self, **changes)
 
 
 def make(config, dataset_info: dict) -> VAE:
-  """Builds the VAE family's functions from `config` (see module docstring).
+  """Builds the VAE family's functions from `config` (module docstring).
 
   Args:
     config: the experiment ConfigDict (uses .model, .data, .optimizer,
-      .train.num_steps).
+      .train.num_steps, .train.compute_dtype).
     dataset_info: {'shape': (H, W, C), ...} from the data set.
 
   Raises:
     ValueError: an invalid config value (the message names the field).
   """
   mc = config.model
-  validate_config(mc)
-  pre = make_preprocessing(config.data.binarization, config.data.dequantization,
-                           config.data.value_range)
-  if mc.likelihood == "bernoulli" and not pre.binary:
-    raise ValueError("model.likelihood='bernoulli' needs binarised data "
-                     "(data.binarization='dynamic' or 'static').")
-  if mc.likelihood == "gaussian" and pre.binary:
-    raise ValueError("model.likelihood='gaussian' needs continuous data: set "
-                     "data.binarization='none' (and data.dequantization="
-                     "'uniform').")
-  shape = tuple(dataset_info["shape"])
-  num_dims = math.prod(shape)
-  flow = {k: _flow_field(mc, k) for k in FLOW_DEFAULTS}
-  posterior_flow, prior_flow = flow["posterior_flow"], flow["prior_flow"]
-  uses_context = posterior_flow == "iaf" or (
-      posterior_flow == "planar" and flow["posterior_flow_amortized"])
-  # Without flows the KL has a closed form (the plain VAE's path).
-  closed_form_kl = posterior_flow == "none" and prior_flow == "none"
-  net = VAENet(shape, mc.latent_dim, mc.architecture, tuple(mc.hidden),
-               tuple(mc.conv_channels), mc.conv_hidden, mc.likelihood,
-               mc.learn_scale, mc.fixed_scale, posterior_flow,
-               flow["posterior_flow_steps"], flow["posterior_flow_amortized"],
-               flow["posterior_context_dim"] if uses_context else 0,
-               tuple(flow["posterior_flow_hidden"]), flow["iaf_gate_bias"],
-               prior_flow, flow["prior_flow_steps"], flow["prior_flow_hidden"])
-  tx = make_optimizer(config.optimizer, config.train.num_steps)
-
-  # Mixed precision (train.compute_dtype): the encoder and decoder networks
-  # run in the compute dtype on cast parameters; flows, priors and every
-  # log-density stay in float32 (gdm_jax/core/precision.py).
-  dtype = precision.compute_dtype(config)
-
-  def encode(params, x):
-    return precision.apply_in(dtype, net.apply, params, x, method=VAENet.encode)
-
-  def encode_posterior(params, x):
-    return precision.apply_in(dtype, net.apply, params, x,
-                              method=VAENet.encode_with_context)
-
-  def transform_posterior(params, z0, context):
-    return net.apply(params, z0, context, method=VAENet.transform_posterior)
-
-  def prior_to_base(params, z):
-    return net.apply(params, z, method=VAENet.prior_to_base)
-
-  def prior_from_base(params, eps):
-    return net.apply(params, eps, method=VAENet.prior_from_base)
-
-  def prior_log_prob(params, z):
-    """log p(z) = log N(g(z); 0, I) + log|det ∂g/∂z|: z [N, D] -> [N]."""
-    eps, log_det = prior_to_base(params, z)
-    return jnp.sum(distributions.standard_normal_log_prob(eps), -1) + log_det
-
-  def sample_prior(params, rng, n):
-    """z = g^{-1}(ε), ε ~ N(0, I): [n, D]."""
-    eps = jax.random.normal(rng, (n, mc.latent_dim))
-    return prior_from_base(params, eps)[0]
-
-  def _posterior_given_encoding(params, mean, log_scale, context, z0):
-    """z_K and log q_K(z_K|x) = log q_0(z_0|x) - Σ_k log|det J_k| for
-    z0 [..., B, D] (any leading axes): ([..., B, D], [..., B])."""
-    log_q0 = jnp.sum(distributions.gaussian_log_prob(z0, mean, log_scale), -1)
-    if posterior_flow == "none":
-      return z0, log_q0
-    lead = z0.shape[:-1]
-    n = math.prod(lead)
-    ctx = jnp.broadcast_to(context, lead + context.shape[-1:])
-    z, log_det = transform_posterior(params, z0.reshape(n, mc.latent_dim),
-                                     ctx.reshape(n, context.shape[-1]))
-    return z.reshape(z0.shape), log_q0 - log_det.reshape(lead)
-
-  def sample_posterior(params, x, rng, k=None):
-    """z_0 = μ + σ ε and z_K = f_K ∘ ... ∘ f_1(z_0), with log q_K(z_K|x)."""
-    mean, log_scale, context = encode_posterior(params, x)
-    z0 = estimators.reparameterize(rng, mean, log_scale, k)
-    z, log_q = _posterior_given_encoding(params, mean, log_scale, context, z0)
-    return {"z0": z0, "z": z, "log_q": log_q}
-
-  def log_likelihood(params, z, x):
-    """log p(x | z): z [N, D], x [N, H, W, C] -> [N]."""
-    loc, log_scale = precision.apply_in(dtype, net.apply, params, z,
-                                        method=VAENet.decode)
-    if mc.likelihood == "bernoulli":
-      ll = distributions.bernoulli_log_prob(loc, x)
-    else:
-      ll = distributions.gaussian_log_prob(x, loc, log_scale)
-    return distributions.sum_except_batch(ll)
-
-  def check_x(fn, x):
-    checks.check_example_batch(f"vae.{fn}", "x", x, shape, "floating")
-
-  def elbo(params, x, rng, beta=1.0):
-    """ELBO terms per example [B], nats: 'elbo' = -'reconstruction' - 'kl'.
-
-    Plain VAE: KL(q || p) in closed form. With a flow posterior or prior,
-    one sample z_K ~ q_K(z|x) gives kl = log q_K(z_K|x) - log p(z_K), an
-    unbiased estimate of KL(q_K || p), from the same z_K as the
-    reconstruction term.
-    """
-    check_x("elbo", x)
-    if closed_form_kl:
-      mean, log_scale = encode(params, x)
-      z = estimators.reparameterize(rng, mean, log_scale)
-      reconstruction = -log_likelihood(params, z, x)
-      kl = distributions.kl_divergence_diagonal_gaussian(mean, log_scale)
-    else:
-      post = sample_posterior(params, x, rng)
-      reconstruction = -log_likelihood(params, post["z"], x)
-      kl = post["log_q"] - prior_log_prob(params, post["z"])
-    return {"elbo": -reconstruction - kl, "reconstruction": reconstruction,
-            "kl": kl, "beta_elbo": -reconstruction - beta * kl}
-
-  def _log_weights_given_posterior(params, x, rng, encoding, k):
-    mean, log_scale, context = encoding
-    z0 = estimators.reparameterize(rng, mean, log_scale, k)       # [K, B, D]
-    z, log_qz = _posterior_given_encoding(params, mean, log_scale, context, z0)
-    b = x.shape[0]
-    xk = jnp.broadcast_to(x, (k,) + x.shape).reshape((k * b,) + x.shape[1:])
-    log_px_z = log_likelihood(params, z.reshape(k * b, -1), xk).reshape(k, b)
-    if prior_flow == "none":
-      log_pz = jnp.sum(distributions.standard_normal_log_prob(z), -1)
-    else:
-      log_pz = prior_log_prob(params, z.reshape(k * b, -1)).reshape(k, b)
-    return log_px_z + log_pz - log_qz                               # [K, B]
-
-  def importance_log_weights(params, x, rng, k, chunk_size=None):
-    """log w_k = log p(x, z_k) - log q(z_k | x) for K samples: [K, B].
-
-    With a flow posterior, z_k is the flow's output z_K and q its density
-    q_K; with a flow prior, p(z_k) is the flow prior's density.
-
-    With `chunk_size`, samples are drawn and decoded `chunk_size` at a time
-    (a sequential `lax.map`), so memory is O(chunk_size * B) for any K.
-    """
-    check_x("importance_log_weights", x)
-    checks.check_positive_int("vae.importance_log_weights", "k", k)
-    if chunk_size is not None and chunk_size < k and k % chunk_size:
-      raise ValueError(f"importance_log_weights: K={k} is not a multiple of "
-                       f"chunk_size={chunk_size}.")
-    encoding = encode_posterior(params, x)
-    if chunk_size is None or chunk_size >= k:
-      return _log_weights_given_posterior(params, x, rng, encoding, k)
-    keys = jax.random.split(rng, k // chunk_size)
-    chunks = jax.lax.map(lambda r: _log_weights_given_posterior(
-        params, x, r, encoding, chunk_size), keys)
-    return chunks.reshape(k, x.shape[0])
-
-  def iwae_bound(params, x, rng, k, chunk_size=None):
-    return estimators.iwae_bound(
-        importance_log_weights(params, x, rng, k, chunk_size))
-
-  def loss_fn(params, x, rng, beta):
-    if mc.objective == "iwae":
-      bound = iwae_bound(params, x, rng, mc.num_samples)
-      return -jnp.mean(bound), {"iwae_bound": jnp.mean(bound)}
-    terms = elbo(params, x, rng, beta)
-    aux = {k: jnp.mean(terms[k]) for k in ("elbo", "reconstruction", "kl")}
-    return -jnp.mean(terms["beta_elbo"]), aux
-
-  def init(rng, batch):
-    params_rng, state_rng = jax.random.split(rng)
-    x = jnp.zeros((1,) + shape, jnp.float32)
-    params = net.init(params_rng, x, jnp.zeros((1, mc.latent_dim)))
-    return TrainState.create(state_rng, params, tx.init(params))
-
-  def beta_at(step):
-    if not mc.kl_warmup_steps:
-      return jnp.asarray(mc.beta, jnp.float32)
-    frac = jnp.minimum(1.0, (step + 1) / mc.kl_warmup_steps)
-    return mc.beta * frac.astype(jnp.float32)
-
-  def check_batch(fn, batch):
-    """The batch fits the data set the model was built for (trace time)."""
-    checks.check_batch(f"vae.{fn}", batch, "image", shape, "numeric")
-
-  def train_step(state, batch, rng):
-    check_batch("train_step", batch)
-    pre_rng, z_rng = jax.random.split(rng)
-    x = pre.apply(pre_rng, batch["image"])
-    beta = beta_at(state.step)
-    (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params, x, z_rng, beta)
-    state = apply_gradients(state, grads, tx)
-    return state, {"loss": loss, "beta": beta,
-                   "grad_norm": optax.global_norm(grads), **aux}
-
-  def _bits(nats_per_example):
-    """Per-example NLL in nats -> bits/dim on the (8-bit or binary) data:
-    (nats / D + nats_offset_per_dim) / ln 2, the offset being log 256 for
-    dequantised [0, 1] data and 0 for binary data (module docstring)."""
-    return (nats_per_example / num_dims + pre.nats_offset_per_dim) / math.log(2)
-
-  def evaluate(params, batch, rng):
-    check_batch("evaluate", batch)
-    pre_rng, z_rng = jax.random.split(rng)
-    x = pre.apply(pre_rng, batch["image"])
-    terms = elbo(params, x, z_rng)
-    return {"elbo": terms["elbo"], "reconstruction": terms["reconstruction"],
-            "kl": terms["kl"], "elbo_bits_per_dim": _bits(-terms["elbo"])}
-
-  def evaluate_final(params, batch, rng):
-    check_batch("evaluate_final", batch)
-    pre_rng, z_rng, w_rng = jax.random.split(rng, 3)
-    x = pre.apply(pre_rng, batch["image"])
-    terms = elbo(params, x, z_rng)
-    nll = -iwae_bound(params, x, w_rng, mc.eval_num_samples, mc.eval_chunk_size)
-    return {"elbo": terms["elbo"], "kl": terms["kl"],
-            "elbo_bits_per_dim": _bits(-terms["elbo"]),
-            "nll": nll, "bits_per_dim": _bits(nll)}
-
-  def decode_mean(params, z):
-    loc, _ = precision.apply_in(dtype, net.apply, params, z,
-                                method=VAENet.decode)
-    return jax.nn.sigmoid(loc) if mc.likelihood == "bernoulli" else pre.to_unit(loc)
-
-  def sample(params, rng, n):
-    checks.check_positive_int("vae.sample", "n", n)
-    if prior_flow == "none":
-      return decode_mean(params, jax.random.normal(rng, (n, mc.latent_dim)))
-    return decode_mean(params, sample_prior(params, rng, n))
-
-  def _posterior_point(params, x):
-    """z_K of the posterior mean z_0 = μ(x) (μ itself without a flow)."""
-    mean, _, context = encode_posterior(params, x)
-    return mean if posterior_flow == "none" else transform_posterior(
-        params, mean, context)[0]
-
-  def reconstruct(params, x):
-    return decode_mean(params, _posterior_point(params, x))
-
-  def interpolate(params, x_a, x_b, steps=10):
-    """Decodes the posterior means of x_a and x_b [H, W, C] and `steps` points
-    on the line between them: [steps, H, W, C]. With a flow posterior the
-    end points are the flow's images f(μ) of the means; with a flow prior
-    the line runs in the prior's base space, ε = g(z), and maps back."""
-    z = _posterior_point(params, jnp.stack([x_a, x_b]))
-    t = jnp.linspace(0.0, 1.0, steps)[:, None]
-    if prior_flow == "none":
-      return decode_mean(params, (1 - t) * z[0] + t * z[1])
-    eps = prior_to_base(params, z)[0]
-    line = prior_from_base(params, (1 - t) * eps[0] + t * eps[1])[0]
-    return decode_mean(params, line)
-
-  def manifold(params, grid=20):
-    """Decodes a grid x grid lattice of standard-normal quantiles
-    ppf((i + 0.5) / grid), i = 0..grid-1 (the practical's manifold plot);
-    with a flow prior, their images z = g^{-1}(ε) under the prior's flow."""
-    if mc.latent_dim != 2:
-      raise ValueError(f"the manifold plot needs latent_dim == 2; got {mc.latent_dim}.")
-    q = jax.scipy.special.ndtri((jnp.arange(grid) + 0.5) / grid)
-    zz = jnp.stack(jnp.meshgrid(q, q[::-1]), -1).reshape(-1, 2)
-    if prior_flow != "none":
-      zz = prior_from_base(params, zz)[0]
-    return decode_mean(params, zz)
-
-  def images(params, batch, rng):
-    """Pictures for one evaluation: {name: [N, H, W, C] in [0, 1], ...}."""
-    pre_rng, s_rng = jax.random.split(rng)
-    x = pre.apply(pre_rng, batch["image"][:32])
-    n = x.shape[0]
-    out = {"samples": sample(params, s_rng, 64),
-           "reconstructions": jnp.concatenate(
-               [pre.to_unit(x[:n // 2 * 2]), reconstruct(params, x[:n // 2 * 2])]),
-           "interpolations": jnp.concatenate(
-               [interpolate(params, x[2 * i], x[2 * i + 1]) for i in range(4)])}
-    if mc.latent_dim == 2:
-      out["manifold"] = manifold(params)
-    return out
-
-  def protocol():
-    return {"model": "vae", "architecture": mc.architecture,
-            "likelihood": mc.likelihood, "objective": mc.objective,
-            "latent_dim": mc.latent_dim, "preprocessing": pre.description,
-            "posterior_flow": posterior_flow + (
-                "" if posterior_flow == "none"
-                else f" x{flow['posterior_flow_steps']}"),
-            "prior_flow": prior_flow + (
-                "" if prior_flow == "none" else f" x{flow['prior_flow_steps']}"),
-            "kl": ("closed form" if closed_form_kl
-                   else "Monte Carlo, 1 sample: log q_K(z_K|x) - log p(z_K)"),
-            "nll_estimator": "importance sampling (IWAE bound)",
-            "nll_num_samples": mc.eval_num_samples,
-            "bits_per_dim": "nll / (D ln 2)" + (
-                "" if pre.binary else f" + {pre.nats_offset_per_dim:.4f}/ln 2 "
-                "(Jacobian to the 8-bit grid)")}
-
-  return VAE(init, train_step, evaluate, evaluate_final, sample, protocol,
-             images, pre, net, elbo, importance_log_weights, iwae_bound,
-             encode, decode_mean, reconstruct, interpolate, manifold,
-             encode_posterior, transform_posterior, sample_posterior,
-             prior_log_prob, prior_to_base, prior_from_base, sample_prior)
+  pre, net, tx = setup(config, dataset_info, validate_config, build_networks)
+  dtype = {"compute_dtype": precision.compute_dtype(config)}
+  pics = {"to_unit": pre.to_unit, **dtype}
+  bind = functools.partial
+  loss_fn = bind(loss, net, objective=mc.objective, beta=mc.beta,
+                 kl_warmup_steps=mc.kl_warmup_steps,
+                 num_samples=mc.num_samples, **dtype)
+  return VAE(
+      init=bind(init, net, tx),
+      train_step=steps.gradient_step(
+          loss_fn, tx, bind(preprocess, net, pre, fn="train_step")),
+      evaluate=bind(evaluate, net, pre, **dtype),
+      evaluate_final=bind(evaluate_final, net, pre,
+                          num_samples=mc.eval_num_samples,
+                          chunk_size=mc.eval_chunk_size, **dtype),
+      sample=bind(sample, net, **pics),
+      images=bind(images, net, pre, **dtype),
+      protocol=bind(protocol, net, pre, objective=mc.objective,
+                    eval_num_samples=mc.eval_num_samples),
+      preprocessing=pre, net=net,
+      elbo=bind(elbo, net, **dtype),
+      importance_log_weights=bind(importance_log_weights, net, **dtype),
+      iwae_bound=bind(iwae_bound, net, **dtype),
+      encode=bind(encode, net, **dtype),
+      decode_mean=bind(decode_mean, net, **pics),
+      reconstruct=bind(reconstruct, net, **pics),
+      interpolate=bind(interpolate, net, **pics),
+      manifold=bind(manifold, net, **pics),
+      encode_posterior=bind(encode_posterior, net, **dtype),
+      transform_posterior=bind(transform_posterior, net),
+      sample_posterior=bind(sample_posterior, net, **dtype),
+      prior_log_prob=bind(prior_log_prob, net),
+      prior_to_base=bind(prior_to_base, net),
+      prior_from_base=bind(prior_from_base, net),
+      sample_prior=bind(sample_prior, net))

@@ -10,6 +10,8 @@ from gdm_jax import flows
 from tests.flows.helpers import key
 from tests.flows.helpers import normal
 from tests.flows.helpers import perturb
+from tests.validation_cases import assert_raises_naming
+from tests.validation_cases import i
 
 
 def test_logit_values_and_log_det():
@@ -41,11 +43,14 @@ def test_planar_u_hat_keeps_it_invertible():
   variables = {"params": {"w": jnp.array([1.0, 0.0, 0.0]),
                           "u": jnp.array([-5.0, 1.0, 0.0]),
                           "b": jnp.array(0.3)}}
-  _, u_hat, _, w_u_hat, _ = flow.apply(variables, x, method="_params")
+  p = variables["params"]
+  u_hat, one_plus = flows.planar_u_hat(p["u"], p["w"])
+  w_u_hat = one_plus - 1.0
   assert float(w_u_hat) > -1.0
-  np.testing.assert_allclose(jnp.dot(variables["params"]["w"], u_hat), w_u_hat,
-                             rtol=1e-6)
-  np.testing.assert_allclose(w_u_hat, -1.0 + jax.nn.softplus(-5.0), rtol=1e-6)
+  np.testing.assert_allclose(jnp.dot(p["w"], u_hat), w_u_hat, rtol=1e-6)
+  # m(a) = -1 + softplus(a + log(e - 1)) (the shifted m, module docstring).
+  np.testing.assert_allclose(
+      w_u_hat, -1.0 + jax.nn.softplus(-5.0 + np.log(np.e - 1.0)), rtol=1e-6)
   np.testing.assert_allclose(u_hat[1:], [1.0, 0.0])  # only the w part moved
   y, ld = flow.apply(variables, x)
   assert np.all(np.isfinite(ld))
@@ -55,6 +60,48 @@ def test_planar_u_hat_keeps_it_invertible():
   x_back, ild = flow.apply(variables, y, method="inverse")
   np.testing.assert_allclose(x_back, x, atol=1e-4)
   np.testing.assert_allclose(ld + ild, 0.0, atol=1e-4)
+
+
+def test_planar_m_is_the_papers_m_shifted_to_the_identity():
+  """m(a) = -1 + softplus(a + log(e - 1)) is the paper's m(a) = -1 +
+  softplus(a) at a + log(e - 1): m(0) = 0, so u = 0 is the identity, and û at
+  (u, w) is the paper's û at (u + log(e - 1) w / ‖w‖², w)."""
+  rng = np.random.default_rng(5)
+  u = jnp.asarray(rng.standard_normal((50, 4)), jnp.float32)
+  w = jnp.asarray(rng.standard_normal((50, 4)), jnp.float32)
+  c = np.log(np.e - 1.0)
+  u_hat, _ = flows.planar_u_hat(u, w)
+  u_paper = u + c * w / jnp.sum(w * w, -1, keepdims=True)
+  wu = jnp.sum(w * u_paper, -1, keepdims=True)
+  paper = u_paper + (-1.0 + jax.nn.softplus(wu) - wu) * w / jnp.sum(
+      w * w, -1, keepdims=True)
+  np.testing.assert_allclose(u_hat, paper, rtol=1e-4, atol=1e-5)
+  z = normal(seed=6, shape=(50, 4))
+  y, ld = flows.planar_forward(z, jnp.zeros_like(u), w, rng.standard_normal(50))
+  np.testing.assert_array_equal(y, z)
+  np.testing.assert_allclose(ld, 0.0, atol=1e-6)
+
+
+def test_planar_functions_per_example_log_det_and_inverse():
+  """planar_forward with one (u, w, b) per example (the VAE's amortised
+  posterior): log-det = slogdet of jax.jacfwd per example, and
+  planar_inverse round-trips with cancelling log-dets."""
+  b_, d = 6, 3
+  z = normal(seed=7, shape=(b_, d))
+  u = normal(seed=8, shape=(b_, d)) * 2.0
+  w = normal(seed=9, shape=(b_, d))
+  b = normal(seed=10, shape=(b_,))
+  y, ld = jax.jit(flows.planar_forward)(z, u, w, b)
+  for n in range(b_):
+    jac = jax.jacfwd(lambda v, n=n: flows.planar_forward(
+        v[None], u[n:n + 1], w[n:n + 1], b[n:n + 1])[0][0])(z[n])
+    sign, log_abs = np.linalg.slogdet(np.asarray(jac, np.float64))
+    assert sign > 0
+    np.testing.assert_allclose(ld[n], log_abs, rtol=1e-5, atol=1e-5)
+  assert float(jnp.max(jnp.abs(y - z))) > 0.1           # not the identity
+  z_back, ild = jax.jit(flows.planar_inverse)(y, u, w, b)
+  np.testing.assert_allclose(z_back, z, atol=1e-5)
+  np.testing.assert_allclose(ld + ild, 0.0, atol=1e-5)
 
 
 def test_planar_inverse_has_implicit_gradients():
@@ -145,15 +192,33 @@ def test_reshape_checks_shapes():
 
 
 def test_planar_log_det_finite_and_exact_when_w_u_very_negative():
-  """wᵀu << 0 puts wᵀû = -1 + softplus(wᵀu) within float32 rounding of -1;
-  on the hyperplane (tanh = 0) the log-det is log softplus(wᵀu), which a
-  cancelling 1 + (wᵀû)(1 - t²) would turn into -inf or NaN."""
+  """wᵀu << 0 puts wᵀû = m(wᵀu) within float32 rounding of -1. On the
+  hyperplane (tanh = 0) the log-det is log(1 + wᵀû) = log softplus(wᵀu +
+  log(e - 1)), which a cancelling 1 + (wᵀû)(1 - t²) would get wrong (here
+  by ~1e-3) or turn into -inf; below 1e-6 it is floored there (wᵀû >= -1 +
+  1e-6, flows.planar.PLANAR_FLOOR) and stays finite."""
   d = 4
   w = jnp.array([3.0, 0.0, 0.0, 0.0])
-  u = jnp.array([-10.0, 0.0, 0.0, 0.0])        # wᵀu = -30: softplus ~ 9.4e-14
-  params = {"params": {"w": w, "u": u, "b": jnp.zeros(())}}
   x = jnp.zeros((1, d))                          # a = wᵀx + b = 0, tanh = 0
-  _, log_det = flows.Planar().apply(params, x)
-  expected = np.log(np.log1p(np.exp(-30.0)))   # log softplus(-30), float64
-  assert np.isfinite(log_det).all()
-  np.testing.assert_allclose(np.asarray(log_det), expected, rtol=1e-5)
+  for wu in (-12.0, -30.0):                      # softplus 1.1e-5; 1.6e-13
+    u = jnp.array([wu / 3.0, 0.0, 0.0, 0.0])
+    params = {"params": {"w": w, "u": u, "b": jnp.zeros(())}}
+    _, log_det = flows.Planar().apply(params, x)
+    exact = np.log(np.log1p(np.exp(wu + np.log(np.e - 1.0))))   # float64
+    expected = max(exact, np.log(flows.planar.PLANAR_FLOOR))
+    assert np.isfinite(log_det).all()
+    np.testing.assert_allclose(np.asarray(log_det), expected, rtol=1e-5)
+    # The inverse stays finite and undoes it there.
+    y, _ = flows.Planar().apply(params, x)
+    x_back, ild = flows.Planar().apply(params, y, method="inverse")
+    np.testing.assert_allclose(x_back, x, atol=1e-5)
+    np.testing.assert_allclose(ild, -log_det, rtol=1e-5)
+
+
+@pytest.mark.parametrize("call, expected", [
+    pytest.param(lambda: flows.Planar().init(key(0), i(2, 3)),
+                 ["Planar", "`x`", "int32"], id="planar_int"),
+])
+def test_invalid_input_raises_naming_function_argument_and_input(call,
+                                                                 expected):
+  assert_raises_naming(call, expected)

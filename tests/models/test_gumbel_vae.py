@@ -9,16 +9,23 @@ enumeration and compared with the model's Monte Carlo estimates.
 import itertools
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from experiments.configs import gumbel_vae as configs
+from gdm_jax import distributions
 from gdm_jax.models import gumbel_vae
+from tests.models.vae_helpers import synthetic_batch
+from tests.validation_cases import assert_raises_naming
+from tests.validation_cases import f
+from tests.validation_cases import u8
 
 SHAPE = (4, 4, 1)
 N, K = 2, 3
+KEY = jax.random.key(0)
 
 
 def small_config(**model):
@@ -168,21 +175,13 @@ def optax_norm(tree):
   return jnp.sqrt(sum(jnp.sum(l * l) for l in jax.tree_util.tree_leaves(tree)))
 
 
-def _synthetic_batch(n=32, shape=(28, 28, 1)):
-  h, w, _ = shape
-  yy, xx = np.mgrid[:h, :w]
-  patterns = [(yy // 4) % 2, (xx // 4) % 2, (yy < h // 2), ((yy + xx) // 7) % 2]
-  images = np.stack([patterns[i % 4] for i in range(n)])[..., None]
-  return {"image": jnp.asarray(images * 255, jnp.uint8)}
-
-
 def test_train_step_anneals_temperature_and_learns_without_recompiling():
   cfg = small_config(anneal_rate=0.1, anneal_every=2, temperature_min=0.7,
                      hidden=(16,), num_latents=4)
   cfg.optimizer.learning_rate = 1e-2
   shape = (8, 8, 1)
   model = gumbel_vae.make(cfg, {"shape": shape})
-  batch = _synthetic_batch(16, shape)                  # {0, 255}: deterministic x
+  batch = synthetic_batch(16, shape)                  # {0, 255}: deterministic x
   state = jax.jit(model.init)(jax.random.key(9), batch)
   step = jax.jit(model.train_step)
   elbo = jax.jit(model.elbo)
@@ -253,3 +252,75 @@ def test_needs_binarised_data():
   cfg.data.binarization = "none"
   with pytest.raises(ValueError, match="binarization"):
     gumbel_vae.make(cfg, {"shape": SHAPE})
+
+
+def test_module_functions_equal_the_bound_members(tiny):
+  """The members are the module-level functions with the network bound."""
+  model, params, x = tiny
+  net = gumbel_vae.build_networks(small_config().model, SHAPE)
+  assert net == model.net
+  key = jax.random.key(14)
+  chex.assert_trees_all_equal(gumbel_vae.elbo(net, params, x, key, 0.5, True),
+                              model.elbo(params, x, key, 0.5, True))
+  chex.assert_trees_all_equal(gumbel_vae.discrete_elbo(net, params, x, key),
+                              model.discrete_elbo(params, x, key))
+  chex.assert_trees_all_equal(
+      gumbel_vae.iwae_bound(net, params, x, key, 8, 4),
+      model.iwae_bound(params, x, key, 8, 4))
+  chex.assert_trees_all_equal(gumbel_vae.sample(net, params, key, 3),
+                              model.sample(params, key, 3))
+  # The schedule τ(t) = max(τ_min, τ_0 exp(-r ⌊t / T⌋ T)), traced or not.
+  t = np.arange(0, 50, 3)
+  expected = np.maximum(0.5, np.exp(-0.1 * (t // 2) * 2))
+  np.testing.assert_allclose(
+      jax.jit(gumbel_vae.temperature_schedule, static_argnums=(1, 2, 3, 4))(
+          t, 1.0, 0.5, 0.1, 2), expected, rtol=1e-6)
+  np.testing.assert_allclose(model.temperature_at(jnp.asarray(t)),
+                             gumbel_vae.temperature_schedule(t, 1.0, 0.5, 0.1, 2),
+                             rtol=1e-6)
+  # Metrics through distributions.bits_per_dim.
+  final = model.evaluate_final(params, {"image": (x * 255).astype(jnp.uint8)},
+                               key)
+  np.testing.assert_array_equal(final["bits_per_dim"], distributions.bits_per_dim(
+      final["nll"], math.prod(SHAPE)))
+
+
+def test_uniform_logits_have_zero_kl():
+  np.testing.assert_allclose(gumbel_vae.kl_to_uniform(f(2, 4, 3)), 0.0,
+                             atol=1e-6)
+
+
+# ------------------------------------------------------------ input checks
+
+
+@pytest.fixture(scope="module")
+def smoke_model():          # 4 latents of 3 classes, never initialised
+  return gumbel_vae.make(configs.get_config("smoke"), {"shape": SHAPE})
+
+
+MODEL_CASES = [
+    (lambda m: m.evaluate_final({}, {"image": u8(2, 4, 4)}, KEY),
+     ["gumbel_vae.evaluate_final", "batch['image']", "(*, 4, 4, 1)",
+      "(2, 4, 4)"]),
+    (lambda m: m.elbo({}, f(2, 16), KEY, 1.0),
+     ["gumbel_vae.elbo", "`x`", "(2, 16)"]),
+    (lambda m: m.importance_log_weights({}, f(2, 4, 4, 1), KEY, 0),
+     ["gumbel_vae.importance_log_weights", "`k`", "0"]),
+    (lambda m: m.iwae_bound({}, f(2, 4, 4, 1), KEY, 4, 0),
+     ["gumbel_vae.iwae_bound", "`chunk_size`", "0"]),
+    (lambda m: m.log_likelihood({}, f(2, 4, 4), f(2, 4, 4, 1)),
+     ["gumbel_vae.log_likelihood", "`z`", "[B, 4, 3]", "(2, 4, 4)"]),
+    (lambda m: m.log_likelihood({}, f(3, 4, 3), f(2, 4, 4, 1)),
+     ["gumbel_vae.log_likelihood", "batch size", "`z` (3, 4, 3)"]),
+    (lambda m: m.sample({}, KEY, 0), ["gumbel_vae.sample", "`n`", "0"]),
+    (lambda m: m.images({}, {"x": f(2, 16)}, KEY),
+     ["gumbel_vae.images", "key 'image'", "['x']"]),
+    (lambda m: gumbel_vae.kl_to_uniform(f(3)),
+     ["gumbel_vae.kl_to_uniform", "`logits`", "rank >= 2", "(3,)"]),
+]
+
+
+@pytest.mark.parametrize("call, expected", MODEL_CASES)
+def test_model_functions_reject_inputs_that_do_not_fit_the_model(
+    call, expected, smoke_model):
+  assert_raises_naming(lambda: call(smoke_model), expected)

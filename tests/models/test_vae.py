@@ -9,6 +9,7 @@ and whose exact posterior is Gaussian:
 
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 from jax.test_util import check_grads
@@ -17,22 +18,22 @@ import pytest
 from scipy import stats
 
 from experiments.configs import vae as vae_configs
+from gdm_jax import distributions
 from gdm_jax.models import vae
+from tests.models.vae_helpers import synthetic_batch
+from tests.models.vae_helpers import vae_config
+from tests.validation_cases import assert_raises_naming
+from tests.validation_cases import f
+from tests.validation_cases import u8
 
 SMALL_SHAPE = (4, 4, 1)
 SIGMA = 0.5
+KEY = jax.random.key(0)
 
 
 def small_config(variant="smoke", **model):
   """A variant of experiments/configs/vae.py with small model settings."""
-  cfg = vae_configs.get_config(variant)
-  cfg.model.hidden = (16,)
-  cfg.model.latent_dim = 2
-  cfg.optimizer.schedule = "constant"
-  cfg.optimizer.warmup_steps = 0
-  for k, v in model.items():
-    setattr(cfg.model, k, v)
-  return cfg
+  return vae_config(variant, **{"hidden": (16,), "latent_dim": 2, **model})
 
 
 def _init(model, rng, batch):
@@ -257,16 +258,6 @@ def test_iwae_nondecreasing_in_k(bernoulli_bounds):
 # ---------------------------------------------------------------- training
 
 
-def _synthetic_batch(n=32, shape=(28, 28, 1)):
-  """Four fixed binary patterns (stripes, blocks), repeated: uint8 {0, 255}."""
-  h, w, _ = shape
-  yy, xx = np.mgrid[:h, :w]
-  patterns = [(yy // 4) % 2, (xx // 4) % 2, (yy < h // 2), ((yy + xx) // 7) % 2]
-  images = np.stack([patterns[i % 4] for i in range(n)])[..., None]
-  return {"image": jnp.asarray(images * 255, jnp.uint8),
-          "label": jnp.asarray(np.arange(n) % 4, jnp.int32)}
-
-
 def _run_steps(model, state, batch, n):
   step = jax.jit(model.train_step)
   history = []
@@ -280,7 +271,7 @@ def test_train_step_decreases_loss():
   cfg = vae_configs.get_config("smoke")                  # 784-64-z4, batch 32
   cfg.optimizer.schedule = "constant"
   model = vae.make(cfg, {"shape": (28, 28, 1)})
-  batch = _synthetic_batch()
+  batch = synthetic_batch()
   state = _init(model, jax.random.key(0), batch)
   state, history = _run_steps(model, state, batch, 50)
   losses = np.array([m["loss"] for m in history])
@@ -298,7 +289,7 @@ def test_beta_warmup_schedule():
   cfg = small_config("beta", hidden=(8,))
   cfg.model.beta, cfg.model.kl_warmup_steps, warmup = 4.0, 8, 8
   model = vae.make(cfg, {"shape": SMALL_SHAPE})
-  batch = {"image": _synthetic_batch(8, SMALL_SHAPE)["image"]}
+  batch = {"image": synthetic_batch(8, SMALL_SHAPE)["image"]}
   state = _init(model, jax.random.key(2), batch)
   _, history = _run_steps(model, state, batch, 12)
   betas = np.array([m["beta"] for m in history], np.float64)
@@ -311,6 +302,94 @@ def test_beta_warmup_schedule():
   for m in history:
     np.testing.assert_allclose(m["loss"], m["reconstruction"] + m["beta"] * m["kl"],
                                rtol=1e-5)
+
+
+def test_kl_weight_is_the_linear_warmup():
+  """β(t) = β min(1, (t + 1) / T), t from 0; β itself without warm-up."""
+  t = jnp.arange(12)
+  np.testing.assert_allclose(vae.kl_weight(t, beta=4.0, warmup_steps=8),
+                             4.0 * np.minimum(1.0, (np.arange(12) + 1) / 8),
+                             rtol=1e-6)
+  assert float(vae.kl_weight(5, beta=0.5)) == 0.5
+  assert jax.jit(lambda s: vae.kl_weight(s, beta=2.0, warmup_steps=4)
+                 )(jnp.int32(1)).dtype == jnp.float32
+
+
+def test_train_step_is_the_gradient_step_of_the_loss_with_the_steps_keys():
+  """The default (MLP Bernoulli) VAE's step: pre_rng, z_rng = split(rng),
+  x = preprocess(pre_rng), loss = -mean β-ELBO(x, z_rng), then Adam; the
+  RNG stream the main job's results were measured with."""
+  cfg = vae_configs.get_config("smoke")
+  cfg.optimizer.schedule = "constant"
+  model = vae.make(cfg, {"shape": (28, 28, 1)})
+  batch = synthetic_batch(8)
+  state = _init(model, jax.random.key(0), batch)
+  rng = jax.random.key(3)
+  new, metrics = jax.jit(model.train_step)(state, batch, rng)
+  assert set(metrics) == {"loss", "grad_norm", "beta", "elbo",
+                          "reconstruction", "kl"}
+  pre_rng, z_rng = jax.random.split(rng)
+  x = model.preprocessing.apply(pre_rng, batch["image"])
+  net = vae.build_networks(cfg.model, (28, 28, 1))
+
+  def neg_elbo(params):
+    return -jnp.mean(vae.elbo(net, params, x, z_rng)["beta_elbo"])
+
+  loss, grads = jax.value_and_grad(neg_elbo)(state.params)
+  np.testing.assert_allclose(metrics["loss"], loss, rtol=1e-6)
+  np.testing.assert_allclose(metrics["grad_norm"], optax_global_norm(grads),
+                             rtol=1e-5)
+  assert int(new.step) == 1
+
+
+def optax_global_norm(tree):
+  return jnp.sqrt(sum(jnp.sum(l * l) for l in jax.tree_util.tree_leaves(tree)))
+
+
+def test_module_functions_equal_the_bound_members(linear_model):
+  """The VAE's members are the module-level functions with the network
+  bound: a notebook calls them on loaded params without make()."""
+  model, params = linear_model
+  cfg = linear_gaussian_config(latent_dim=2)
+  net = vae.build_networks(cfg.model, SMALL_SHAPE)
+  assert net == model.net
+  x = sample_linear_gaussian(params, 3, seed=7)
+  key = jax.random.key(8)
+  chex.assert_trees_all_equal(vae.elbo(net, params, x, key),
+                              model.elbo(params, x, key))
+  chex.assert_trees_all_equal(
+      vae.importance_log_weights(net, params, x, key, 6, 3),
+      model.importance_log_weights(params, x, key, 6, 3))
+  chex.assert_trees_all_equal(vae.iwae_bound(net, params, x, key, 6),
+                              model.iwae_bound(params, x, key, 6))
+  to_unit = model.preprocessing.to_unit
+  chex.assert_trees_all_equal(
+      vae.interpolate(net, params, x[0], x[1], 4, to_unit=to_unit),
+      model.interpolate(params, x[0], x[1], 4))
+  chex.assert_trees_all_equal(vae.sample(net, params, key, 5, to_unit=to_unit),
+                              model.sample(params, key, 5))
+  # log p(x|z) is the fixed-scale Gaussian of the linear decoder.
+  z = jax.random.normal(key, (3, 2))
+  w, b = _decoder_wb(params)
+  mean = np.asarray(z, np.float64) @ w.T + b
+  expected = stats.norm.logpdf(np.asarray(x, np.float64).reshape(3, -1), mean,
+                               SIGMA).sum(-1)
+  np.testing.assert_allclose(vae.log_likelihood(net, params, z, x), expected,
+                             rtol=1e-5)
+  # The metric dictionaries use distributions.bits_per_dim.
+  terms = vae.elbo(net, params, x, key)
+  metrics = vae.elbo_metrics(terms, 16, math.log(256))
+  np.testing.assert_array_equal(metrics["elbo_bits_per_dim"],
+                                distributions.bits_per_dim(
+                                    -terms["elbo"], 16, math.log(256)))
+
+
+def test_model_is_a_base_model_that_declares_bfloat16_and_can_be_replaced():
+  from gdm_jax.models import base                       # pylint: disable=g-import-not-at-top
+  model = vae.make(small_config(), {"shape": SMALL_SHAPE})
+  assert isinstance(model, base.Model) and model.supports_bfloat16
+  replaced = model._replace(train_step=None)
+  assert replaced.train_step is None and replaced.elbo is model.elbo
 
 
 # ------------------------------------------------------- gradient checks
@@ -340,7 +419,7 @@ def test_evaluate_metrics_consistent():
   cfg = small_config("gaussian")
   model = vae.make(cfg, {"shape": SMALL_SHAPE})
   params = _init(model, jax.random.key(6), None).params
-  batch = _synthetic_batch(5, SMALL_SHAPE)
+  batch = synthetic_batch(5, SMALL_SHAPE)
   final = jax.jit(model.evaluate_final)(params, batch, jax.random.key(8))
   num_dims = math.prod(SMALL_SHAPE)
   assert final["elbo"].shape == final["nll"].shape == (5,)
@@ -417,3 +496,37 @@ def test_iwae_objective_rejects_kl_weighting(field, value):
   setattr(cfg.model, field, value)
   with pytest.raises(ValueError, match=field):
     vae.make(cfg, {"shape": SMALL_SHAPE})
+
+
+def test_decoder_log_likelihood_rejects_an_unknown_likelihood():
+  with pytest.raises(ValueError, match="likelihood must be one of"):
+    vae.decoder_log_likelihood("poisson", f(2, 4), None, f(2, 4))
+
+
+# ------------------------------------------------------------ input checks
+
+
+@pytest.fixture(scope="module")
+def smoke_vae():
+  return vae.make(vae_configs.get_config("smoke"), {"shape": (28, 28, 1)})
+
+
+MODEL_CASES = [
+    (lambda m: m.evaluate({}, {"image": u8(2, 32, 32, 1)}, KEY),
+     ["vae.evaluate", "batch['image']", "(*, 28, 28, 1)", "(2, 32, 32, 1)"]),
+    (lambda m: m.train_step(None, {"x": f(2, 2)}, KEY),
+     ["vae.train_step", "key 'image'", "['x']"]),
+    (lambda m: m.elbo({}, f(2, 784), KEY),
+     ["vae.elbo", "`x`", "(2, 784)"]),
+    (lambda m: m.importance_log_weights({}, f(2, 28, 28, 1), KEY, 0),
+     ["vae.importance_log_weights", "`k`", "0"]),
+    (lambda m: m.iwae_bound({}, f(2, 28, 28, 1), KEY, 4, 0),
+     ["vae.importance_log_weights", "`chunk_size`", "0"]),
+    (lambda m: m.sample({}, KEY, 0), ["vae.sample", "`n`", "0"]),
+]
+
+
+@pytest.mark.parametrize("call, expected", MODEL_CASES)
+def test_model_functions_reject_inputs_that_do_not_fit_the_model(
+    call, expected, smoke_vae):
+  assert_raises_naming(lambda: call(smoke_vae), expected)

@@ -4,6 +4,8 @@
   * log q_K(z_K|x) equals q_0(z_0|x) / |det ∂z_K/∂z_0| with the Jacobian of
     the whole K-step flow from jax.jacfwd (Rezende and Mohamed 2015, eq. 15);
   * the planar û keeps wᵀû > -1 (invertibility, their appendix A.1);
+  * the posteriors are built from the library's one planar flow
+    (flows.planar_forward) and one MADE (flows.MADE with a context);
   * a flow prior's density integrates to 1 on a 2-D grid, matches its own
     samples, and sampling inverts the density direction;
   * identity flows give the plain VAE's ELBO (Monte Carlo vs closed-form KL);
@@ -20,27 +22,20 @@ import pytest
 from scipy import stats
 
 from experiments.configs import vae as vae_configs
+from gdm_jax import flows
 from gdm_jax.models import vae
-from tests.models.test_vae import _synthetic_batch
+from tests.models.vae_helpers import synthetic_batch
+from tests.models.vae_helpers import vae_config
 
 SMALL_SHAPE = (4, 4, 1)
 
 
 def flow_config(latent_dim=3, **model):
   """A tiny Bernoulli VAE config (hidden 16) with the given model fields."""
-  cfg = vae_configs.get_config("smoke")
-  cfg.model.hidden = (16,)
-  cfg.model.latent_dim = latent_dim
-  cfg.model.posterior_flow_steps = 3
-  cfg.model.posterior_context_dim = 5
-  cfg.model.posterior_flow_hidden = (8, 8)
-  cfg.model.prior_flow_steps = 3
-  cfg.model.prior_flow_hidden = 16
-  cfg.optimizer.schedule = "constant"
-  cfg.optimizer.warmup_steps = 0
-  for k, v in model.items():
-    setattr(cfg.model, k, v)
-  return cfg
+  return vae_config(**{
+      "hidden": (16,), "latent_dim": latent_dim, "posterior_flow_steps": 3,
+      "posterior_context_dim": 5, "posterior_flow_hidden": (8, 8),
+      "prior_flow_steps": 3, "prior_flow_hidden": 16, **model})
 
 
 def make_model(cfg, seed=0):
@@ -81,7 +76,7 @@ def test_planar_u_hat_keeps_the_map_invertible():
     u = jnp.asarray(scale * rng.standard_normal((2000, d)), jnp.float32)
     w = jnp.asarray(scale * rng.standard_normal((2000, d)), jnp.float32)
     u = u.at[:500].set(-3.0 * w[:500])        # strongly negative wᵀu
-    u_hat, one_plus = vae.planar_u_hat(u, w)
+    u_hat, one_plus = flows.planar_u_hat(u, w)
     # The exact 1 + wᵀû that the log-det uses is > 0, i.e. wᵀû > -1 ...
     assert np.all(np.asarray(one_plus) >= 1e-6), np.asarray(one_plus).min()
     # ... and is the paper's m shifted by log(e - 1) (floored at -1 + 1e-6),
@@ -108,9 +103,9 @@ def test_planar_u_hat_keeps_the_map_invertible():
   z = jnp.asarray(rng.standard_normal((7, d)), jnp.float32)
   # Finite log-dets where wᵀû is closest to -1 and tanh(wᵀz + b) = 0.
   order = np.argsort(w_u_hat)[:7]
-  _, log_det = vae.planar_forward(z, u[order], w[order], -jnp.sum(w[order] * z, -1))
+  _, log_det = flows.planar_forward(z, u[order], w[order], -jnp.sum(w[order] * z, -1))
   assert np.all(np.isfinite(np.asarray(log_det))), log_det
-  y0, ld0 = vae.planar_forward(z, jnp.zeros((7, d)), w[:7], jnp.ones(7))
+  y0, ld0 = flows.planar_forward(z, jnp.zeros((7, d)), w[:7], jnp.ones(7))
   np.testing.assert_allclose(y0, z, atol=1e-6)
   np.testing.assert_allclose(ld0, 0.0, atol=1e-6)
 
@@ -182,6 +177,53 @@ def test_iaf_steps_are_triangular_and_alternate_their_order():
   assert np.abs(np.tril(jacs[1], -1)).max() > 1e-3
   assert np.abs(np.triu(jacs[2], 1)).max() > 1e-3
   assert np.abs(np.tril(jacs[2], -1)).max() > 1e-3
+
+
+def test_planar_posterior_is_flows_planar_forward_of_the_context():
+  """The amortised planar posterior is K steps of flows.planar_forward with
+  (u_k, w_k, b_k) linear in h(x), read off the posterior's parameters."""
+  model, params = make_model(flow_config(posterior_flow="planar"))
+  params = perturb(params, 1.0, seed=31, only="posterior")
+  x = binary_x(4, seed=32)
+  _, _, h = model.encode_posterior(params, x)
+  z = jax.random.normal(jax.random.key(33), (4, 3))
+  p = params["params"]["posterior"]
+  lin = {k: h @ p[k]["kernel"] + p[k]["bias"] for k in ("u", "w", "b")}
+  zk, total = z, jnp.zeros(4)
+  for i in range(3):
+    zk, ld = flows.planar_forward(zk, lin["u"].reshape(4, 3, 3)[:, i],
+                                  lin["w"].reshape(4, 3, 3)[:, i],
+                                  lin["b"][:, i])
+    total = total + ld
+  out, log_det = model.transform_posterior(params, z, h)
+  np.testing.assert_allclose(out, zk, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(log_det, total, rtol=1e-5, atol=1e-5)
+
+
+def test_iaf_posterior_is_the_gated_update_of_flows_made():
+  """Each IAF step is Kingma et al.'s gated update (eq. 14) with (m, s) from
+  flows.MADE (ELU units, context h(x)) on the step's own parameters."""
+  model, params = make_model(flow_config(posterior_flow="iaf",
+                                         posterior_flow_steps=2))
+  params = perturb(params, 0.5, seed=34)
+  x = binary_x(3, seed=35)
+  _, _, h = model.encode_posterior(params, x)
+  z = jax.random.normal(jax.random.key(36), (3, 3))
+  p = params["params"]["posterior"]
+  assert set(p) == {"made_0", "made_1"}
+  assert set(p["made_0"]) == {"masked_0", "context", "masked_1", "masked_out"}
+  zk, total = z, jnp.zeros(3)
+  for k in range(2):
+    out = flows.MADE((8, 8), num_outputs=2, reverse=k == 1,
+                     activation=jax.nn.elu).apply(
+                         {"params": p[f"made_{k}"]}, zk, h)
+    s = out[:, 1] + 2.0                               # iaf_gate_bias
+    sigma = jax.nn.sigmoid(s)
+    zk = sigma * zk + (1 - sigma) * out[:, 0]
+    total = total + jnp.sum(jax.nn.log_sigmoid(s), -1)
+  got, log_det = model.transform_posterior(params, z, h)
+  np.testing.assert_allclose(got, zk, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(log_det, total, rtol=1e-5, atol=1e-5)
 
 
 # ----------------------------------------------------------- flow priors
@@ -405,7 +447,7 @@ def test_train_step_with_both_flows_decreases_loss():
   cfg.optimizer.schedule = "constant"
   cfg.optimizer.learning_rate = 3e-3
   model = vae.make(cfg, {"shape": (28, 28, 1)})
-  batch = _synthetic_batch()
+  batch = synthetic_batch()
   state = jax.jit(model.init)(jax.random.key(19), batch)
   step = jax.jit(model.train_step)
   losses = []
