@@ -18,8 +18,9 @@ data-dependent init sees the activations it will normalise) and
                   dequantisation)
   actnorm:        ActNorm (Glow, data-dependent init)
   conv1x1:        InvertibleConv1x1 (Glow, LU-parametrised)
-  elementwise:    Logit (RealNVP's alpha-squashed logit), SinhArcsinh
-                  (monotone elementwise map, Jones and Pewsey 2009)
+  elementwise:    Logit (RealNVP's alpha-squashed logit), Shift (x + c,
+                  log-det 0), SinhArcsinh (monotone elementwise map, Jones
+                  and Pewsey 2009)
   multiscale:     squeeze/unsqueeze, Squeeze, split/merge_channels,
                   squeeze_schedule, MultiscaleFlow (factor-out)
   planar:         Planar, and planar_u_hat / planar_forward / planar_inverse
@@ -59,6 +60,7 @@ from gdm_jax.flows.coupling import half_mask
 from gdm_jax.flows.coupling import MLPConditioner
 from gdm_jax.flows.coupling import ResNetConditioner
 from gdm_jax.flows.elementwise import Logit
+from gdm_jax.flows.elementwise import Shift
 from gdm_jax.flows.elementwise import SinhArcsinh
 from gdm_jax.flows.multiscale import flatten_latents
 from gdm_jax.flows.multiscale import merge_channels

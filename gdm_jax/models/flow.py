@@ -98,7 +98,7 @@ from gdm_jax.core.optimizers import make_optimizer
 from gdm_jax.core.state import TrainState
 from gdm_jax.data.preprocess import dequantize_uniform
 from gdm_jax.data.toy import get_toy
-from gdm_jax.flows.elementwise import Shift
+
 from gdm_jax.models import base
 
 ARCHITECTURES = ("nice", "realnvp", "glow")
@@ -385,7 +385,7 @@ def build_networks(model_config, shape: Sequence[int], *, toy: bool = False,
   variational = not toy and dequantization == "variational"
   alpha = 0.0 if toy else float(mc.logit_alpha)
   pre = (flows.Logit(alpha) if alpha > 0
-         else Shift(0.0 if toy else -0.5))
+         else flows.Shift(0.0 if toy else -0.5))
   return FlowNet(
       flow=build_flow(mc, shape, toy), pre=pre, shape=tuple(shape),
       dequantizer=(VariationalDequantizer(mc.dequant_hidden,

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from gdm_jax import flows
-from gdm_jax.flows.elementwise import Shift
 from tests.flows.helpers import flat
 from tests.flows.helpers import invalid_input_test
 from tests.flows.helpers import key
@@ -89,10 +88,10 @@ CASES = {
                       lambda: _image((B, 4, 4, 3))),
     "conv1x1_vector": (flows.InvertibleConv1x1, _vector),
     "logit": (lambda: flows.Logit(0.05), _unit_interval),
-    "shift": (lambda: Shift(-0.5), _image),
+    "shift": (lambda: flows.Shift(-0.5), _image),
     "sinh_arcsinh": (flows.SinhArcsinh, _vector),
     "sinh_arcsinh_1d": (flows.SinhArcsinh, lambda: _vector((B, 1))),
-    "planar_1d": (lambda: flows.Planar(init_stddev=0.5),
+    "planar_1d": (lambda: flows.Planar(init_stddev=1.0),
                   lambda: _vector((B, 1))),
     "reshape": (lambda: flows.Reshape((4, 4, 2), (32,)), _image),
     "squeeze": (flows.Squeeze, _image),
