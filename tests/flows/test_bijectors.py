@@ -212,7 +212,7 @@ INVALID_INPUTS = [
     ("chain_int",
      lambda: flows.Chain([flows.ActNorm()]).init(key(), i(4, 2)),
      ["Chain.forward", "`x`", "int32"]),
-    ("shift_int", lambda: Shift(0.5).init(key(), i(2, 3)),
+    ("shift_int", lambda: flows.Shift(0.5).init(key(), i(2, 3)),
      ["Shift.forward", "`x`", "int32"]),
     ("logit_int", lambda: flows.Logit().init(key(), i(2, 3)),
      ["Logit.forward", "`x`", "int32"]),
