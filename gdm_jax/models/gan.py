@@ -38,18 +38,21 @@ minimised by the player it names, per example, then averaged once:
                   (`divergences.energy_distance`); the last term does not
                   depend on G, so L_G is the energy-distance surrogate.
 
-One compiled train step for both players (`train_step`): k =
-`model.critic_steps` critic updates (`critic_updates`, a `lax.scan` of
-`critic_update`) then one generator update (`generator_update`); both compose
-`core.steps.gradient_update`. **Data convention**: the trainer's batch holds
-k·m examples (`train.batch_size` must be a multiple of k), split in order
-into k minibatches of m (`split_batch`); critic update j uses real examples
+One compiled train step for both players (`train_step`, through
+`alternating_updates`): k = `model.critic_steps` critic updates
+(`critic_updates`, a `lax.scan` of `critic_update`) then one generator
+update (`generator_update`); both compose `core.steps.gradient_update`.
+
+**Data convention**: the trainer's batch holds k·m examples
+(`train.batch_size` must be a multiple of k), split in order into k
+minibatches of m (`split_batch`); critic update j uses real examples
 [j·m, (j+1)·m) with fresh z; the generator update draws fresh z (m samples).
 Cramér GAN's generator loss also needs real data, and Bellemare et al.
 (2017, Algorithm 1) draw a fresh data batch for it: its batch holds (k + 1)·m
 examples, critic minibatches 0..k-1 and the generator's own minibatch k
 (`train.batch_size` a multiple of k + 1). f-GAN uses its single-step method
-instead (k = 1) unless `model.fgan_update='alternating'`.
+instead (k = 1, `single_step_updates`) unless
+`model.fgan_update='alternating'`.
 
 The functions below take the flax modules (`build_networks`), their
 variables, arrays and a `Game` (the objective and its hyperparameters), so a
@@ -658,19 +661,68 @@ def split_batch(x: jax.Array, num_minibatches: int) -> jax.Array:
                    + x.shape[1:])
 
 
+def alternating_updates(generator: nn.Module, discriminator: nn.Module,
+                        tx_g: optax.GradientTransformation,
+                        tx_d: optax.GradientTransformation, params: dict,
+                        opt_state: dict, reals: jax.Array, d_rng: jax.Array,
+                        g_rng: jax.Array, *, game: Game
+                        ) -> tuple[dict, dict, dict]:
+  """k critic updates on reals[0..k-1] (`critic_updates`, key d_rng), then
+  one generator update at the updated critic (`generator_update`, key
+  g_rng) on reals[-1]: Cramér GAN's own minibatch k; the other games use
+  only its size m (Goodfellow et al. 2014, Arjovsky et al. 2017, Gulrajani
+  et al. 2017, Bellemare et al. 2017, each Algorithm 1).
+
+  Args:
+    params, opt_state: {'generator', 'discriminator'} each.
+    reals: [game.num_minibatches, m, ...] model-space data.
+
+  Returns:
+    (params, opt_state, {critic metrics [k], 'g_loss', 'g_grad_norm'}).
+  """
+  params, opt_d, d_metrics = critic_updates(
+      generator, discriminator, tx_d, params, opt_state["discriminator"],
+      reals[:game.critic_steps], d_rng, game=game)
+  g_vars, opt_g, g_metrics = generator_update(
+      generator, discriminator, tx_g, params, opt_state["generator"],
+      reals[-1], g_rng, game=game)
+  return ({**params, "generator": g_vars},
+          {"generator": opt_g, "discriminator": opt_d},
+          {**d_metrics, **g_metrics})
+
+
+def single_step_updates(generator: nn.Module, discriminator: nn.Module,
+                        tx_g: optax.GradientTransformation,
+                        tx_d: optax.GradientTransformation, params: dict,
+                        opt_state: dict, reals: jax.Array, d_rng: jax.Array,
+                        g_rng: jax.Array, *, game: Game
+                        ) -> tuple[dict, dict, dict]:
+  """f-GAN's single-step gradient method (Nowozin et al. 2016, Algorithm 1):
+  both players' gradients at the same point (θ_t, ω_t) from minibatch
+  reals[0], then both updates. Arguments and results as
+  `alternating_updates` (critic metrics [1])."""
+  d_vars, opt_d, d_metrics = critic_update(
+      generator, discriminator, tx_d, params, opt_state["discriminator"],
+      reals[0], d_rng, game=game)
+  g_vars, opt_g, g_metrics = generator_update(
+      generator, discriminator, tx_g, params, opt_state["generator"],
+      reals[0], g_rng, game=game)
+  return ({"generator": g_vars, "discriminator": d_vars},
+          {"generator": opt_g, "discriminator": opt_d},
+          {**{n: v[None] for n, v in d_metrics.items()}, **g_metrics})
+
+
 def train_step(generator: nn.Module, discriminator: nn.Module,
                tx_g: optax.GradientTransformation,
                tx_d: optax.GradientTransformation, state: TrainState,
                batch: dict, rng: jax.Array, *, game: Game, inputs: Inputs
                ) -> tuple[TrainState, dict]:
-  """k critic updates then one generator update, one compiled function.
+  """One step of the game, both players inside one compiled function.
 
   (pre_key, d_key, g_key) = split(rng, 3); the batch (`inputs`, model
-  space) is split into `game.num_minibatches` minibatches of m: critic
-  updates on minibatches 0..k-1 (`critic_updates`), then the generator at
-  the updated critic on minibatch k (Cramér GAN) or with m fresh z only.
-  f-GAN's single-step method (Nowozin et al. 2016, Algorithm 1) takes both
-  players' gradients at the old point from minibatch 0.
+  space) is split into `game.num_minibatches` minibatches of m
+  (`split_batch`), then `alternating_updates` (k critic updates, then the
+  generator) or, for f-GAN's single-step method, `single_step_updates`.
 
   Args:
     state: params {'generator', 'discriminator'} (flax variables), opt_state
@@ -693,29 +745,14 @@ def train_step(generator: nn.Module, discriminator: nn.Module,
             else f"model.critic_steps = {k}")
     raise ValueError(f"gan.train_step: the batch size {x.shape[0]} is not a "
                      f"multiple of {what}.")
-  reals = split_batch(x, n)                                   # [n, m, ...]
-  params, opt = state.params, state.opt_state
-  if game.single_step:
-    d_vars, opt_d, d_metrics = critic_update(
-        generator, discriminator, tx_d, params, opt["discriminator"],
-        reals[0], d_rng, game=game)
-    d_metrics = {name: v[None] for name, v in d_metrics.items()}
-    g_from = params                        # both gradients at (θ_t, ω_t)
-  else:
-    g_from, opt_d, d_metrics = critic_updates(
-        generator, discriminator, tx_d, params, opt["discriminator"],
-        reals[:k], d_rng, game=game)
-    d_vars = g_from["discriminator"]
-  new_g, opt_g, g_metrics = generator_update(
-      generator, discriminator, tx_g, g_from, opt["generator"], reals[-1],
-      g_rng, game=game)
-  metrics = {name: jnp.mean(v) for name, v in d_metrics.items()}
-  metrics["d_loss_last"] = d_metrics["d_loss"][-1]
-  state = state.replace(
-      step=state.step + 1,
-      params={"generator": new_g, "discriminator": d_vars},
-      opt_state={"generator": opt_g, "discriminator": opt_d})
-  return state, {**metrics, **g_metrics}
+  updates = single_step_updates if game.single_step else alternating_updates
+  params, opt_state, m = updates(
+      generator, discriminator, tx_g, tx_d, state.params, state.opt_state,
+      split_batch(x, n), d_rng, g_rng, game=game)
+  metrics = {name: jnp.mean(v) for name, v in m.items()}
+  metrics["d_loss_last"] = m["d_loss"][-1]
+  return state.replace(step=state.step + 1, params=params,
+                       opt_state=opt_state), metrics
 
 
 def init(generator: nn.Module, discriminator: nn.Module,
