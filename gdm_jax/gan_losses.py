@@ -1,4 +1,5 @@
-"""Adversarial losses as pure functions of critic outputs, in nats.
+"""Adversarial losses as pure functions of critic outputs, in nats (the
+Wasserstein, hinge and Cramér losses in the critic's units).
 
 Every loss is to be minimised by the player it names. Functions ending in
 `_per_example` return one value per example (shape of the logits, e.g. [B]);
@@ -28,6 +29,8 @@ References:
   Petzka, Fischer and Lukovnikov 2018, "On the regularization of Wasserstein
     GANs", ICLR (one-sided penalty).
   Nowozin, Cseke and Tomioka 2016, "f-GAN", NeurIPS (section 3.2).
+  Bellemare et al. 2017, "The Cramer Distance as a Solution to Biased
+    Wasserstein Gradients", arXiv:1705.10743 (Algorithm 1, Cramér GAN).
   Lim and Ye 2017, "Geometric GAN"; Miyato et al. 2018, "Spectral
     Normalization for GANs", ICLR (hinge loss).
   Salimans et al. 2016, "Improved Techniques for Training GANs" (one-sided
@@ -220,14 +223,55 @@ def interpolate(real: jax.Array, fake: jax.Array,
   return eps * real + (1.0 - eps) * fake
 
 
+def input_gradient(critic_fn: Critic, x: jax.Array, *,
+                   fn: str = "gan_losses.input_gradient",
+                   arg: str = "critic_fn") -> jax.Array:
+  """∇_x Σ_i f(x_i): row i is ∇f(x_i), [B, ...] -> [B, ...] (x's shape).
+
+  The gradient of the sum is the per-example gradient only when the critic
+  treats examples independently: no batch norm (and no other cross-example
+  layer); Gulrajani et al. 2017 (section 4) use layer norm or none for this
+  reason. Shared by the gradient penalty (`gradient_norms`) and CFG's
+  functional gradient (`models.cfg.functional_gradient`).
+
+  Args:
+    critic_fn: [B, ...] -> [B] or [B, 1], differentiable in x.
+    x: [B, ...] floating inputs.
+    fn, arg: the public function and argument name the errors name.
+
+  Returns:
+    [B, ...], x's shape and dtype.
+
+  Raises:
+    ValueError: non-floating or rank-0 x, or a critic output that is not
+      [B] or [B, 1].
+  """
+  _check_float(fn, "x", x, min_rank=1)
+
+  def total(inputs):
+    out = critic_fn(inputs)
+    if checks.shape_of(out) not in ((x.shape[0],), (x.shape[0], 1)):
+      raise ValueError(f"{fn}: `{arg}` must map [B, ...] to [B] or [B, 1] "
+                       f"(B = {x.shape[0]}); got shape "
+                       f"{checks.shape_of(out)}.")
+    return jnp.sum(out)
+
+  return jax.grad(total)(x)
+
+
+def _safe_sqrt(sq: jax.Array) -> jax.Array:
+  """sqrt with gradient 0 (not NaN) where sq = 0."""
+  positive = sq > 0
+  return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
+
+
 def gradient_norms(critic_fn: Critic, x: jax.Array) -> jax.Array:
   """||∇_x f(x_i)||_2 per example, over all non-batch axes: [B, ...] -> [B].
 
-  Computed as the gradient of Σ_i f(x_i), which is the per-example gradient
-  only when the critic treats examples independently: no batch norm (and no
-  other cross-example layer) in the critic; Gulrajani et al. 2017 (section 4)
-  use layer norm or none for this reason. The norm has gradient 0, not NaN,
-  where the input gradient is exactly 0.
+  Computed as the gradient of Σ_i f(x_i) (`input_gradient`), which is the
+  per-example gradient only when the critic treats examples independently
+  (no batch norm in the critic). The norm has gradient 0, not NaN, where the
+  input gradient is exactly 0.
 
   Args:
     critic_fn: [B, ...] -> [B] or [B, 1] (e.g. a closure over parameters,
@@ -241,21 +285,9 @@ def gradient_norms(critic_fn: Critic, x: jax.Array) -> jax.Array:
     ValueError: non-floating or rank-0 x, or a critic output that is not
       [B] or [B, 1].
   """
-  fn = "gan_losses.gradient_norms"
-  _check_float(fn, "x", x, min_rank=1)
-
-  def total(inputs):
-    out = critic_fn(inputs)
-    if checks.shape_of(out) not in ((x.shape[0],), (x.shape[0], 1)):
-      raise ValueError(f"{fn}: `critic_fn` must map [B, ...] to [B] or "
-                       f"[B, 1] (B = {x.shape[0]}); got shape "
-                       f"{checks.shape_of(out)}.")
-    return jnp.sum(out)
-
-  grads = jax.grad(total)(x)
-  sq = jnp.sum(jnp.square(grads), axis=tuple(range(1, grads.ndim)))
-  positive = sq > 0
-  return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
+  grads = input_gradient(critic_fn, x, fn="gan_losses.gradient_norms")
+  return _safe_sqrt(jnp.sum(jnp.square(grads),
+                            axis=tuple(range(1, grads.ndim))))
 
 
 def gradient_penalty(critic_fn: Critic, real: jax.Array, fake: jax.Array,
@@ -295,6 +327,74 @@ def gradient_penalty(critic_fn: Critic, real: jax.Array, fake: jax.Array,
   if one_sided:
     excess = jnp.maximum(excess, 0.0)
   return jnp.square(excess)
+
+
+# ------------------------------------------------------------ Cramér --------
+
+
+def cramer_critic_per_example(h_x: jax.Array, h_ref: jax.Array) -> jax.Array:
+  """Cramér GAN critic f(x) = ||h(x) - h(x'_g)||₂ - ||h(x)||₂, per example.
+
+  h is the critic network's feature map X -> R^k and x'_g a generated
+  sample (Bellemare et al. 2017, Algorithm 1, "f(x) = ..."). Norms have
+  gradient 0, not NaN, at 0.
+
+  Args:
+    h_x: features h(x), [..., k].
+    h_ref: h(x'_g), broadcastable against h_x ([..., k] or [k]).
+
+  Returns:
+    [...] float (h_x's leading axes).
+
+  Raises:
+    ValueError: non-floating or rank-0 features.
+  """
+  fn = "gan_losses.cramer_critic_per_example"
+  _check_float(fn, "h_x", h_x, min_rank=1)
+  _check_float(fn, "h_ref", h_ref, min_rank=1)
+  return (_safe_sqrt(jnp.sum(jnp.square(h_x - h_ref), axis=-1))
+          - _safe_sqrt(jnp.sum(jnp.square(h_x), axis=-1)))
+
+
+def cramer_critic_loss_per_example(h_real: jax.Array, h_fake: jax.Array,
+                                   h_fake2: jax.Array) -> jax.Array:
+  """Cramér critic loss -(f(x_r) - f(x_g)), f's reference h(x'_g), [B, k] x 3
+  -> [B] (Bellemare et al. 2017, Algorithm 1: the critic maximises the
+  surrogate f(x_r) - f(x_g); the gradient penalty is added by the caller).
+
+  Raises:
+    ValueError: the shapes differ, or non-floating features.
+  """
+  _check_cramer("cramer_critic_loss_per_example", h_real, h_fake, h_fake2)
+  return -(cramer_critic_per_example(h_real, h_fake2)
+           - cramer_critic_per_example(h_fake, h_fake2))
+
+
+def cramer_generator_loss_per_example(h_real: jax.Array, h_fake: jax.Array,
+                                      h_fake2: jax.Array) -> jax.Array:
+  """Cramér generator loss, the energy-distance surrogate, [B, k] x 3 -> [B]:
+
+    L_G = ||h(x_r) - h(x_g)|| + ||h(x_r) - h(x'_g)|| - ||h(x_g) - h(x'_g)||
+
+  with x_g, x'_g independent generated samples (Bellemare et al. 2017,
+  Algorithm 1). E[L_G] = E(P_h, Q_h) + E||h(x_r) - h(x'_r)||: the energy
+  distance of the critic's features plus a term free of G.
+
+  Raises:
+    ValueError: the shapes differ, or non-floating features.
+  """
+  _check_cramer("cramer_generator_loss_per_example", h_real, h_fake, h_fake2)
+  dist = lambda a, b: _safe_sqrt(jnp.sum(jnp.square(a - b), axis=-1))
+  return (dist(h_real, h_fake) + dist(h_real, h_fake2)
+          - dist(h_fake, h_fake2))
+
+
+def _check_cramer(fn: str, h_real, h_fake, h_fake2) -> None:
+  fn = f"gan_losses.{fn}"
+  named = [("h_real", h_real), ("h_fake", h_fake), ("h_fake2", h_fake2)]
+  for name, h in named:
+    _check_float(fn, name, h, min_rank=2)
+  checks.check_same_shape(fn, named)
 
 
 # ------------------------------------------------------------ hinge ---------

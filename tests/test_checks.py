@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 
 from gdm_jax import checks
+from gdm_jax import distributions as D
+from gdm_jax import divergences as V
+from gdm_jax import gan_losses as G
 from tests.validation_cases import assert_raises_naming
 from tests.validation_cases import f
 from tests.validation_cases import i
@@ -216,3 +219,37 @@ def test_host_arrays_converts_and_checks():
   assert_raises_naming(
       lambda: checks.host_arrays("m.fn", {"a": np.ones(3)}, "[N, D]"),
       ["m.fn", "`a`", "rank 2 [N, D]", "(3,)"])
+
+
+# --------------------------------- library checks: no cost in jit, no values
+
+
+def test_checks_run_at_trace_time_and_do_not_recompile():
+  """A jitted function with checks traces once per input signature; invalid
+  shapes fail while tracing, before anything is compiled or run."""
+  traces = []
+
+  def loss(x, y):
+    traces.append(1)
+    return (V.mmd_unbiased(x, y, V.rbf_kernel(1.0))
+            + jnp.mean(G.discriminator_loss_per_example(x[:, 0], y[:, 0]))
+            + jnp.mean(D.gaussian_log_prob(x, 0.0, 0.0)))
+
+  jitted = jax.jit(loss)
+  rng = np.random.default_rng(0)
+  values = [jitted(jnp.asarray(rng.normal(size=(4, 2)), jnp.float32),
+                   jnp.asarray(rng.normal(size=(4, 2)), jnp.float32))
+            for _ in range(3)]
+  assert len(traces) == 1 and jitted._cache_size() == 1
+  assert len({float(v) for v in values}) == 3     # the values did change
+  with pytest.raises(ValueError, match="gan_losses.discriminator_loss_per"):
+    jitted(f(4, 2), f(3, 2))
+
+
+def test_validated_functions_keep_their_values_on_valid_inputs():
+  """The checks do not touch values: spot checks against closed forms."""
+  x = jnp.asarray([0.0, 1.0, -2.0], jnp.float32)
+  np.testing.assert_allclose(D.standard_normal_log_prob(x),
+                             -0.5 * (x * x + np.log(2 * np.pi)), rtol=1e-6)
+  np.testing.assert_allclose(G.discriminator_loss(f(4) * 0.0, f(4) * 0.0),
+                             2.0 * np.log(2.0), rtol=1e-6)

@@ -1,5 +1,7 @@
-"""Maths checks of gdm_jax.gan_losses: logistic, WGAN(-GP), hinge, f-GAN."""
+"""Maths checks of gdm_jax.gan_losses: logistic, WGAN(-GP), hinge, f-GAN,
+Cramér; jit/no-jit agreement; input errors."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,6 +10,9 @@ from jax.test_util import check_grads
 
 from gdm_jax import divergences as dv
 from gdm_jax import gan_losses as gl
+from tests.validation_cases import assert_raises_naming
+from tests.validation_cases import f
+from tests.validation_cases import i
 
 MODERATE = jnp.array([-4.0, -1.5, -0.3, 0.0, 0.7, 2.0, 5.0])
 
@@ -205,3 +210,112 @@ def test_gradient_penalty_checks_shapes():
   with pytest.raises(ValueError, match="one shape"):
     gl.gradient_penalty(_linear_critic(1.0), real, fake[:2],
                         jax.random.PRNGKey(0))
+
+
+# ------------------------------------------------------------ Cramér --------
+
+
+def test_cramer_losses_closed_form_and_finite_gradient_at_zero():
+  h_r = jnp.array([[3.0, 4.0], [0.0, 0.0]])
+  h_g = jnp.array([[0.0, 0.0], [1.0, 0.0]])
+  h_g2 = jnp.array([[0.0, 4.0], [0.0, 2.0]])
+  # f(x) = ||h(x) - h(x'_g)|| - ||h(x)||
+  np.testing.assert_allclose(gl.cramer_critic_per_example(h_r, h_g2),
+                             [3.0 - 5.0, 2.0 - 0.0], rtol=1e-6)
+  np.testing.assert_allclose(
+      gl.cramer_critic_loss_per_example(h_r, h_g, h_g2),
+      [-((3.0 - 5.0) - (4.0 - 0.0)), -((2.0 - 0.0) - (np.sqrt(5.0) - 1.0))],
+      rtol=1e-6)
+  np.testing.assert_allclose(
+      gl.cramer_generator_loss_per_example(h_r, h_g, h_g2),
+      [5.0 + 3.0 - 4.0, 1.0 + 2.0 - np.sqrt(5.0)], rtol=1e-6)
+  # Coincident features (norm 0) give gradient 0, not NaN.
+  grads = jax.grad(lambda h: jnp.sum(gl.cramer_generator_loss_per_example(
+      h, h, h)))(h_r)
+  assert bool(jnp.all(jnp.isfinite(grads)))
+  with pytest.raises(ValueError, match="one shape"):
+    gl.cramer_generator_loss_per_example(h_r, h_g[:1], h_g2)
+
+
+def test_cramer_generator_loss_averages_to_the_energy_distance_surrogate():
+  """E[L_G] = E(P, Q) + E||X - X'|| (Bellemare et al. 2017, §5): on large
+  samples the mean generator loss minus the within-data term is the energy
+  distance of the two samples."""
+  k = jax.random.split(jax.random.PRNGKey(0), 4)
+  n = 4000
+  x, x2 = jax.random.normal(k[0], (n, 2)), jax.random.normal(k[1], (n, 2))
+  y = 0.5 * jax.random.normal(k[2], (n, 2)) + 1.0
+  y2 = 0.5 * jax.random.normal(k[3], (n, 2)) + 1.0
+  surrogate = jnp.mean(gl.cramer_generator_loss_per_example(x, y, y2)
+                       - jnp.linalg.norm(x - x2, axis=-1))
+  np.testing.assert_allclose(surrogate, dv.energy_distance(x[:1000], y[:1000]),
+                             atol=0.08)
+
+
+class JitVariants(chex.TestCase):
+  """Key pure functions agree with and without jit."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_gradient_penalty_and_cramer_loss(self):
+    real, fake = _images(0)
+    rng = jax.random.PRNGKey(1)
+    critic = lambda x: 0.5 * jnp.sum(jnp.square(x), axis=(1, 2, 3))
+    penalty = self.variant(lambda r, f: gl.gradient_penalty(critic, r, f, rng))
+    chex.assert_trees_all_close(penalty(real, fake),
+                                gl.gradient_penalty(critic, real, fake, rng),
+                                rtol=1e-5)
+    h = jax.random.normal(rng, (3, 5, 4))
+    loss = self.variant(gl.cramer_generator_loss_per_example)(*h)
+    chex.assert_shape(loss, (5,))
+    chex.assert_trees_all_close(
+        loss, gl.cramer_generator_loss_per_example(*h), rtol=1e-6)
+
+
+# ------------------------------------------------------- input validation ---
+
+KEY = jax.random.key(0)
+CRITIC = lambda x: jnp.sum(x.reshape(x.shape[0], -1), axis=-1)   # [B]
+
+CASES = [
+    ("d_loss_per_example_shapes",
+     lambda: gl.discriminator_loss_per_example(f(4), f(3)),
+     ["gan_losses.discriminator_loss_per_example", "one shape", "(4,)",
+      "(3,)"]),
+    ("d_loss_int", lambda: gl.discriminator_loss(i(4), f(4)),
+     ["gan_losses.discriminator_loss", "`real_logits`", "int32"]),
+    ("g_loss_int", lambda: gl.generator_loss_non_saturating(i(4)),
+     ["gan_losses.generator_loss_non_saturating_per_example",
+      "`fake_logits`", "int32"]),
+    ("wgan_scores_int",
+     lambda: gl.wasserstein_critic_loss_per_example(f(4), i(4)),
+     ["gan_losses.wasserstein_critic_loss_per_example", "`fake_scores`",
+      "int32"]),
+    ("gradient_penalty_int",
+     lambda: gl.gradient_penalty(CRITIC, i(4), i(4), KEY),
+     ["gan_losses.gradient_penalty", "`real`", "floating", "int32",
+      "(4,)"]),
+    ("gradient_penalty_shapes",
+     lambda: gl.gradient_penalty(CRITIC, f(4, 2), f(3, 2), KEY),
+     ["gradient_penalty", "one shape", "(4, 2)", "(3, 2)"]),
+    ("gradient_norms_critic_output",
+     lambda: gl.gradient_norms(lambda x: x, f(4, 2)),
+     ["gan_losses.gradient_norms", "`critic_fn`", "[B]", "(4, 2)"]),
+    ("hinge_int", lambda: gl.hinge_discriminator_loss(f(4), i(4)),
+     ["gan_losses.hinge_discriminator_loss", "`fake_logits`", "int32"]),
+    ("fgan_generator_div",
+     lambda: gl.fgan_generator_loss("gan", f(4)),
+     ["gan_losses.fgan_generator_loss_per_example", "`div`", "str"]),
+    ("fgan_critic_int",
+     lambda: gl.fgan_critic_loss(dv.GAN, f(4), i(4)),
+     ["gan_losses.fgan_critic_loss", "`fake_logits`", "int32"]),
+    ("cramer_int",
+     lambda: gl.cramer_critic_loss_per_example(f(4, 2), i(4, 2), f(4, 2)),
+     ["gan_losses.cramer_critic_loss_per_example", "`h_fake`", "int32"]),
+]
+
+
+@pytest.mark.parametrize("call, expected",
+                         [pytest.param(c, e, id=name) for name, c, e in CASES])
+def test_invalid_input_raises_naming_function_argument_and_input(call,
+                                                                 expected):
+  assert_raises_naming(call, expected)

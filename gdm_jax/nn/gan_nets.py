@@ -118,6 +118,16 @@ def _check(name: str, value: str, allowed: Sequence[str]) -> None:
     raise ValueError(f"{name} must be one of {tuple(allowed)}; got '{value}'.")
 
 
+def _check_generator_call(module: nn.Module, z: Any) -> None:
+  """A generator's input and option checks: z [B, latent_dim] floating,
+  known normalisation and output activation (ValueError otherwise)."""
+  checks.check_array(f"{type(module).__name__}.__call__", "z", z, rank=2,
+                     layout="[B, latent_dim]")
+  _check("generator normalization", module.normalization,
+         GENERATOR_NORMALIZATIONS)
+  _check("output_activation", module.output_activation, OUTPUT_ACTIVATIONS)
+
+
 def has_state(variables: Any) -> bool:
   """Whether a network's variables carry a 'batch_stats' collection."""
   return bool(jax.tree.leaves(variables.get("batch_stats", {})))
@@ -186,11 +196,7 @@ class MLPGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
-    checks.check_array("MLPGenerator.__call__", "z", z, rank=2,
-                       layout="[B, latent_dim]")
-    _check("generator normalization", self.normalization,
-           GENERATOR_NORMALIZATIONS)
-    _check("output_activation", self.output_activation, OUTPUT_ACTIVATIONS)
+    _check_generator_call(self, z)
     act = activation_fn(self.activation, self.negative_slope)
     x = z
     for i, f in enumerate(self.hidden):
@@ -275,11 +281,7 @@ class DCGANGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
-    checks.check_array("DCGANGenerator.__call__", "z", z, rank=2,
-                       layout="[B, latent_dim]")
-    _check("generator normalization", self.normalization,
-           GENERATOR_NORMALIZATIONS)
-    _check("output_activation", self.output_activation, OUTPUT_ACTIVATIONS)
+    _check_generator_call(self, z)
     h, w, c_out = self.output_shape
     n = len(self.channels)
     if n < 1 or h % 2 ** n or w % 2 ** n:

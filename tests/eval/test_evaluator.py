@@ -12,6 +12,8 @@ from gdm_jax.core import sharding
 from gdm_jax.data.pipeline import ArrayDataset
 from gdm_jax.eval import evaluator
 from gdm_jax.models import base
+from tests.validation_cases import f
+from tests.validation_cases import invalid_input_test
 
 N = 23   # examples; batches of 8 leave a last batch of 7 copies of row 22
 
@@ -61,3 +63,20 @@ def test_eval_mask_defaults_to_ones_without_a_mask():
                                 np.ones(4, np.float32))
   mask = jnp.array([1.0, 1.0, 0.0])
   np.testing.assert_array_equal(base.eval_mask({"mask": mask}, 3), mask)
+
+
+KEY = jax.random.key(0)
+INVALID = [
+    ("make_eval_fn_not_callable",
+     lambda: evaluator.make_eval_fn({"nll": 1}, None),
+     ["evaluator.make_eval_fn", "`fn`", "callable", "dict"]),
+    ("make_eval_fn_per_example_shape",
+     lambda: evaluator.make_eval_fn(
+         lambda p, b, r: {"nll": b["x"]}, sharding.make_mesh())(
+             None, {"x": f(4, 2)}, f(4), KEY),
+     ["evaluator.make_eval_fn", "fn(...)['nll']", "(4,)", "(4, 2)"]),
+    ("evaluate_split_batch_size",
+     lambda: evaluator.evaluate_split(None, None, None, "test", 0, KEY, None),
+     ["evaluator.evaluate_split", "`batch_size`", "0"]),
+]
+test_invalid_inputs = invalid_input_test(INVALID)

@@ -4,11 +4,13 @@ The functional step x <- x + η s ∇D(x) is checked against its first-order
 expansion D(x + η g) = D(x) + η s ||∇D||² + O(η²) and against the closed form
 of gradient ascent on a quadratic D; the stored generator against the exact
 sum of steps of linear discriminators; ICFG against the direction real data
-lie in; the approximator refit against its objective.
+lie in; the approximator refit against its objective; the module-level functions
+without `make` and their input errors.
 """
 
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,6 +18,8 @@ import pytest
 
 from experiments.configs import cfg as cfg_configs
 from gdm_jax.models import cfg
+from tests.validation_cases import assert_raises_naming
+from tests.validation_cases import f
 
 TOY = {"shape": (2,), "kind": "toy", "name": "ring8"}
 RING_RADIUS, RING_STD = 2.0, 0.02
@@ -237,3 +241,74 @@ def test_gradient_cap_keeps_the_direction_and_bounds_the_norm():
   x = jnp.array([[1.0, 0.0], [-1.0, 0.0]])
   g = cfg.functional_gradient(d_fn, x, max_norm=1.0)
   np.testing.assert_allclose(g, [[0.0, 1.0], [0.0, 0.1]], rtol=1e-6)
+
+
+# ----------------------------------------- module-level functions directly ---
+
+
+class FunctionalStepVariants(chex.TestCase):
+  """The functional step agrees with and without jit."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_functional_step_jit_and_no_jit_agree(self):
+    d_fn = _smooth_critic()
+    x = jax.random.normal(jax.random.PRNGKey(1), (8, 3))
+    step = self.variant(lambda x, eta: cfg.functional_step(d_fn, x, eta, 0.5,
+                                                           2.0))
+    out = step(x, jnp.float32(0.1))
+    chex.assert_shape(out, (8, 3))
+    chex.assert_trees_all_close(
+        out, x + 0.1 * cfg.functional_gradient(d_fn, x, 0.5, 2.0), rtol=1e-5)
+
+
+def test_generator_and_images_from_module_functions():
+  """`cfg.generate` on networks from `build_networks` is the bound member,
+  and the images' interpolation grid is `cfg.interpolate` on the pairs z =
+  normal(key, [4, 2, latent_dim])."""
+  c = toy_config(num_stages=2)
+  model = cfg.make(c, {"shape": (4, 4, 1)})
+  state = model.init(jax.random.PRNGKey(0), None)
+  batch = {"image": jnp.full((c.train.batch_size, 4, 4, 1), 90, jnp.uint8)}
+  state, _ = jax.jit(model.train_step)(state, batch, jax.random.PRNGKey(1))
+  approximator, disc = cfg.build_networks(c.model, (4, 4, 1), toy=False)
+  spec = cfg.hyperparameters(c.model)
+  z = jax.random.normal(jax.random.PRNGKey(2), (3, c.model.latent_dim))
+  chex.assert_trees_all_close(
+      cfg.generate(approximator, disc, state.params["generator"], z,
+                   spec=spec),
+      model.generate(state.params["generator"], z), rtol=1e-6)
+  rng = jax.random.PRNGKey(3)
+  grid = model.images(state.params, batch, rng)["interpolations"]
+  pairs = jax.random.normal(jax.random.split(rng)[1],
+                            (4, 2, c.model.latent_dim))
+  expected = jnp.concatenate([model.interpolate(state.params, p[0], p[1])
+                              for p in pairs])
+  chex.assert_trees_all_close(grid, expected, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------- input validation ---
+
+
+@pytest.fixture(scope="module")
+def toy_cfg():
+  return cfg.make(toy_config(), TOY)
+
+
+KEY = jax.random.key(0)
+
+
+@pytest.mark.parametrize("call, expected", [
+    (lambda m: m.critic({}, f(4, 3)),
+     ["cfg.critic", "`x`", "(*, 2)", "(4, 3)"]),
+    (lambda m: m.evaluate({}, {"x": f(4)}, KEY),
+     ["cfg.evaluate", "batch['x']", "(4,)"]),
+    (lambda m: m.sample({}, KEY, 0), ["cfg.sample", "`n`", "0"]),
+    (lambda m: m.interpolate({}, f(3), f(7)),
+     ["cfg.interpolate", "`z_a`", "(3,)"]),
+    (lambda m: cfg.fit_loss_per_example(f(4, 2), f(3, 2)),
+     ["cfg.fit_loss_per_example", "`prediction` (4, 2)", "`target` (3, 2)"]),
+    (lambda m: cfg.functional_gradient(lambda x: x, f(4, 2)),
+     ["cfg.functional_gradient", "`d_fn`", "(4, 2)"]),
+])
+def test_functions_reject_inputs_that_do_not_fit(toy_cfg, call, expected):
+  assert_raises_naming(lambda: call(toy_cfg), expected)

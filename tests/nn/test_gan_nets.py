@@ -10,6 +10,8 @@ import pytest
 
 from gdm_jax.nn import gan_nets
 from gdm_jax.nn import spectral
+from tests.validation_cases import assert_raises_naming
+from tests.validation_cases import f
 
 
 def _init(module, x, **kw):
@@ -147,3 +149,18 @@ def _kernels(params):
     keys = [str(getattr(k, "key", k)) for k in path]
     if keys[-1] == "kernel":
       yield keys[0], value
+
+
+KEY = jax.random.key(0)
+
+
+@pytest.mark.parametrize("call, expected", [
+    (lambda: gan_nets.MLPGenerator((2,), (4,)).init(KEY, f(3), train=False),
+     ["MLPGenerator.__call__", "`z`", "rank 2", "(3,)"]),
+    (lambda: gan_nets.DCGANDiscriminator().init(KEY, f(2, 28, 28),
+                                                train=False),
+     ["DCGANDiscriminator.__call__", "`x`", "rank 4", "(2, 28, 28)"]),
+])
+def test_invalid_input_raises_naming_function_argument_and_input(call,
+                                                                 expected):
+  assert_raises_naming(call, expected)

@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 from gdm_jax.nn import spectral
+from tests.validation_cases import assert_raises_naming
+from tests.validation_cases import f
+from tests.validation_cases import i
 
 
 def _top_singular_value(kernel):
@@ -124,3 +127,17 @@ def test_power_iteration_matches_svd():
   assert float(few) <= float(sigma) * (1 + 1e-6)
   with pytest.raises(ValueError, match="n_steps"):
     spectral.power_iteration(kernel, u0, 0)
+
+
+KEY = jax.random.key(0)
+
+
+@pytest.mark.parametrize("call, expected", [
+    (lambda: spectral.power_iteration(f(3, 4), f(1, 3), 1),
+     ["nn.power_iteration", "`u`", "(1, 4)", "(1, 3)"]),
+    (lambda: spectral.SpectralDense(3).init(KEY, i(2, 4), update_stats=False),
+     ["SpectralDense.__call__", "`x`", "int32"]),
+])
+def test_invalid_input_raises_naming_function_argument_and_input(call,
+                                                                 expected):
+  assert_raises_naming(call, expected)
