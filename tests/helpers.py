@@ -24,6 +24,7 @@ from typing import Any, Callable
 import ml_collections
 import pytest
 
+from experiments.configs import gan as gan_configs
 from tests.conftest import subprocess_xla_flags
 from tests.train._helpers import read_metrics
 from tests.train._helpers import train_records
@@ -88,7 +89,7 @@ _GAN = dict(
     model=dict(generator_hidden=(16,), discriminator_hidden=(16,),
                generator_channels=(8, 4), discriminator_channels=(4, 8),
                cramer_dim=4, latent_dim=4),
-    train=dict(batch_size=lambda c: 8 * c.model.critic_steps, **_EVAL_200),
+    train=dict(batch_size=lambda c: 8 * gan_configs.minibatches(c), **_EVAL_200),
     eval=dict(num_samples=200, periodic_num_samples=0))
 _FLOW = dict(
     model=dict(hidden=4, num_levels=2, num_couplings=1, num_steps=1,

@@ -74,6 +74,12 @@ def base_config() -> ml_collections.ConfigDict:
       eval=common.evaluation(periodic_num_samples=2000))
 
 
+def minibatches(c: ml_collections.ConfigDict) -> int:
+  """Minibatches in one trainer batch: the k critic updates' and, for the
+  Cramér GAN, the generator's own (Bellemare et al. 2017, Algorithm 1)."""
+  return c.model.critic_steps + (c.model.objective == "cramer")
+
+
 def use_toy_data(c: ml_collections.ConfigDict, name: str = "ring8",
                  num_steps: int = 5000) -> ml_collections.ConfigDict:
   """Switches `c` to a 2-D toy set with the small toy MLPs (in place)."""
@@ -82,7 +88,7 @@ def use_toy_data(c: ml_collections.ConfigDict, name: str = "ring8",
       model=dict(architecture="toy", latent_dim=2, activation="relu",
                  generator_hidden=(128, 128), discriminator_hidden=(128, 128),
                  discriminator_dropout=0.0, cramer_dim=16),
-      train=dict(batch_size=256 * c.model.critic_steps, num_steps=num_steps,
+      train=dict(batch_size=256 * minibatches(c), num_steps=num_steps,
                  log_every=250, eval_every=1000, checkpoint_every=1000,
                  eval_batch_size=1000, eval_examples=10_000,
                  final_eval_batch_size=1000),
@@ -98,7 +104,7 @@ def make_smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
       model=dict(generator_hidden=(16,), discriminator_hidden=(16,),
                  generator_channels=(8, 4), discriminator_channels=(4, 8),
                  cramer_dim=4, latent_dim=4),
-      train=dict(batch_size=8 * c.model.critic_steps, num_steps=3,
+      train=dict(batch_size=8 * minibatches(c), num_steps=3,
                  log_every=1, eval_every=3, checkpoint_every=3,
                  eval_batch_size=200, eval_examples=200,
                  final_eval_examples=200, final_eval_batch_size=200),
