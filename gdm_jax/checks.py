@@ -453,29 +453,3 @@ def check_batch(fn: str, batch: Any, key: str, example_shape: Sequence[int],
   check_example_batch(fn, f"batch['{key}']", batch[key], example_shape,
                       dtype)
 
-
-def autoencoder_checks(family: str, example_shape: Sequence[int],
-                       latent_dim: int):
-  """The input checks of an image autoencoder family (AAE, WAE, AVB), run at
-  trace time, with messages naming '<family>.<fn>':
-
-    check_batch(fn, batch)   batch['image'] is [B, *example_shape], numeric;
-    check_x(fn, x)           x is [B, *example_shape], floating;
-    check_z(fn, name, z)     z is [B, latent_dim] latent codes.
-
-  Each raises ValueError (see `check_batch`, `check_example_batch`,
-  `check_array`).
-  """
-  example_shape = tuple(example_shape)
-
-  def check_batch_(fn, batch):
-    check_batch(f"{family}.{fn}", batch, "image", example_shape, "numeric")
-
-  def check_x(fn, x):
-    check_example_batch(f"{family}.{fn}", "x", x, example_shape, "floating")
-
-  def check_z(fn, name, z):
-    check_array(f"{family}.{fn}", name, z, shape=(None, latent_dim),
-                layout=f"[B, {latent_dim}] (latent codes)")
-
-  return check_batch_, check_x, check_z

@@ -125,7 +125,9 @@ def iwae_bound(log_weights: jax.Array) -> jax.Array:
 
 def chunked_log_weights(log_weights_fn: Callable[[jax.Array, int], jax.Array],
                         rng: jax.Array, num_samples: int,
-                        chunk_size: int | None = None) -> jax.Array:
+                        chunk_size: int | None = None, *,
+                        fn: str = "estimators.chunked_log_weights"
+                        ) -> jax.Array:
   """K importance log-weights, drawn `chunk_size` at a time.
 
     chunk_size None or >= K:  log_weights_fn(rng, K);
@@ -144,6 +146,8 @@ def chunked_log_weights(log_weights_fn: Callable[[jax.Array, int], jax.Array],
     rng: a JAX PRNG key.
     num_samples: K, a positive int.
     chunk_size: a positive int dividing K (when < K), or None.
+    fn: the public function the error messages name (a family's
+      `importance_log_weights` passes its own name).
 
   Returns:
     float [K, B], nats.
@@ -155,7 +159,6 @@ def chunked_log_weights(log_weights_fn: Callable[[jax.Array, int], jax.Array],
   References:
     Burda, Grosse and Salakhutdinov 2016, eq. 8 and sec. 5.1.
   """
-  fn = "estimators.chunked_log_weights"
   checks.check_positive_int(fn, "num_samples", num_samples)
   if chunk_size is None or chunk_size >= num_samples:
     if chunk_size is not None:
@@ -163,8 +166,8 @@ def chunked_log_weights(log_weights_fn: Callable[[jax.Array, int], jax.Array],
     return log_weights_fn(rng, num_samples)
   checks.check_positive_int(fn, "chunk_size", chunk_size)
   if num_samples % chunk_size:
-    raise ValueError(f"importance_log_weights: K={num_samples} is not a "
-                     f"multiple of chunk_size={chunk_size}.")
+    raise ValueError(f"{fn}: K={num_samples} is not a multiple of "
+                     f"chunk_size={chunk_size}.")
   keys = jax.random.split(rng, num_samples // chunk_size)
   chunks = jax.lax.map(lambda r: log_weights_fn(r, chunk_size), keys)
   return chunks.reshape((num_samples,) + chunks.shape[2:])

@@ -22,9 +22,9 @@ Mathematics (module-level functions, usable on a checkpoint's params):
                         code-vs-prior MMD² over the batch's real rows only,
                         and the discriminator's metrics.
 
-Input checks run at trace time; the array-level functions' messages name
-'autoencoder.<function>', the batch-level ones '<family>.<function>'
-(`checks.autoencoder_checks`).
+Input checks run at trace time (`check_batch`, `check_x`, `check_z`, also
+AVB's); the array-level functions' messages name 'autoencoder.<function>',
+the batch-level ones '<family>.<function>'.
 
 References:
   Makhzani, Shlens, Jaitly, Goodfellow and Frey 2015, "Adversarial
@@ -162,6 +162,39 @@ def check_model_config(mc, choices: dict[str, tuple[str, ...]],
                        f"{sizes}.")
 
 
+# --------------------------------------------------------- input checks ----
+
+
+def check_batch(net: Any, fn: str, batch: Any) -> None:
+  """batch['image'] is a numeric [B, *net.image_shape] array (the data set
+  the model was built for); the message names `fn`, e.g. 'aae.train_step'.
+
+  Raises:
+    ValueError: no 'image' key, or an array of another shape or dtype.
+  """
+  checks.check_batch(fn, batch, "image", net.image_shape, "numeric")
+
+
+def check_x(net: Any, fn: str, x: Any) -> None:
+  """x is a floating [B, *net.image_shape] batch (model space).
+
+  Raises:
+    ValueError: naming `fn` and `x`.
+  """
+  checks.check_example_batch(fn, "x", x, net.image_shape, "floating")
+
+
+def check_z(net: Any, fn: str, name: str, z: Any) -> None:
+  """z is a floating [B, net.latent_dim] array of latent codes.
+
+  Raises:
+    ValueError: naming `fn` and the argument `name`.
+  """
+  d = net.latent_dim
+  checks.check_array(fn, name, z, shape=(None, d),
+                     layout=f"[B, {d}] (latent codes)")
+
+
 # ----------------------------------------------------------- parameters ----
 
 
@@ -180,33 +213,23 @@ def init_state(net: Autoencoder, disc: nn.Module | None,
   on zeros [1, H, W, C], the discriminator (if any) on zeros [1, d].
   `players[name]` names the params entry (or tuple of entries, as a dict)
   that the optimiser txs[name] updates, e.g. {'autoencoder': ('encoder',
-  'decoder'), 'generator': 'encoder'}.
+  'decoder'), 'generator': 'encoder'} (`TrainState.create_players`).
 
   Raises:
     ValueError: an example batch (optional) that does not fit the data set.
   """
   if batch is not None:
-    checks.autoencoder_checks(family, net.image_shape, net.latent_dim)[0](
-        "init", batch)
+    check_batch(net, f"{family}.init", batch)
   ae_rng, d_rng, state_rng = jax.random.split(rng, 3)
   params = dict(net.init(ae_rng, jnp.zeros((1,) + tuple(net.image_shape),
                                            jnp.float32))["params"])
   if disc is not None:
     params["discriminator"] = disc.init(
         d_rng, jnp.zeros((1, net.latent_dim), jnp.float32))
-  select = lambda keys: ({k: params[k] for k in keys}
-                         if isinstance(keys, tuple) else params[keys])
-  opt_state = {name: txs[name].init(select(keys))
-               for name, keys in players.items()}
-  return TrainState.create(state_rng, params, opt_state)
+  return TrainState.create_players(state_rng, params, txs, players=players)
 
 
 # ---------------------------------------------------------- autoencoder ----
-
-
-def _checks(net: Autoencoder):
-  return checks.autoencoder_checks("autoencoder", net.image_shape,
-                                   net.latent_dim)
 
 
 def encode(net: Autoencoder, params: dict, x: jax.Array) -> jax.Array:
@@ -215,7 +238,7 @@ def encode(net: Autoencoder, params: dict, x: jax.Array) -> jax.Array:
   Raises:
     ValueError: x is not a floating [B, H, W, C] batch of the net's shape.
   """
-  _checks(net)[1]("encode", x)
+  check_x(net, "autoencoder.encode", x)
   return net.apply({"params": autoencoder_params(params)}, x,
                    method=Autoencoder.encode)
 
@@ -226,20 +249,20 @@ def decode(net: Autoencoder, params: dict, z: jax.Array) -> jax.Array:
   Raises:
     ValueError: z is not a floating [N, d] array.
   """
-  _checks(net)[2]("decode", "z", z)
+  check_z(net, "autoencoder.decode", "z", z)
   return net.apply({"params": autoencoder_params(params)}, z,
                    method=Autoencoder.decode)
 
 
 def decode_mean(net: Autoencoder, params: dict, z: jax.Array) -> jax.Array:
   """The decoded mean σ(decode(z)) [N, H, W, C] in [0, 1] (G(z) of a WAE)."""
-  _checks(net)[2]("decode_mean", "z", z)
+  check_z(net, "autoencoder.decode_mean", "z", z)
   return jax.nn.sigmoid(decode(net, params, z))
 
 
 def reconstruct(net: Autoencoder, params: dict, x: jax.Array) -> jax.Array:
   """σ(decode(encode(x))) [B, H, W, C] in [0, 1]."""
-  _checks(net)[1]("reconstruct", x)
+  check_x(net, "autoencoder.reconstruct", x)
   return decode_mean(net, params, encode(net, params, x))
 
 
@@ -262,7 +285,7 @@ def reconstruction_loss(net: Autoencoder, params: dict, x: jax.Array, *,
                         likelihood: str) -> jax.Array:
   """reconstruction_cost(decode(encode(x)), x) [B]: nats (bernoulli) or
   squared error (l2, the WAE's c(x, G(Q(x))))."""
-  _checks(net)[1]("reconstruction_loss", x)
+  check_x(net, "autoencoder.reconstruction_loss", x)
   return reconstruction_cost(decode(net, params, encode(net, params, x)), x,
                              likelihood)
 
@@ -376,8 +399,7 @@ def batch_inputs(net: Autoencoder, pre: Preprocessing,
   Raises:
     ValueError: batch['image'] is not a numeric [B, H, W, C] array.
   """
-  checks.autoencoder_checks(family, net.image_shape, net.latent_dim)[0](
-      fn, batch)
+  check_batch(net, f"{family}.{fn}", batch)
   return prepare(pre, prior, batch["image"], rng)
 
 
@@ -444,8 +466,7 @@ def images(net: Autoencoder, prior: latent_priors.LatentPrior,
   Raises:
     ValueError: batch['image'] does not fit the data set.
   """
-  checks.autoencoder_checks(family, net.image_shape, net.latent_dim)[0](
-      "images", batch)
+  check_batch(net, f"{family}.images", batch)
   pre_rng, s_rng = jax.random.split(rng)
   x = pre.apply(pre_rng, batch["image"][:32])
   out = {"samples": sample(net, prior, params, s_rng, 64),

@@ -456,9 +456,8 @@ def init(approximator: nn.Module, discriminator: nn.Module,
   params = {"discriminator": d_params, "approximator": g_params,
             "generator": {"base": g_params, "stage_discriminators": stages,
                           "step_sizes": jnp.zeros((t,), jnp.float32)}}
-  opt_state = {"discriminator": d_tx.init(d_params),
-               "approximator": g_tx.init(g_params)}
-  return TrainState.create(state_rng, params, opt_state)
+  return TrainState.create_players(
+      state_rng, params, {"discriminator": d_tx, "approximator": g_tx})
 
 
 # ------------------------------------------------------------ evaluation ----

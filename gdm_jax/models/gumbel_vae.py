@@ -299,12 +299,13 @@ def importance_log_weights(net: GumbelVAENet, params, x: jax.Array,
   References:
     Burda, Grosse and Salakhutdinov 2016, eq. 8.
   """
+  fn = "gumbel_vae.importance_log_weights"
   _check_x("importance_log_weights", net, x)
-  vae.check_num_samples("gumbel_vae.importance_log_weights", k, chunk_size)
+  vae.check_num_samples(fn, k, chunk_size)
   logits = encode(net, params, x)
   return estimators.chunked_log_weights(
       functools.partial(_log_weights, net, params, x, logits), rng, k,
-      chunk_size)
+      chunk_size, fn=fn)
 
 
 def iwae_bound(net: GumbelVAENet, params, x: jax.Array, rng: jax.Array,

@@ -403,22 +403,17 @@ def importance_log_weights(gen: GenerativeNet, rec: RecognitionNet, params,
   """log w_k = log p_θ(x, z_k) - log q_φ(z_k | x), z_k ~ q: [K, B] nats.
 
   With `chunk_size` (< K, dividing K) the samples are drawn `chunk_size`
-  at a time in a sequential `lax.map`, so memory is O(chunk_size · B).
+  at a time in a sequential `lax.map` (`estimators.chunked_log_weights`),
+  so memory is O(chunk_size · B).
 
   Raises:
     ValueError: x is not [B, D]; k or chunk_size not positive ints; K not
       a multiple of chunk_size.
   """
   _check_k(gen.data_dim, "importance_log_weights", x, k, chunk_size)
-  if chunk_size is None or chunk_size >= k:
-    return _log_weights(gen, rec, params, x, rng, k)
-  if k % chunk_size:
-    raise ValueError(f"importance_log_weights: K={k} is not a multiple of "
-                     f"chunk_size={chunk_size}.")
-  keys = jax.random.split(rng, k // chunk_size)
-  chunks = jax.lax.map(
-      lambda r: _log_weights(gen, rec, params, x, r, chunk_size), keys)
-  return chunks.reshape(k, x.shape[0])
+  return estimators.chunked_log_weights(
+      functools.partial(_log_weights, gen, rec, params, x), rng, k,
+      chunk_size, fn="helmholtz.importance_log_weights")
 
 
 def iwae_bound(gen: GenerativeNet, rec: RecognitionNet, params, x: jax.Array,
@@ -706,9 +701,8 @@ def init(gen: GenerativeNet, rec: RecognitionNet,
   params = {"generative": dict(gen.init(g_rng, zs)),
             "recognition": dict(rec.init(r_rng, jnp.zeros((1, gen.data_dim)),
                                          zs))}
-  txs = {"generative": tx_gen, "recognition": tx_rec}
-  return TrainState.create(state_rng, params,
-                           {k: tx.init(params[k]) for k, tx in txs.items()})
+  return TrainState.create_players(
+      state_rng, params, {"generative": tx_gen, "recognition": tx_rec})
 
 
 def train_step(gen: GenerativeNet, rec: RecognitionNet, pre: Preprocessing,

@@ -613,9 +613,10 @@ def importance_log_weights(net: VAENet, params, x: jax.Array, rng: jax.Array,
   _check_x("importance_log_weights", net, x)
   check_num_samples("vae.importance_log_weights", k, chunk_size)
   encoding = encode_posterior(net, params, x, compute_dtype=compute_dtype)
-  fn = functools.partial(_log_weights, net, params, x, encoding,
-                         compute_dtype=compute_dtype)
-  return estimators.chunked_log_weights(fn, rng, k, chunk_size)
+  log_weights = functools.partial(_log_weights, net, params, x, encoding,
+                                  compute_dtype=compute_dtype)
+  return estimators.chunked_log_weights(log_weights, rng, k, chunk_size,
+                                        fn="vae.importance_log_weights")
 
 
 def iwae_bound(net: VAENet, params, x: jax.Array, rng: jax.Array, k: int,

@@ -391,8 +391,8 @@ def make(config, dataset_info: dict) -> WAE:
       adversarial=("d_loss", "d_accuracy") if gan else ())
   return WAE(
       **ae.shared_members(net, disc, prior, pre, family="wae"),
-      init=functools.partial(ae.init_state, net, disc, txs,
-                             {p: PLAYERS[p] for p in txs}, family="wae"),
+      init=functools.partial(ae.init_state, net, disc, txs, PLAYERS,
+                             family="wae"),
       train_step=functools.partial(
           train_step, net, disc, prior, pre, txs, mmd=mmd,
           penalty_weight=float(mc.penalty_weight),
