@@ -88,8 +88,7 @@ class MaskedDense(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    checks.check_array("MaskedDense.__call__", "x", x, min_rank=1,
-                       layout="[..., fan_in]")
+    checks.check_arg("MaskedDense.__call__", "x", x, "floating [..., fan_in]")
     if x.shape[-1] != np.shape(self.mask)[0]:
       raise ValueError(f"MaskedDense.__call__: `x` must have fan_in = "
                        f"{np.shape(self.mask)[0]} (the mask's rows) on its "
@@ -148,12 +147,11 @@ class MADE(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array,
                context: Optional[jax.Array] = None) -> jax.Array:
-    checks.check_array("MADE.__call__", "x", x)
+    checks.check_arg("MADE.__call__", "x", x)
     if x.ndim != 2:
       raise ValueError(f"MADE: expects [B, D] inputs, got shape {x.shape}.")
     if context is not None:
-      checks.check_array("MADE.__call__", "context", context, rank=2,
-                         layout="[B, C]")
+      checks.check_arg("MADE.__call__", "context", context, "floating [B, C]")
       checks.check_same_batch("MADE.__call__", [("x", x),
                                                 ("context", context)])
     d = x.shape[-1]
@@ -223,12 +221,12 @@ class IAF(Bijector):
                                         self.log_scale_bound)
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    checks.check_array("IAF.forward", "x", x, rank=2, layout="[B, D]")
+    checks.check_arg("IAF.forward", "x", x, "floating [B, D]")
     shift, log_s = self._shift_and_log_scale(x)
     return x * jnp.exp(log_s) + shift, jnp.sum(log_s, axis=-1)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-    checks.check_array("IAF.inverse", "y", y)
+    checks.check_arg("IAF.inverse", "y", y)
     if y.ndim != 2:
       raise ValueError(f"IAF: expects [B, D] inputs, got shape {y.shape}.")
     if self.is_initializing():

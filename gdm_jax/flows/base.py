@@ -131,8 +131,7 @@ def sum_except_batch(x: jax.Array) -> jax.Array:
   Raises:
     ValueError: x is not numeric or has rank 0.
   """
-  checks.check_array("flows.sum_except_batch", "x", x, min_rank=1,
-                     dtype="numeric", layout="[B, ...]")
+  checks.check_arg("flows.sum_except_batch", "x", x, "numeric [B, ...]")
   return jnp.sum(x, axis=tuple(range(1, x.ndim)))
 
 
@@ -142,8 +141,7 @@ def zero_log_det(x: jax.Array) -> jax.Array:
   Raises:
     ValueError: x is not floating or has rank 0.
   """
-  checks.check_array("flows.zero_log_det", "x", x, min_rank=1,
-                     layout="[B, ...]")
+  checks.check_arg("flows.zero_log_det", "x", x, "floating [B, ...]")
   return jnp.zeros(x.shape[:1], x.dtype)
 
 
@@ -174,7 +172,7 @@ def bounded_log_scale(raw: jax.Array, scale_fn: str = "tanh",
   Raises:
     ValueError: unknown `scale_fn`, bound <= 0, or non-floating raw.
   """
-  checks.check_array("flows.bounded_log_scale", "raw", raw)
+  checks.check_arg("flows.bounded_log_scale", "raw", raw)
   if scale_fn == "tanh":
     if bound <= 0:
       raise ValueError(f"bounded_log_scale: bound must be > 0, got {bound}.")

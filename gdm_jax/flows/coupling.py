@@ -165,8 +165,7 @@ class ConvConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
-    _check_conditioner(self, x, out_features, rank=4,
-                       layout="[B, H, W, C_in]")
+    _check_conditioner(self, x, out_features, "floating [B, H, W, C_in]")
     k = (self.kernel_size, self.kernel_size)
     x = nn.relu(nn.Conv(self.hidden_channels, k, padding="SAME")(x))
     x = nn.relu(nn.Conv(self.hidden_channels, (1, 1))(x))
@@ -197,8 +196,7 @@ class ResNetConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
-    _check_conditioner(self, x, out_features, rank=4,
-                       layout="[B, H, W, C_in]")
+    _check_conditioner(self, x, out_features, "floating [B, H, W, C_in]")
     h = nn.Conv(self.hidden_channels, (3, 3), padding="SAME", name="conv_in")(x)
     for i in range(self.num_blocks):
       r = nn.Conv(self.hidden_channels, (3, 3), padding="SAME",
@@ -223,8 +221,7 @@ class MLPConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
-    _check_conditioner(self, x, out_features, rank=None,
-                       layout="[..., D_in]")
+    _check_conditioner(self, x, out_features, "floating [..., D_in]")
     for i, f in enumerate(self.hidden):
       x = self.activation(nn.Dense(f, name=f"dense_{i}")(x))
     return nn.Dense(out_features, kernel_init=nn.initializers.zeros,
@@ -241,10 +238,10 @@ def default_conditioner(hidden: int, rank: int) -> nn.Module:
   return MLPConditioner((hidden, hidden), name="net")
 
 
-def _check_conditioner(module, x, out_features, rank, layout) -> None:
-  check_flow_input(module, "__call__", "x", x, rank=rank, layout=layout)
-  checks.check_positive_int(f"{type(module).__name__}.__call__",
-                            "out_features", out_features)
+def _check_conditioner(module, x, out_features, spec: str) -> None:
+  fn = f"{type(module).__name__}.__call__"
+  checks.check_arg(fn, "x", x, spec)
+  checks.check_positive_int(fn, "out_features", out_features)
 
 
 class _Coupling(Bijector):

@@ -179,8 +179,7 @@ def unflatten_latents(z: jax.Array,
   Raises:
     ValueError: z is not [B, D], or the shapes' sizes do not add up to D.
   """
-  checks.check_array("flows.unflatten_latents", "z", z, rank=2,
-                     dtype=None, layout="[B, D]")
+  checks.check_arg("flows.unflatten_latents", "z", z, "any [B, D]")
   sizes = [math.prod(s) for s in shapes]
   if sum(sizes) != z.shape[-1]:
     raise ValueError(f"unflatten_latents: shapes {shapes} hold {sum(sizes)} "

@@ -198,7 +198,7 @@ class Planar(Bijector):
 
   @nn.compact
   def _params(self, x: jax.Array):
-    checks.check_array("Planar.forward/inverse", "x", x)
+    checks.check_arg("Planar.forward/inverse", "x", x)
     if x.ndim != 2:
       raise ValueError(f"Planar: expects [B, D] inputs, got shape {x.shape}; "
                        "flatten images first.")

@@ -50,6 +50,7 @@ from gdm_jax import distributions
 from gdm_jax import divergences
 from gdm_jax import gan_losses
 from gdm_jax import rasters
+from gdm_jax.core.optimizers import make_optimizer
 from gdm_jax.core.state import TrainState
 from gdm_jax.data.preprocess import make_preprocessing
 from gdm_jax.data.preprocess import Preprocessing
@@ -135,6 +136,28 @@ def check_data(config, likelihood: str) -> Preprocessing:
     raise ValueError("model.likelihood='l2' (sigmoid mean on [0, 1]) needs "
                      "data.binarization='none' and data.value_range='0_1'.")
   return pre
+
+
+def build(config, dataset_info: dict, players: Sequence[str], *,
+          likelihood: str, discriminator: bool = True) -> tuple:
+  """What an AAE's or a WAE's `make` builds from its (validated) config:
+  (prior, preprocessing, net, disc, txs) from `make_prior`, `check_data`,
+  `build_networks` (disc None without a discriminator) and one optax chain
+  per player, txs[p] = make_optimizer(config.optimizer[p],
+  config.train.num_steps).
+
+  Raises:
+    ValueError: data that do not suit the likelihood, or an invalid prior
+      or optimiser setting.
+  """
+  mc = config.model
+  prior = make_prior(mc)
+  pre = check_data(config, likelihood)
+  net, disc = build_networks(mc, dataset_info["shape"],
+                             discriminator=discriminator)
+  txs = {p: make_optimizer(config.optimizer[p], config.train.num_steps)
+         for p in players}
+  return prior, pre, net, disc, txs
 
 
 def check_model_config(mc, choices: dict[str, tuple[str, ...]],
@@ -311,8 +334,8 @@ def critic(disc: nn.Module, params: dict, z: jax.Array) -> jax.Array:
   Raises:
     ValueError: z is not a floating [N, d] array.
   """
-  checks.check_array("autoencoder.critic", "z", z, rank=2,
-                     layout="[N, d] (latent codes)")
+  checks.check_arg("autoencoder.critic", "z", z,
+                   "floating [N, d] (latent codes)")
   return disc.apply(params["discriminator"], z)[:, 0]
 
 
@@ -322,6 +345,12 @@ def discriminator_accuracy(l_p: jax.Array, l_q: jax.Array) -> jax.Array:
   return 0.5 * ((l_p > 0).astype(jnp.float32) + (l_q < 0).astype(jnp.float32))
 
 
+# Prior samples and codes of one batch, as the discriminator's losses take them.
+_CODE_PAIR = dict(z_prior="floating [B, d] (latent codes)",
+                  z_codes="floating [B, d] (latent codes)", same_batch=True)
+
+
+@checks.inputs(**_CODE_PAIR)
 def discriminator_objective(disc: nn.Module, d_vars: Any, z_prior: jax.Array,
                             z_codes: jax.Array, *, weight: float = 1.0
                             ) -> tuple[jax.Array, dict]:
@@ -345,10 +374,6 @@ def discriminator_objective(disc: nn.Module, d_vars: Any, z_prior: jax.Array,
   Raises:
     ValueError: codes that are not floating [B, d] arrays of one shape.
   """
-  fn = "autoencoder.discriminator_loss"
-  for name, z in (("z_prior", z_prior), ("z_codes", z_codes)):
-    checks.check_array(fn, name, z, rank=2, layout="[B, d] (latent codes)")
-  checks.check_same_batch(fn, [("z_prior", z_prior), ("z_codes", z_codes)])
   logits = disc.apply(d_vars, jnp.concatenate([z_prior, z_codes]))[:, 0]
   l_p, l_q = jnp.split(logits, 2)
   loss = jnp.mean(gan_losses.discriminator_loss_per_example(l_p, l_q))
@@ -356,9 +381,14 @@ def discriminator_objective(disc: nn.Module, d_vars: Any, z_prior: jax.Array,
                          "d_accuracy": jnp.mean(discriminator_accuracy(l_p, l_q))}
 
 
+@checks.inputs(**_CODE_PAIR)
 def discriminator_loss(disc: nn.Module, d_vars: Any, z_prior: jax.Array,
                        z_codes: jax.Array) -> jax.Array:
-  """L_D (scalar, nats) of `discriminator_objective`."""
+  """L_D (scalar, nats) of `discriminator_objective`.
+
+  Raises:
+    ValueError: codes that are not floating [B, d] arrays of one batch size.
+  """
   return discriminator_objective(disc, d_vars, z_prior, z_codes)[0]
 
 
@@ -371,8 +401,8 @@ def generator_loss(disc: nn.Module, d_vars: Any, z_codes: jax.Array
   Raises:
     ValueError: z_codes is not a floating [B, d] array.
   """
-  checks.check_array("autoencoder.generator_loss", "z_codes", z_codes, rank=2,
-                     layout="[B, d] (latent codes)")
+  checks.check_arg("autoencoder.generator_loss", "z_codes", z_codes,
+                   "floating [B, d] (latent codes)")
   l_q = disc.apply(d_vars, z_codes)[:, 0]
   return jnp.mean(gan_losses.generator_loss_non_saturating_per_example(l_q))
 

@@ -423,8 +423,8 @@ def gaussian_proposal(samples: jax.Array, scale: float = 1.0,
   Raises:
     ValueError: samples is not a floating [S, B, D] array with S >= 2.
   """
-  checks.check_array("avb.gaussian_proposal", "samples", samples, rank=3,
-                     layout="[S, B, D]")
+  checks.check_arg("avb.gaussian_proposal", "samples", samples,
+                   "floating [S, B, D]")
   s = samples.shape[0]
   if s < 2:
     raise ValueError(f"avb.gaussian_proposal: gaussian_proposal needs >= 2 "

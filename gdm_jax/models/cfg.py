@@ -222,7 +222,7 @@ def fit_loss_per_example(prediction: jax.Array, target: jax.Array) -> jax.Array:
 
 
 def _check_points(fn: str, x, name: str = "x") -> None:
-  checks.check_array(fn, name, x, min_rank=1, layout="[N, ...]")
+  checks.check_arg(fn, name, x, "floating [N, ...]")
 
 
 def _check_z(fn: str, z, latent_dim: int | None, name: str = "z") -> None:

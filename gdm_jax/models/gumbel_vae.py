@@ -99,8 +99,8 @@ def kl_to_uniform(logits: jax.Array) -> jax.Array:
     Jang, Gu and Poole 2017, sec. 4.2 (the analytic KL of the discrete
       posterior to the uniform prior).
   """
-  checks.check_array("gumbel_vae.kl_to_uniform", "logits", logits,
-                     min_rank=2, layout="[..., N, K]")
+  checks.check_arg("gumbel_vae.kl_to_uniform", "logits", logits,
+                   "floating [..., N, K]")
   log_q = jax.nn.log_softmax(logits, axis=-1)
   k = logits.shape[-1]
   return jnp.sum(jnp.exp(log_q) * (log_q + math.log(k)), axis=(-2, -1))
@@ -120,8 +120,8 @@ def categorical_log_prob_one_hot(logits: jax.Array, z: jax.Array) -> jax.Array:
       broadcast.
   """
   fn = "gumbel_vae.categorical_log_prob_one_hot"
-  checks.check_array(fn, "logits", logits, min_rank=2, layout="[..., N, K]")
-  checks.check_array(fn, "z", z, min_rank=2, layout="[..., N, K]")
+  checks.check_arg(fn, "logits", logits, "floating [..., N, K]")
+  checks.check_arg(fn, "z", z, "floating [..., N, K]")
   checks.check_broadcastable(fn, [("logits", logits), ("z", z)])
   return jnp.sum(z * jax.nn.log_softmax(logits, axis=-1), axis=(-2, -1))
 

@@ -189,7 +189,7 @@ def gate(x: jax.Array) -> jax.Array:
   Raises:
     ValueError: x not floating, rank 0, or an odd last axis.
   """
-  checks.check_array("nn.gate", "x", x, min_rank=1, layout="[..., 2F]")
+  checks.check_arg("nn.gate", "x", x, "floating [..., 2F]")
   if x.shape[-1] % 2:
     raise ValueError(f"nn.gate: `x` must have an even last axis [..., 2F]; "
                      f"got shape {x.shape}.")
@@ -198,7 +198,7 @@ def gate(x: jax.Array) -> jax.Array:
 
 
 def _check_image(fn: str, x: jax.Array, name: str = "x") -> None:
-  checks.check_array(fn, name, x, rank=4, layout="[B, H, W, C]")
+  checks.check_arg(fn, name, x, "floating [B, H, W, C]")
 
 
 def _check_features(features: int, num_colours: int) -> None:
@@ -307,8 +307,7 @@ class GatedPixelCNN(_PixelCNNBase):
     -> outputs [B, R, W, out_features]."""
     fn = "GatedPixelCNN.horizontal_stack"
     _check_image(fn, x)
-    checks.check_array(fn, "links", links, rank=5,
-                       layout="[L, B, R, W, 2F]")
+    checks.check_arg(fn, "links", links, "floating [L, B, R, W, 2F]")
     if (links.shape[0] != self.num_layers or links.shape[1:4] != x.shape[:3]
         or links.shape[4] != 2 * self.features):
       raise ValueError(f"{fn}: `links` must be [L, B, R, W, 2F] = "
