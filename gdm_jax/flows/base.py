@@ -191,12 +191,15 @@ class Bijector(nn.Module):
   """
 
   def __call__(self, x: jax.Array):
+    """`forward(x)`, so `init(rng, x)` initialises in the forward direction."""
     return self.forward(x)
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x -> (y, log|det ∂y/∂x| [B]); implemented by each subclass."""
     raise NotImplementedError(f"{type(self).__name__}.forward")
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y -> (x, log|det ∂x/∂y| [B]); implemented by each subclass."""
     raise NotImplementedError(f"{type(self).__name__}.inverse")
 
 
@@ -220,6 +223,7 @@ class Chain(Bijector):
   bijectors: Sequence[nn.Module] = ()
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x through f_0 ... f_{n-1}: (y, the summed log-dets [B])."""
     check_flow_input(self, "forward", "x", x)
     log_det = zero_log_det(x)
     for b in self.bijectors:
@@ -228,6 +232,7 @@ class Chain(Bijector):
     return x, log_det
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y through f_{n-1}⁻¹ ... f_0⁻¹: (x, the summed log-dets [B])."""
     check_flow_input(self, "inverse", "y", y)
     log_det = zero_log_det(y)
     for b in reversed(self.bijectors):
@@ -254,9 +259,11 @@ class Invert(Bijector):
   bijector: nn.Module
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """f.inverse(x): (f⁻¹(x), its log-det [B])."""
     return self.bijector.inverse(x)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """f.forward(y): (f(y), its log-det [B])."""
     return self.bijector.forward(y)
 
 
@@ -288,10 +295,12 @@ class Reshape(Bijector):
                        f", got shape {x.shape}.")
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """[B, *in_shape] -> ([B, *out_shape], zeros [B])."""
     self._check(x, self.in_shape, "forward")
     return x.reshape((x.shape[0],) + tuple(self.out_shape)), zero_log_det(x)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """[B, *out_shape] -> ([B, *in_shape], zeros [B])."""
     self._check(y, self.out_shape, "inverse")
     return y.reshape((y.shape[0],) + tuple(self.in_shape)), zero_log_det(y)
 

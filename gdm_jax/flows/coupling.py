@@ -165,6 +165,7 @@ class ConvConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
+    """x [B, H, W, C_in] -> [B, H, W, out_features] (0 at init)."""
     _check_conditioner(self, x, out_features, "floating [B, H, W, C_in]")
     k = (self.kernel_size, self.kernel_size)
     x = nn.relu(nn.Conv(self.hidden_channels, k, padding="SAME")(x))
@@ -196,6 +197,7 @@ class ResNetConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
+    """x [B, H, W, C_in] -> [B, H, W, out_features] (0 at init)."""
     _check_conditioner(self, x, out_features, "floating [B, H, W, C_in]")
     h = nn.Conv(self.hidden_channels, (3, 3), padding="SAME", name="conv_in")(x)
     for i in range(self.num_blocks):
@@ -221,6 +223,7 @@ class MLPConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
+    """x [..., D_in] -> [..., out_features] (0 at init)."""
     _check_conditioner(self, x, out_features, "floating [..., D_in]")
     for i, f in enumerate(self.hidden):
       x = self.activation(nn.Dense(f, name=f"dense_{i}")(x))
@@ -299,10 +302,12 @@ class AdditiveCoupling(_Coupling):
     return (1.0 - b) * self._condition(x * b, x.shape[-1])
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y = x + (1 - b) ⊙ t(b ⊙ x): (y, zeros [B]) (volume preserving)."""
     self._check(x, "forward")
     return x + self._shift(x), jnp.zeros(x.shape[:1], x.dtype)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x = y - (1 - b) ⊙ t(b ⊙ y): (x, zeros [B])."""
     self._check(y, "inverse")
     return y - self._shift(y), jnp.zeros(y.shape[:1], y.dtype)
 
@@ -350,9 +355,12 @@ class AffineCoupling(_Coupling):
     return shift, log_s
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y = x ⊙ s + t on the unmasked part (class docstring): (y,
+    log_det [B] = Σ log s)."""
     self._check(x, "forward")
     return affine_forward(x, *self._shift_and_log_scale(x))
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x = (y - t) ⊙ s⁻¹ on the unmasked part: (x, log_det [B] = -Σ log s)."""
     self._check(y, "inverse")
     return affine_inverse(y, *self._shift_and_log_scale(y))

@@ -210,7 +210,10 @@ class Planar(Bijector):
     return u, w, b
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`planar_forward` with this layer's (u, w, b): (y [B, D], log_det [B])."""
     return planar_forward(x, *self._params(x))
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`planar_inverse` (bisection) with this layer's (u, w, b): (x [B, D],
+    log_det [B])."""
     return planar_inverse(y, *self._params(y), self.num_bisection_steps)

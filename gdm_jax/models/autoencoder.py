@@ -81,17 +81,22 @@ class Autoencoder(nn.Module):
   hidden: Sequence[int] = (512, 512)
 
   def setup(self):
+    """The encoder MLP (hidden + (latent_dim,)) and the decoder MLP (hidden
+    reversed + (H·W·C,))."""
     d = math.prod(self.image_shape)
     self.encoder = MLP(tuple(self.hidden) + (self.latent_dim,))
     self.decoder = MLP(tuple(reversed(tuple(self.hidden))) + (d,))
 
   def encode(self, x):
+    """x [B, H, W, C] -> z [B, latent_dim]."""
     return self.encoder(x.reshape(x.shape[0], -1))
 
   def decode(self, z):
+    """z [N, latent_dim] -> pre-activation outputs [N, H, W, C]."""
     return self.decoder(z).reshape((z.shape[0],) + tuple(self.image_shape))
 
   def __call__(self, x):
+    """decode(encode(x)): [B, H, W, C] -> [B, H, W, C] (for `init`)."""
     return self.decode(self.encode(x))
 
 

@@ -167,6 +167,7 @@ class ImplicitEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, x, eps):
+    """x [N, D_x] (flattened), ε [N, E] -> z [N, latent_dim]."""
     h = jnp.concatenate([x, eps], axis=-1)
     for i, f in enumerate(self.hidden):
       h = nn.Dense(f, name=f"dense_{i}")(h)
@@ -198,6 +199,7 @@ class AVBNet(nn.Module):
   fixed_scale: float = 1.0
 
   def setup(self):
+    """The implicit encoder and the decoder MLP (hidden reversed + (H·W·C,))."""
     d = math.prod(self.image_shape)
     self.encoder = ImplicitEncoder(tuple(self.hidden), self.latent_dim,
                                    self.noise_injection)
@@ -212,6 +214,7 @@ class AVBNet(nn.Module):
     return self.decoder(z).reshape((z.shape[0],) + tuple(self.image_shape))
 
   def __call__(self, x, eps):
+    """decode(encode(x, ε)): the decoder's outputs [N, H, W, C] (for `init`)."""
     return self.decode(self.encode(x, eps))
 
 
@@ -229,6 +232,7 @@ class Discriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x, z):
+    """T_ψ(x, z): x [N, ...], z [N, latent_dim] -> [N] logits."""
     x = x.reshape(x.shape[0], -1)
     act = ACTIVATIONS[self.activation]
     if self.architecture == "concat":

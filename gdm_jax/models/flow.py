@@ -285,6 +285,8 @@ class VariationalDequantizer(nn.Module):
 
   @nn.compact
   def __call__(self, eps: jax.Array, image: jax.Array):
+    """(ε [B, H, W, C] ~ N(0, I), image [B, H, W, C] in [0, 1]) -> (u in
+    (0, 1) [B, H, W, C], log q(u | image) [B]) (class docstring)."""
     fn = "VariationalDequantizer.__call__"
     checks.check_arg(fn, "eps", eps, "floating [B, H, W, C]")
     checks.check_arg(fn, "image", image, "floating [B, H, W, C]")

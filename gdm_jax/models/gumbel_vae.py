@@ -167,19 +167,23 @@ class GumbelVAENet(nn.Module):
   hidden: Sequence[int] = (512, 256)
 
   def setup(self):
+    """The encoder MLP (to N·K logits) and the decoder MLP (to H·W·C logits)."""
     h, w, c = self.image_shape
     self.encoder = MLP(tuple(self.hidden) + (self.num_latents * self.num_classes,))
     self.decoder = MLP(tuple(reversed(self.hidden)) + (h * w * c,))
 
   def encode(self, x):                        # [B, H, W, C] -> [B, N, K]
+    """x [B, H, W, C] -> logits [B, N, K]."""
     out = self.encoder(x.reshape(x.shape[0], -1))
     return out.reshape(x.shape[0], self.num_latents, self.num_classes)
 
   def decode(self, z):                        # [B, N, K] -> [B, H, W, C]
+    """z [B, N, K] (one-hot or relaxed) -> Bernoulli logits [B, H, W, C]."""
     out = self.decoder(z.reshape(z.shape[0], -1))
     return out.reshape((z.shape[0],) + tuple(self.image_shape))
 
   def __call__(self, x, z):
+    """(encode(x), decode(z)) (for `init`)."""
     return self.encode(x), self.decode(z)
 
 

@@ -145,9 +145,11 @@ class GenerativeNet(nn.Module):
 
   @property
   def data_dim(self) -> int:
+    """D = H·W·C, the flattened image size."""
     return math.prod(self.image_shape)
 
   def setup(self):
+    """The top prior's logits [n_L] and one decoder MLP g_l per layer."""
     sizes = (self.data_dim,) + tuple(self.latent_sizes)
     self.prior_logits = self.param("prior_logits", nn.initializers.zeros,
                                    (sizes[-1],))
@@ -165,6 +167,7 @@ class GenerativeNet(nn.Module):
     return self.prior_logits
 
   def __call__(self, zs):
+    """[g_l(z_l) for l = 1..L]: every conditional's logits (for `init`)."""
     return [self.conditional_logits(l, z) for l, z in enumerate(zs, 1)]
 
 
@@ -181,6 +184,7 @@ class RecognitionNet(nn.Module):
   hidden: Sequence[int] = ()
 
   def setup(self):
+    """One encoder MLP r_l per layer."""
     self.encoders = [MLP(tuple(self.hidden) + (n,), name=f"encoder_{l}")
                      for l, n in enumerate(self.latent_sizes, 1)]
 
@@ -189,6 +193,8 @@ class RecognitionNet(nn.Module):
     return self.encoders[l - 1](below)
 
   def __call__(self, x, zs):
+    """[r_l(z_{l-1}) for l = 1..L], z_0 = x: every conditional's logits
+    (for `init`)."""
     below = [x] + list(zs[:-1])
     return [self.conditional_logits(l, b) for l, b in enumerate(below, 1)]
 

@@ -196,6 +196,8 @@ class MLPGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    """z [B, latent_dim] -> samples [B, *output_shape]; `train` selects
+    batch statistics."""
     _check_generator_call(self, z)
     act = activation_fn(self.activation, self.negative_slope)
     x = z
@@ -238,6 +240,8 @@ class MLPDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    """x [B, ...] -> [B, output_dim] (flattened input); `train` selects
+    batch statistics / spectral-norm updates."""
     checks.check_arg("MLPDiscriminator.__call__", "x", x, "floating [B, ...]")
     _check("discriminator normalization", self.normalization, NORMALIZATIONS)
     act = activation_fn(self.activation, self.negative_slope)
@@ -280,6 +284,8 @@ class DCGANGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    """z [B, latent_dim] -> images [B, H, W, C]; `train` selects batch
+    statistics."""
     _check_generator_call(self, z)
     h, w, c_out = self.output_shape
     n = len(self.channels)
@@ -322,6 +328,8 @@ class DCGANDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
+    """x [B, H, W, C] -> [B, output_dim]; `train` selects batch statistics
+    / spectral-norm updates."""
     checks.check_arg("DCGANDiscriminator.__call__", "x", x,
                      "floating [B, H, W, C]")
     _check("discriminator normalization", self.normalization, NORMALIZATIONS)

@@ -117,6 +117,7 @@ class MaskedConv2D(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    """[B, H, W, C_in] -> [B, H, W, features], the kernel masked causally."""
     _check_image("MaskedConv2D.__call__", x)
     # The mask in the input's dtype: a float32 mask would promote a bfloat16
     # kernel (mixed precision) back to float32.
@@ -148,6 +149,8 @@ class VerticalConv(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    """[B, H, W, C] -> [B, H, W, features] from the rows above (and the
+    current row where `include_current_row`)."""
     _check_stack_conv(self, x)
     k = self.kernel_size
     rows = k // 2 + (1 if self.include_current_row else 0)
@@ -171,6 +174,8 @@ class HorizontalConv(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    """[B, H, W, C] -> [B, H, W, features] from the pixels to the left in the
+    row (and the current pixel's earlier colours, mask 'B')."""
     _check_stack_conv(self, x)
     k = self.kernel_size
     width = k // 2 + 1
@@ -242,6 +247,8 @@ class PixelCNN(_PixelCNNBase):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    """Images [B, H, W, C] (scaled) -> [B, H, W, out_features]; feature k
+    belongs to colour k mod num_colours."""
     _check_image("PixelCNN.__call__", x)
     _check_features(self.features, self.num_colours)
     c, k, k0 = self.num_colours, self.kernel_size, self.first_kernel_size
@@ -276,6 +283,7 @@ class GatedPixelCNN(_PixelCNNBase):
   """
 
   def setup(self):
+    """The vertical and horizontal stacks' convolutions and their links."""
     _check_features(self.features, self.num_colours)
     f, c = self.features, self.num_colours
     sizes = [self.first_kernel_size] + [self.kernel_size] * (self.num_layers - 1)
