@@ -32,7 +32,8 @@ function, a table of its arguments at its head:
 
 checks each named argument before every call (`check_array` with the dtype
 category and layout, or `check_int`), then that the arrays broadcast
-together, with messages naming '<module>.<function>'.
+together (or, with `same_shape` / `same_batch`, have one shape / one
+leading size), with messages naming '<module>.<function>'.
 
 Dtype categories (`dtype=`): "floating" (float16/32/64, bfloat16),
 "integer" (signed or unsigned ints), "numeric" (integer or floating, bool
@@ -342,14 +343,18 @@ def _parse_spec(name: str, spec: str) -> tuple[str, Any]:
                    f"{spec!r}.")
 
 
-def inputs(*, broadcast: bool | Sequence[str] = False, **specs: str):
+def inputs(*, broadcast: bool | Sequence[str] = False,
+           same_shape: bool | Sequence[str] = False,
+           same_batch: bool | Sequence[str] = False, **specs: str):
   """Decorator: checks a function's arguments against a table of specs.
 
   Each keyword names an argument and its spec (see `check_arg`): "<dtype>
   [layout]" for an array, e.g. "floating [..., D]", or "int >= K".
-  `broadcast=True` also checks that every array argument of
-  the table broadcasts with the others; a sequence of names checks those
-  only. An argument whose default is None may be None (then skipped).
+  `broadcast=True` also checks that every array argument of the table
+  broadcasts with the others (`check_broadcastable`), `same_shape=True`
+  that they have one shape (`check_same_shape`), `same_batch=True` one
+  leading size (`check_same_batch`); a sequence of names checks those only.
+  An argument whose default is None may be None (then skipped).
   Messages name '<last module name>.<qualified function name>', e.g.
   "distributions.gaussian_log_prob". Checks run before every call, at trace
   time under jit.
@@ -360,12 +365,16 @@ def inputs(*, broadcast: bool | Sequence[str] = False, **specs: str):
   """
   table = {name: _parse_spec(name, spec) for name, spec in specs.items()}
   arrays = [n for n, (kind, _) in table.items() if kind == "array"]
-  together = arrays if broadcast is True else list(broadcast or ())
+  relations = [(check, arrays if names is True else list(names or ()))
+               for check, names in ((check_broadcastable, broadcast),
+                                    (check_same_shape, same_shape),
+                                    (check_same_batch, same_batch))]
 
   def decorate(func):
     fn = f"{func.__module__.rsplit('.', 1)[-1]}.{func.__qualname__}"
     signature = inspect.signature(func)
-    unknown = sorted((set(table) | set(together)) - set(signature.parameters))
+    named = set(table).union(*(names for _, names in relations))
+    unknown = sorted(named - set(signature.parameters))
     if unknown:
       raise ValueError(f"checks.inputs: {unknown} are not arguments of {fn}.")
 
@@ -378,8 +387,10 @@ def inputs(*, broadcast: bool | Sequence[str] = False, **specs: str):
         if not (values[name] is None
                 and signature.parameters[name].default is None):
           check_arg(fn, name, values[name], spec)
-      check_broadcastable(fn, [(n, values[n]) for n in together
-                               if values[n] is not None])
+      for check, names in relations:
+        present = [(n, values[n]) for n in names if values[n] is not None]
+        if len(present) > 1:
+          check(fn, present)
       return func(*args, **kwargs)
     return checked
   return decorate
@@ -453,29 +464,3 @@ def check_batch(fn: str, batch: Any, key: str, example_shape: Sequence[int],
   check_example_batch(fn, f"batch['{key}']", batch[key], example_shape,
                       dtype)
 
-
-def autoencoder_checks(family: str, example_shape: Sequence[int],
-                       latent_dim: int):
-  """The input checks of an image autoencoder family (AAE, WAE, AVB), run at
-  trace time, with messages naming '<family>.<fn>':
-
-    check_batch(fn, batch)   batch['image'] is [B, *example_shape], numeric;
-    check_x(fn, x)           x is [B, *example_shape], floating;
-    check_z(fn, name, z)     z is [B, latent_dim] latent codes.
-
-  Each raises ValueError (see `check_batch`, `check_example_batch`,
-  `check_array`).
-  """
-  example_shape = tuple(example_shape)
-
-  def check_batch_(fn, batch):
-    check_batch(f"{family}.{fn}", batch, "image", example_shape, "numeric")
-
-  def check_x(fn, x):
-    check_example_batch(f"{family}.{fn}", "x", x, example_shape, "floating")
-
-  def check_z(fn, name, z):
-    check_array(f"{family}.{fn}", name, z, shape=(None, latent_dim),
-                layout=f"[B, {latent_dim}] (latent codes)")
-
-  return check_batch_, check_x, check_z

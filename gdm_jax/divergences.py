@@ -279,6 +279,7 @@ def get_f_divergence(name: str) -> FDivergence:
   return FDIVERGENCES[name]
 
 
+@checks.inputs(p="floating", q="floating", broadcast=True)
 def discrete_f_divergence(div: FDivergence, p: jax.Array, q: jax.Array,
                           axis: int = -1) -> jax.Array:
   """Exact D_f(P || Q) = Σ_k q_k f(p_k / q_k) for distributions on a finite set.
@@ -295,14 +296,14 @@ def discrete_f_divergence(div: FDivergence, p: jax.Array, q: jax.Array,
     ValueError: div is not an FDivergence, p or q not floating, or shapes
       that do not broadcast.
   """
-  fn = "divergences.discrete_f_divergence"
-  _check_div(fn, div)
-  checks.check_array(fn, "p", p)
-  checks.check_array(fn, "q", q)
-  checks.check_broadcastable(fn, [("p", p), ("q", q)])
+  check_div("divergences.discrete_f_divergence", div)
   return jnp.sum(q * div.f(p / q), axis=axis)
 
 
+_LOGITS = dict(real_logits="floating", fake_logits="floating")
+
+
+@checks.inputs(**_LOGITS)
 def variational_terms(div: FDivergence, real_logits: jax.Array,
                       fake_logits: jax.Array) -> tuple[jax.Array, jax.Array]:
   """The two per-example terms of the f-GAN objective.
@@ -322,12 +323,12 @@ def variational_terms(div: FDivergence, real_logits: jax.Array,
   Raises:
     ValueError: div is not an FDivergence, or non-floating logits.
   """
-  _check_logits("divergences.variational_terms", div, real_logits,
-                fake_logits)
+  check_div("divergences.variational_terms", div)
   return (div.output_activation(real_logits),
           div.conjugate_of_activation(fake_logits))
 
 
+@checks.inputs(**_LOGITS, same_shape=True)
 def variational_lower_bound_per_example(div: FDivergence,
                                         real_logits: jax.Array,
                                         fake_logits: jax.Array) -> jax.Array:
@@ -344,20 +345,15 @@ def variational_lower_bound_per_example(div: FDivergence,
     float array of that shape, nats.
 
   Raises:
-    ValueError: the shapes differ, div is not an FDivergence, or
-      non-floating logits.
+    ValueError: the shapes differ (`variational_lower_bound` takes unequal
+      batches), div is not an FDivergence, or non-floating logits.
   """
-  _check_logits("divergences.variational_lower_bound_per_example", div,
-                real_logits, fake_logits)
-  if real_logits.shape != fake_logits.shape:
-    raise ValueError("variational_lower_bound_per_example needs real and fake "
-                     f"logits of one shape; got {real_logits.shape} and "
-                     f"{fake_logits.shape}. Use variational_lower_bound for "
-                     "unequal batches.")
+  check_div("divergences.variational_lower_bound_per_example", div)
   real_term, fake_term = variational_terms(div, real_logits, fake_logits)
   return real_term - fake_term
 
 
+@checks.inputs(**_LOGITS)
 def variational_lower_bound(div: FDivergence, real_logits: jax.Array,
                             fake_logits: jax.Array) -> jax.Array:
   """Monte Carlo estimate of the f-GAN variational lower bound on D_f(P || Q).
@@ -377,22 +373,21 @@ def variational_lower_bound(div: FDivergence, real_logits: jax.Array,
   Raises:
     ValueError: div is not an FDivergence, or non-floating logits.
   """
-  _check_logits("divergences.variational_lower_bound", div, real_logits,
-                fake_logits)
+  check_div("divergences.variational_lower_bound", div)
   real_term, fake_term = variational_terms(div, real_logits, fake_logits)
   return jnp.mean(real_term) - jnp.mean(fake_term)
 
 
-def _check_div(fn: str, div) -> None:
+def check_div(fn: str, div) -> None:
+  """Checks that `div` is an `FDivergence` (for the functions that take one).
+
+  Raises:
+    ValueError: naming `fn`, e.g. for a divergence's name given as a str.
+  """
   if not isinstance(div, FDivergence):
-    raise ValueError(f"{fn}: `div` must be an FDivergence (see "
-                     f"get_f_divergence); got {type(div).__name__}.")
-
-
-def _check_logits(fn: str, div, real_logits, fake_logits) -> None:
-  _check_div(fn, div)
-  checks.check_array(fn, "real_logits", real_logits)
-  checks.check_array(fn, "fake_logits", fake_logits)
+    raise ValueError(f"{fn}: `div` must be a divergences.FDivergence (see "
+                     f"divergences.get_f_divergence); got "
+                     f"{type(div).__name__}.")
 
 
 # ----------------------------------------------------------------- MMD ------
@@ -402,17 +397,15 @@ def _flatten(x: jax.Array) -> jax.Array:
   return x.reshape(x.shape[0], -1)
 
 
+@checks.inputs(x="floating [N, ...]", y="floating [M, ...]")
 def squared_distances(x: jax.Array, y: jax.Array) -> jax.Array:
   """Pairwise ||x_i - y_j||²: [N, ...], [M, ...] -> [N, M], clipped at 0.
 
   Raises:
     ValueError: non-floating or rank-0 inputs, or different event shapes.
   """
-  fn = "divergences.squared_distances"
-  checks.check_array(fn, "x", x, min_rank=1, layout="[N, ...]")
-  checks.check_array(fn, "y", y, min_rank=1, layout="[M, ...]")
-  checks.check_same_shape(fn, [("x", x), ("y", y)], slice(1, None),
-                          "event shape (axes after the first)")
+  checks.check_same_shape("divergences.squared_distances", [("x", x), ("y", y)],
+                          slice(1, None), "event shape (axes after the first)")
   x, y = _flatten(x), _flatten(y)
   xx = jnp.sum(x * x, axis=-1)[:, None]
   yy = jnp.sum(y * y, axis=-1)[None, :]
@@ -479,23 +472,23 @@ def _offdiag_mean(gram: jax.Array) -> jax.Array:
   return (jnp.sum(gram) - jnp.trace(gram)) / (n * (n - 1))
 
 
+# Two samples [N, ...] and [M, ...] (their row weights: `_check_two_samples`).
+_TWO_SAMPLES = dict(x="floating [N, ...]", y="floating [M, ...]")
+
+
 def _check_two_samples(fn: str, x: jax.Array, y: jax.Array, x_weights,
                        y_weights) -> None:
-  checks.check_array(f"divergences.{fn}", "x", x, min_rank=1,
-                     layout="[N, ...]")
-  checks.check_array(f"divergences.{fn}", "y", y, min_rank=1,
-                     layout="[M, ...]")
+  """N, M >= 2, one event shape, and weights that are numeric [N] / [M]."""
   if x.shape[0] < 2 or y.shape[0] < 2:
-    raise ValueError(f"{fn} needs at least 2 samples from each side; got "
+    raise ValueError(f"{fn}: needs at least 2 samples from each side; got "
                      f"{x.shape[0]} and {y.shape[0]}.")
-  if x.shape[1:] != y.shape[1:]:
-    raise ValueError(f"{fn}: samples of different event shapes "
-                     f"{x.shape[1:]} and {y.shape[1:]}.")
+  checks.check_same_shape(fn, [("x", x), ("y", y)], slice(1, None),
+                          "event shape (axes after the first)")
   for name, w, n, axis in (("x_weights", x_weights, x.shape[0], "N"),
                            ("y_weights", y_weights, y.shape[0], "M")):
     if w is not None:
-      checks.check_array(f"divergences.{fn}", name, w, shape=(n,),
-                         dtype="numeric", layout=f"[{axis}] (row weights)")
+      checks.check_array(fn, name, w, shape=(n,), dtype="numeric",
+                         layout=f"[{axis}] (row weights)")
 
 
 def _u_statistic(kxx: jax.Array, kyy: jax.Array, kxy: jax.Array,
@@ -524,6 +517,7 @@ def _u_statistic(kxx: jax.Array, kyy: jax.Array, kxy: jax.Array,
   return jnp.where(ok, value, 0.0)
 
 
+@checks.inputs(**_TWO_SAMPLES)
 def mmd_unbiased(x: jax.Array, y: jax.Array, kernel: Kernel, *,
                  x_weights: jax.Array | None = None,
                  y_weights: jax.Array | None = None) -> jax.Array:
@@ -565,7 +559,7 @@ def mmd_unbiased(x: jax.Array, y: jax.Array, kernel: Kernel, *,
     ValueError: fewer than 2 samples on a side, different event shapes,
       non-floating samples, or weights that are not numeric [N] / [M].
   """
-  _check_two_samples("mmd_unbiased", x, y, x_weights, y_weights)
+  _check_two_samples("divergences.mmd_unbiased", x, y, x_weights, y_weights)
   return _u_statistic(kernel(x, x), kernel(y, y), kernel(x, y), x_weights,
                       y_weights)
 
@@ -576,6 +570,7 @@ def _safe_sqrt(d2: jax.Array) -> jax.Array:
   return jnp.where(positive, jnp.sqrt(jnp.where(positive, d2, 1.0)), 0.0)
 
 
+@checks.inputs(**_TWO_SAMPLES)
 def energy_distance(x: jax.Array, y: jax.Array, *,
                     x_weights: jax.Array | None = None,
                     y_weights: jax.Array | None = None) -> jax.Array:
@@ -604,7 +599,8 @@ def energy_distance(x: jax.Array, y: jax.Array, *,
     ValueError: fewer than 2 samples on a side, different event shapes,
       non-floating samples, or weights that are not numeric [N] / [M].
   """
-  _check_two_samples("energy_distance", x, y, x_weights, y_weights)
+  _check_two_samples("divergences.energy_distance", x, y, x_weights,
+                     y_weights)
   dist = lambda a, b: _safe_sqrt(squared_distances(a, b))
   return -_u_statistic(dist(x, x), dist(y, y), dist(x, y), x_weights,
                        y_weights)

@@ -3,7 +3,8 @@ score function (REINFORCE) and the Gumbel-softmax relaxation.
 
 Every function here is pure, takes arrays and a PRNG key where it samples,
 and raises ValueError (naming the function and the argument) on inputs of
-the wrong dtype, rank or shape, at trace time. Log-densities and bounds are
+the wrong dtype, rank or shape, at trace time (mostly by the
+`checks.inputs` table at the function's head). Log-densities and bounds are
 in nats. Shapes use B for the batch, D for a latent's size, K for the number
 of importance samples (or of classes, for the categorical estimators).
 
@@ -39,6 +40,7 @@ import numpy as np
 from gdm_jax import checks
 
 
+@checks.inputs(mean="floating", log_scale="floating", num_samples="int >= 1")
 def reparameterize(rng: jax.Array, mean: jax.Array, log_scale: jax.Array,
                    num_samples: int | None = None) -> jax.Array:
   """Draws z = mean + exp(log_scale) ⊙ ε, ε ~ N(0, I), differentiably.
@@ -68,12 +70,8 @@ def reparameterize(rng: jax.Array, mean: jax.Array, log_scale: jax.Array,
     Kingma and Welling 2014, "Auto-Encoding Variational Bayes", sec. 2.4,
       eq. 10.
   """
-  fn = "estimators.reparameterize"
-  checks.check_array(fn, "mean", mean)
-  checks.check_array(fn, "log_scale", log_scale)
-  _check_broadcasts_to(fn, "log_scale", log_scale, "mean", mean)
-  if num_samples is not None:
-    checks.check_positive_int(fn, "num_samples", num_samples)
+  _check_broadcasts_to("estimators.reparameterize", "log_scale", log_scale,
+                       "mean", mean)
   shape = mean.shape if num_samples is None else (num_samples,) + mean.shape
   eps = jax.random.normal(rng, shape, mean.dtype)
   return mean + jnp.exp(log_scale) * eps
@@ -125,7 +123,9 @@ def iwae_bound(log_weights: jax.Array) -> jax.Array:
 
 def chunked_log_weights(log_weights_fn: Callable[[jax.Array, int], jax.Array],
                         rng: jax.Array, num_samples: int,
-                        chunk_size: int | None = None) -> jax.Array:
+                        chunk_size: int | None = None, *,
+                        fn: str = "estimators.chunked_log_weights"
+                        ) -> jax.Array:
   """K importance log-weights, drawn `chunk_size` at a time.
 
     chunk_size None or >= K:  log_weights_fn(rng, K);
@@ -144,6 +144,8 @@ def chunked_log_weights(log_weights_fn: Callable[[jax.Array, int], jax.Array],
     rng: a JAX PRNG key.
     num_samples: K, a positive int.
     chunk_size: a positive int dividing K (when < K), or None.
+    fn: the public function the error messages name (a family's
+      `importance_log_weights` passes its own name).
 
   Returns:
     float [K, B], nats.
@@ -155,7 +157,6 @@ def chunked_log_weights(log_weights_fn: Callable[[jax.Array, int], jax.Array],
   References:
     Burda, Grosse and Salakhutdinov 2016, eq. 8 and sec. 5.1.
   """
-  fn = "estimators.chunked_log_weights"
   checks.check_positive_int(fn, "num_samples", num_samples)
   if chunk_size is None or chunk_size >= num_samples:
     if chunk_size is not None:
@@ -163,8 +164,8 @@ def chunked_log_weights(log_weights_fn: Callable[[jax.Array, int], jax.Array],
     return log_weights_fn(rng, num_samples)
   checks.check_positive_int(fn, "chunk_size", chunk_size)
   if num_samples % chunk_size:
-    raise ValueError(f"importance_log_weights: K={num_samples} is not a "
-                     f"multiple of chunk_size={chunk_size}.")
+    raise ValueError(f"{fn}: K={num_samples} is not a multiple of "
+                     f"chunk_size={chunk_size}.")
   keys = jax.random.split(rng, num_samples // chunk_size)
   chunks = jax.lax.map(lambda r: log_weights_fn(r, chunk_size), keys)
   return chunks.reshape((num_samples,) + chunks.shape[2:])
@@ -210,15 +211,18 @@ def sample_gumbel(rng: jax.Array, shape: tuple[int, ...],
   return jax.random.gumbel(rng, shape, dtype)
 
 
-def _relaxed_scores(fn: str, rng: jax.Array, logits: jax.Array,
+# The relaxed samplers' and the Concrete density's inputs.
+_RELAXED = dict(logits="floating [..., K]", temperature="floating [] (scalar)")
+
+
+def _relaxed_scores(rng: jax.Array, logits: jax.Array,
                     temperature) -> jax.Array:
-  """(l + g) / τ with g ~ Gumbel(0, 1) [..., K], after the input checks."""
-  checks.check_array(fn, "logits", logits, min_rank=1, layout="[..., K]")
-  checks.check_array(fn, "temperature", temperature, rank=0)
+  """(l + g) / τ with g ~ Gumbel(0, 1) [..., K]."""
   g = sample_gumbel(rng, logits.shape, logits.dtype)
   return (logits + g) / temperature
 
 
+@checks.inputs(**_RELAXED)
 def gumbel_softmax(rng: jax.Array, logits: jax.Array, temperature,
                    hard: bool = False) -> jax.Array:
   """A Gumbel-softmax (Concrete) sample, relaxed or straight-through.
@@ -265,8 +269,7 @@ def gumbel_softmax(rng: jax.Array, logits: jax.Array, temperature,
     Maddison, Mnih and Teh 2017, "The Concrete Distribution: A Continuous
       Relaxation of Discrete Random Variables" (ICLR), definition 1.
   """
-  scores = _relaxed_scores("estimators.gumbel_softmax", rng, logits,
-                           temperature)
+  scores = _relaxed_scores(rng, logits, temperature)
   y = jax.nn.softmax(scores, axis=-1)
   if not hard:
     return y
@@ -275,6 +278,7 @@ def gumbel_softmax(rng: jax.Array, logits: jax.Array, temperature,
   return y_hard + (y - jax.lax.stop_gradient(y))
 
 
+@checks.inputs(**_RELAXED)
 def log_gumbel_softmax(rng: jax.Array, logits: jax.Array,
                        temperature) -> jax.Array:
   """The log of a Gumbel-softmax sample, x = log y ~ ExpConcrete(α, τ).
@@ -306,11 +310,12 @@ def log_gumbel_softmax(rng: jax.Array, logits: jax.Array,
     Maddison, Mnih and Teh 2017, "The Concrete Distribution", appendix C
       (ExpConcrete); Jang, Gu and Poole 2017, eq. 2.
   """
-  scores = _relaxed_scores("estimators.log_gumbel_softmax", rng, logits,
-                           temperature)
+  scores = _relaxed_scores(rng, logits, temperature)
   return jax.nn.log_softmax(scores, axis=-1)
 
 
+@checks.inputs(**_RELAXED, sample="floating [..., K]",
+               broadcast=("logits", "sample"))
 def relaxed_categorical_log_prob(logits: jax.Array, sample: jax.Array,
                                  temperature, log_space: bool = False, *,
                                  log_sample: bool | None = None
@@ -369,11 +374,6 @@ def relaxed_categorical_log_prob(logits: jax.Array, sample: jax.Array,
       eq. (ConcreteDensity) and appendix C (ExpConcrete).
     Jang, Gu and Poole 2017, eq. 3.
   """
-  fn = "estimators.relaxed_categorical_log_prob"
-  checks.check_array(fn, "logits", logits, min_rank=1, layout="[..., K]")
-  checks.check_array(fn, "sample", sample, min_rank=1, layout="[..., K]")
-  checks.check_broadcastable(fn, [("logits", logits), ("sample", sample)])
-  checks.check_array(fn, "temperature", temperature, rank=0)
   if log_sample is None:
     log_sample = log_space
   k = logits.shape[-1]
@@ -387,6 +387,8 @@ def relaxed_categorical_log_prob(logits: jax.Array, sample: jax.Array,
   return log_p - jnp.sum(log_y, -1)
 
 
+@checks.inputs(log_prob="floating", f_value="numeric", baseline="numeric",
+               broadcast=True)
 def score_function_surrogate(log_prob: jax.Array, f_value: jax.Array,
                              baseline=0.0) -> jax.Array:
   """The REINFORCE surrogate s = stop_gradient(f(z) - b) · log q_φ(z).
@@ -429,16 +431,10 @@ def score_function_surrogate(log_prob: jax.Array, f_value: jax.Array,
     Mnih and Gregor 2014, "Neural Variational Inference and Learning in
       Belief Networks", sec. 3 (variance reduction).
   """
-  fn = "estimators.score_function_surrogate"
-  checks.check_array(fn, "log_prob", log_prob)
-  checks.check_array(fn, "f_value", f_value, dtype="numeric")
-  checks.check_array(fn, "baseline", baseline, dtype="numeric")
-  checks.check_broadcastable(fn, [("log_prob", log_prob),
-                                  ("f_value", f_value),
-                                  ("baseline", baseline)])
   return jax.lax.stop_gradient(f_value - baseline) * log_prob
 
 
+@checks.inputs(f_values="floating")
 def leave_one_out_baseline(f_values: jax.Array, axis: int = 0) -> jax.Array:
   """b_s = (Σ_{s'≠s} f_{s'}) / (S - 1), per sample s along `axis`.
 
@@ -465,13 +461,11 @@ def leave_one_out_baseline(f_values: jax.Array, axis: int = 0) -> jax.Array:
       "Variational Inference for Monte Carlo Objectives", sec. 3.
   """
   fn = "estimators.leave_one_out_baseline"
-  checks.check_array(fn, "f_values", f_values, min_rank=1)
   _check_axis(fn, "f_values", f_values, axis, min_size=1)
   s = f_values.shape[axis]
   if s < 2:
-    raise ValueError(f"{fn}: leave_one_out_baseline needs >= 2 samples "
-                     f"along axis {axis} of `f_values`; got {s} (shape "
-                     f"{checks.shape_of(f_values)}).")
+    raise ValueError(f"{fn}: needs >= 2 samples along axis {axis} of "
+                     f"`f_values`; got {s} (shape {f_values.shape}).")
   total = jnp.sum(f_values, axis=axis, keepdims=True)
   return (total - f_values) / (s - 1)
 

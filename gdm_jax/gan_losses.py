@@ -6,8 +6,9 @@ Every loss is to be minimised by the player it names. Functions ending in
 the unsuffixed versions return the scalar mean, reduced once and visibly.
 Per-example losses of a (real, fake) pair need equal shapes; the mean versions
 accept batches of different sizes. Critic outputs and samples must be
-floating arrays; inputs are validated at trace time (`gdm_jax.checks`) and
-failures raise ValueError naming the function and the argument.
+floating arrays; inputs are validated at trace time by the `checks.inputs`
+table at the head of each function, and failures raise ValueError naming
+the function and the argument.
 
 Logistic (Goodfellow et al. 2014) losses take logits l = V(x), D = σ(l), and
 are written with softplus so no probability is ever formed:
@@ -47,27 +48,21 @@ from gdm_jax import divergences
 
 Critic = Callable[[jax.Array], jax.Array]
 
-
-def _check_pair(fn: str, real: jax.Array, fake: jax.Array,
-                names: tuple[str, str] = ("real_logits", "fake_logits"),
-                min_rank: int | None = None) -> None:
-  fn = f"gan_losses.{fn}"
-  _check_float(fn, names[0], real, min_rank)
-  _check_float(fn, names[1], fake, min_rank)
-  if real.shape != fake.shape:
-    raise ValueError(f"{fn} needs real and fake critic outputs of one shape; "
-                     f"got {real.shape} and {fake.shape}. Use the mean "
-                     "(unsuffixed) loss for unequal batches.")
-
-
-def _check_float(fn: str, name: str, x, min_rank: int | None = None) -> None:
-  checks.check_array(fn, name, x, min_rank=min_rank,
-                     layout="[B, ...]" if min_rank else None)
+# The input tables: a (real, fake) pair of critic outputs, the same pair as
+# per-example losses need it (one shape; the mean losses take unequal
+# batches), a pair of samples [B, ...], and Cramér's three feature arrays.
+_LOGITS = dict(real_logits="floating", fake_logits="floating")
+_LOGIT_PAIR = dict(_LOGITS, same_shape=True)
+_SAMPLES = dict(real="floating [B, ...]", fake="floating [B, ...]",
+                same_shape=True)
+_FEATURES = dict(h_real="floating [B, ..., k]", h_fake="floating [B, ..., k]",
+                 h_fake2="floating [B, ..., k]", same_shape=True)
 
 
 # ------------------------------------------------------------ logistic ------
 
 
+@checks.inputs(**_LOGIT_PAIR)
 def discriminator_loss_per_example(real_logits: jax.Array,
                                    fake_logits: jax.Array,
                                    real_label: float = 1.0) -> jax.Array:
@@ -88,9 +83,9 @@ def discriminator_loss_per_example(real_logits: jax.Array,
     [B] float, nats, >= 0 for α = 1.
 
   Raises:
-    ValueError: the shapes differ.
+    ValueError: non-floating logits, or shapes that differ (the mean
+      `discriminator_loss` takes unequal batches).
   """
-  _check_pair("discriminator_loss_per_example", real_logits, fake_logits)
   return _real_term(real_logits, real_label) + jax.nn.softplus(fake_logits)
 
 
@@ -102,6 +97,7 @@ def _real_term(real_logits, real_label):
   return loss
 
 
+@checks.inputs(**_LOGITS)
 def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array,
                        real_label: float = 1.0) -> jax.Array:
   """Mean logistic discriminator loss; batches may differ in size.
@@ -116,20 +112,17 @@ def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array,
   Raises:
     ValueError: non-floating logits.
   """
-  _check_float("gan_losses.discriminator_loss", "real_logits", real_logits)
-  _check_float("gan_losses.discriminator_loss", "fake_logits", fake_logits)
   return (jnp.mean(_real_term(real_logits, real_label))
           + jnp.mean(jax.nn.softplus(fake_logits)))
 
 
+@checks.inputs(fake_logits="floating")
 def generator_loss_minimax_per_example(fake_logits: jax.Array) -> jax.Array:
   """Minimax generator loss log(1 - D(G(z))) = -softplus(l), [B] -> [B].
 
   Saturates: d/dl = -σ(l) -> 0 as D(G(z)) -> 0 (see module docstring).
   Values are <= 0 (it is minimised towards -inf).
   """
-  _check_float("gan_losses.generator_loss_minimax_per_example",
-               "fake_logits", fake_logits)
   return -jax.nn.softplus(fake_logits)
 
 
@@ -138,14 +131,13 @@ def generator_loss_minimax(fake_logits: jax.Array) -> jax.Array:
   return jnp.mean(generator_loss_minimax_per_example(fake_logits))
 
 
+@checks.inputs(fake_logits="floating")
 def generator_loss_non_saturating_per_example(fake_logits: jax.Array
                                               ) -> jax.Array:
   """Non-saturating generator loss -log D(G(z)) = softplus(-l), [B] -> [B].
 
   d/dl = -σ(-l) -> -1 as D(G(z)) -> 0 (Goodfellow et al. 2014, section 3).
   """
-  _check_float("gan_losses.generator_loss_non_saturating_per_example",
-               "fake_logits", fake_logits)
   return jax.nn.softplus(-fake_logits)
 
 
@@ -157,6 +149,8 @@ def generator_loss_non_saturating(fake_logits: jax.Array) -> jax.Array:
 # ------------------------------------------------------------ Wasserstein ---
 
 
+@checks.inputs(real_scores="floating", fake_scores="floating",
+               same_shape=True)
 def wasserstein_critic_loss_per_example(real_scores: jax.Array,
                                         fake_scores: jax.Array) -> jax.Array:
   """WGAN critic loss f(G(z)) - f(x), [B], [B] -> [B].
@@ -168,38 +162,32 @@ def wasserstein_critic_loss_per_example(real_scores: jax.Array,
   `gdm_jax.core.transforms.clip_params`, or use spectral normalisation.
 
   Raises:
-    ValueError: the shapes differ.
+    ValueError: non-floating scores, or shapes that differ.
   """
-  _check_pair("wasserstein_critic_loss_per_example", real_scores, fake_scores,
-              ("real_scores", "fake_scores"))
   return fake_scores - real_scores
 
 
+@checks.inputs(real_scores="floating", fake_scores="floating")
 def wasserstein_critic_loss(real_scores: jax.Array,
                             fake_scores: jax.Array) -> jax.Array:
   """E_Q[f] - E_P[f], scalar; -1 times the critic's W_1 estimate."""
-  _check_float("gan_losses.wasserstein_critic_loss", "real_scores",
-               real_scores)
-  _check_float("gan_losses.wasserstein_critic_loss", "fake_scores",
-               fake_scores)
   return jnp.mean(fake_scores) - jnp.mean(real_scores)
 
 
+@checks.inputs(fake_scores="floating")
 def wasserstein_generator_loss_per_example(fake_scores: jax.Array
                                            ) -> jax.Array:
   """WGAN generator loss -f(G(z)), [B] -> [B] (Arjovsky et al. 2017, Alg. 1)."""
-  _check_float("gan_losses.wasserstein_generator_loss_per_example",
-               "fake_scores", fake_scores)
   return -fake_scores
 
 
+@checks.inputs(fake_scores="floating")
 def wasserstein_generator_loss(fake_scores: jax.Array) -> jax.Array:
   """Mean of `wasserstein_generator_loss_per_example`, scalar."""
-  _check_float("gan_losses.wasserstein_generator_loss", "fake_scores",
-               fake_scores)
   return -jnp.mean(fake_scores)
 
 
+@checks.inputs(**_SAMPLES)
 def interpolate(real: jax.Array, fake: jax.Array,
                 rng: jax.Array) -> jax.Array:
   """Random points on the segments between pairs: x̂ = ε x + (1 - ε) x̃.
@@ -217,7 +205,6 @@ def interpolate(real: jax.Array, fake: jax.Array,
   Raises:
     ValueError: the shapes differ, or non-floating or rank-0 inputs.
   """
-  _check_pair("interpolate", real, fake, ("real", "fake"), min_rank=1)
   eps = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1),
                            dtype=real.dtype)
   return eps * real + (1.0 - eps) * fake
@@ -246,7 +233,7 @@ def input_gradient(critic_fn: Critic, x: jax.Array, *,
     ValueError: non-floating or rank-0 x, or a critic output that is not
       [B] or [B, 1].
   """
-  _check_float(fn, "x", x, min_rank=1)
+  checks.check_arg(fn, "x", x, "floating [B, ...]")
 
   def total(inputs):
     out = critic_fn(inputs)
@@ -290,6 +277,7 @@ def gradient_norms(critic_fn: Critic, x: jax.Array) -> jax.Array:
                             axis=tuple(range(1, grads.ndim))))
 
 
+@checks.inputs(**_SAMPLES)
 def gradient_penalty(critic_fn: Critic, real: jax.Array, fake: jax.Array,
                      rng: jax.Array, *, target: float = 1.0,
                      one_sided: bool = False) -> jax.Array:
@@ -321,7 +309,6 @@ def gradient_penalty(critic_fn: Critic, real: jax.Array, fake: jax.Array,
     ValueError: real and fake shapes differ, non-floating or rank-0 inputs,
       or a critic output that is not [B] or [B, 1].
   """
-  _check_pair("gradient_penalty", real, fake, ("real", "fake"), min_rank=1)
   x_hat = interpolate(real, fake, rng)
   excess = gradient_norms(critic_fn, x_hat) - target
   if one_sided:
@@ -332,6 +319,7 @@ def gradient_penalty(critic_fn: Critic, real: jax.Array, fake: jax.Array,
 # ------------------------------------------------------------ Cramér --------
 
 
+@checks.inputs(h_x="floating [..., k]", h_ref="floating [..., k]")
 def cramer_critic_per_example(h_x: jax.Array, h_ref: jax.Array) -> jax.Array:
   """Cramér GAN critic f(x) = ||h(x) - h(x'_g)||₂ - ||h(x)||₂, per example.
 
@@ -349,13 +337,11 @@ def cramer_critic_per_example(h_x: jax.Array, h_ref: jax.Array) -> jax.Array:
   Raises:
     ValueError: non-floating or rank-0 features.
   """
-  fn = "gan_losses.cramer_critic_per_example"
-  _check_float(fn, "h_x", h_x, min_rank=1)
-  _check_float(fn, "h_ref", h_ref, min_rank=1)
   return (_safe_sqrt(jnp.sum(jnp.square(h_x - h_ref), axis=-1))
           - _safe_sqrt(jnp.sum(jnp.square(h_x), axis=-1)))
 
 
+@checks.inputs(**_FEATURES)
 def cramer_critic_loss_per_example(h_real: jax.Array, h_fake: jax.Array,
                                    h_fake2: jax.Array) -> jax.Array:
   """Cramér critic loss -(f(x_r) - f(x_g)), f's reference h(x'_g), [B, k] x 3
@@ -365,11 +351,11 @@ def cramer_critic_loss_per_example(h_real: jax.Array, h_fake: jax.Array,
   Raises:
     ValueError: the shapes differ, or non-floating features.
   """
-  _check_cramer("cramer_critic_loss_per_example", h_real, h_fake, h_fake2)
   return -(cramer_critic_per_example(h_real, h_fake2)
            - cramer_critic_per_example(h_fake, h_fake2))
 
 
+@checks.inputs(**_FEATURES)
 def cramer_generator_loss_per_example(h_real: jax.Array, h_fake: jax.Array,
                                       h_fake2: jax.Array) -> jax.Array:
   """Cramér generator loss, the energy-distance surrogate, [B, k] x 3 -> [B]:
@@ -383,23 +369,15 @@ def cramer_generator_loss_per_example(h_real: jax.Array, h_fake: jax.Array,
   Raises:
     ValueError: the shapes differ, or non-floating features.
   """
-  _check_cramer("cramer_generator_loss_per_example", h_real, h_fake, h_fake2)
   dist = lambda a, b: _safe_sqrt(jnp.sum(jnp.square(a - b), axis=-1))
   return (dist(h_real, h_fake) + dist(h_real, h_fake2)
           - dist(h_fake, h_fake2))
 
 
-def _check_cramer(fn: str, h_real, h_fake, h_fake2) -> None:
-  fn = f"gan_losses.{fn}"
-  named = [("h_real", h_real), ("h_fake", h_fake), ("h_fake2", h_fake2)]
-  for name, h in named:
-    _check_float(fn, name, h, min_rank=2)
-  checks.check_same_shape(fn, named)
-
-
 # ------------------------------------------------------------ hinge ---------
 
 
+@checks.inputs(**_LOGIT_PAIR)
 def hinge_discriminator_loss_per_example(real_logits: jax.Array,
                                          fake_logits: jax.Array
                                          ) -> jax.Array:
@@ -410,20 +388,15 @@ def hinge_discriminator_loss_per_example(real_logits: jax.Array,
   (`wasserstein_generator_loss`).
 
   Raises:
-    ValueError: the shapes differ.
+    ValueError: non-floating logits, or shapes that differ.
   """
-  _check_pair("hinge_discriminator_loss_per_example", real_logits,
-              fake_logits)
   return jax.nn.relu(1.0 - real_logits) + jax.nn.relu(1.0 + fake_logits)
 
 
+@checks.inputs(**_LOGITS)
 def hinge_discriminator_loss(real_logits: jax.Array,
                              fake_logits: jax.Array) -> jax.Array:
   """Mean hinge discriminator loss, scalar; batches may differ in size."""
-  _check_float("gan_losses.hinge_discriminator_loss", "real_logits",
-               real_logits)
-  _check_float("gan_losses.hinge_discriminator_loss", "fake_logits",
-               fake_logits)
   return (jnp.mean(jax.nn.relu(1.0 - real_logits))
           + jnp.mean(jax.nn.relu(1.0 + fake_logits)))
 
@@ -431,6 +404,7 @@ def hinge_discriminator_loss(real_logits: jax.Array,
 # ------------------------------------------------------------ f-GAN ---------
 
 
+@checks.inputs(**_LOGITS)
 def fgan_critic_loss(div: divergences.FDivergence, real_logits: jax.Array,
                      fake_logits: jax.Array) -> jax.Array:
   """Negated f-GAN bound -(E_P[g_f(V)] - E_Q[f*(g_f(V))]), scalar, nats.
@@ -442,11 +416,11 @@ def fgan_critic_loss(div: divergences.FDivergence, real_logits: jax.Array,
   Raises:
     ValueError: div is not an FDivergence, or non-floating logits.
   """
-  _check_fgan("gan_losses.fgan_critic_loss", div, real_logits=real_logits,
-              fake_logits=fake_logits)
+  divergences.check_div("gan_losses.fgan_critic_loss", div)
   return -divergences.variational_lower_bound(div, real_logits, fake_logits)
 
 
+@checks.inputs(fake_logits="floating")
 def fgan_generator_loss_per_example(div: divergences.FDivergence,
                                     fake_logits: jax.Array,
                                     non_saturating: bool = True
@@ -464,8 +438,7 @@ def fgan_generator_loss_per_example(div: divergences.FDivergence,
   Raises:
     ValueError: div is not an FDivergence, or non-floating logits.
   """
-  _check_fgan("gan_losses.fgan_generator_loss_per_example", div,
-              fake_logits=fake_logits)
+  divergences.check_div("gan_losses.fgan_generator_loss_per_example", div)
   if non_saturating:
     return -div.output_activation(fake_logits)
   return -div.conjugate_of_activation(fake_logits)
@@ -477,11 +450,3 @@ def fgan_generator_loss(div: divergences.FDivergence, fake_logits: jax.Array,
   return jnp.mean(fgan_generator_loss_per_example(div, fake_logits,
                                                   non_saturating))
 
-
-def _check_fgan(fn: str, div, **logits) -> None:
-  if not isinstance(div, divergences.FDivergence):
-    raise ValueError(f"{fn}: `div` must be a divergences.FDivergence (see "
-                     f"divergences.get_f_divergence); got "
-                     f"{type(div).__name__}.")
-  for name, x in logits.items():
-    _check_float(fn, name, x)

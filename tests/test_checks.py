@@ -179,6 +179,25 @@ def test_inputs_checks_each_argument_and_names_the_function():
     _scaled(i(3))
 
 
+@checks.inputs(a="floating [B, ...]", b="floating [B, ...]", c="floating",
+               same_shape=("a", "b"), same_batch=("a", "c"))
+def _paired(a, b, c=None):
+  """A test function: a + b (c only checked)."""
+  return a + b
+
+
+def test_inputs_same_shape_and_same_batch_relations():
+  chex.assert_shape(_paired(f(2, 3), f(2, 3), f(2)), (2, 3))
+  _paired(f(2, 3), f(2, 3))                    # c None: no batch relation
+  fn = "test_checks._paired"
+  assert_raises_naming(lambda: _paired(f(2, 3), f(2, 4)),
+                       [fn, "`a` (2, 3), `b` (2, 4)", "one shape"])
+  assert_raises_naming(lambda: _paired(f(2, 3), f(2, 3), f(3)),
+                       [fn, "batch size", "`c` (3,)"])
+  with pytest.raises(ValueError, match=r"\['d'\] are not arguments"):
+    checks.inputs(a="floating", same_shape=("a", "d"))(lambda a: a)
+
+
 def test_inputs_rejects_bad_tables_at_decoration():
   with pytest.raises(ValueError, match=r"\['y'\] are not arguments"):
     checks.inputs(y="floating")(lambda x: x)

@@ -392,7 +392,7 @@ def test_sample_checks():
   x = jnp.zeros((1, 2))
   with pytest.raises(ValueError, match="at least 2"):
     dv.mmd_unbiased(x, jnp.zeros((3, 2)), dv.rbf_kernel(1.0))
-  with pytest.raises(ValueError, match="event shapes"):
+  with pytest.raises(ValueError, match="one event shape"):
     dv.energy_distance(jnp.zeros((3, 2)), jnp.zeros((3, 4)))
   with pytest.raises(ValueError):
     dv.rbf_kernel(0.0)
@@ -526,7 +526,7 @@ VALIDATION_CASES = [
      ["divergences.mmd_unbiased", "`x`", "floating", "int32", "(4, 2)"]),
     ("mmd_event_shapes",
      lambda: dv.mmd_unbiased(f(4, 2), f(4, 3), dv.rbf_kernel(1.0)),
-     ["mmd_unbiased", "event shapes", "(2,)", "(3,)"]),
+     ["mmd_unbiased", "one event shape", "(2,)", "(3,)"]),
     ("mmd_weights_shape",
      lambda: dv.mmd_unbiased(f(4, 2), f(3, 2), dv.rbf_kernel(1.0),
                              y_weights=f(4)),

@@ -21,6 +21,7 @@ def make_mesh(devices=None) -> Mesh:
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
+  """Every array whole on every device of `mesh` (the train state)."""
   return NamedSharding(mesh, P())
 
 

@@ -108,7 +108,7 @@ def toy_scatter(samples, data=None,
       data of different D, or max_points not a positive int.
   """
   fn = "plots.toy_scatter"
-  checks.check_array(fn, "samples", samples, dtype="numeric")
+  checks.check_arg(fn, "samples", samples, "numeric")
   samples = np.asarray(samples, np.float64)
   if samples.ndim != 2 or samples.shape[1] not in (1, 2):
     raise ValueError(f"{fn}: draws [N, 1] or [N, 2] samples; got shape "
@@ -116,7 +116,7 @@ def toy_scatter(samples, data=None,
   dim = samples.shape[1]
   checks.check_positive_int(fn, "max_points", max_points)
   if data is not None:
-    checks.check_array(fn, "data", data, dtype="numeric")
+    checks.check_arg(fn, "data", data, "numeric")
     data = np.asarray(data, np.float64)
     if data.ndim != 2 or data.shape[1] != dim:
       raise ValueError(f"data must be [M, {dim}] like the samples ({fn}); "

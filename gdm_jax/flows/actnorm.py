@@ -72,11 +72,14 @@ class ActNorm(Bijector):
             self.param("bias", init_bias))
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y = x ⊙ exp(log_scale) + bias per channel: (y, log_det [B] =
+    H·W·Σ_c log s_c)."""
     check_channel_map_input(self, "forward", "x", x, "log_scale")
     log_scale, bias = self._params(x, False)
     return x * jnp.exp(log_scale) + bias, channel_map_log_det(x, log_scale)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x = (y - bias) ⊙ exp(-log_scale): (x, log_det [B] = -H·W·Σ_c log s_c)."""
     check_channel_map_input(self, "inverse", "y", y, "log_scale")
     log_scale, bias = self._params(y, True)
     return ((y - bias) * jnp.exp(-log_scale),

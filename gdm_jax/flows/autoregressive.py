@@ -88,8 +88,8 @@ class MaskedDense(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    checks.check_array("MaskedDense.__call__", "x", x, min_rank=1,
-                       layout="[..., fan_in]")
+    """[..., fan_in] -> [..., features]: x (kernel ⊙ mask) + bias."""
+    checks.check_arg("MaskedDense.__call__", "x", x, "floating [..., fan_in]")
     if x.shape[-1] != np.shape(self.mask)[0]:
       raise ValueError(f"MaskedDense.__call__: `x` must have fan_in = "
                        f"{np.shape(self.mask)[0]} (the mask's rows) on its "
@@ -148,12 +148,13 @@ class MADE(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array,
                context: Optional[jax.Array] = None) -> jax.Array:
-    checks.check_array("MADE.__call__", "x", x)
+    """x [B, D] (and context [B, C] or None) -> [B, num_outputs, D];
+    output d depends only on the inputs before d in the MADE order."""
+    checks.check_arg("MADE.__call__", "x", x)
     if x.ndim != 2:
       raise ValueError(f"MADE: expects [B, D] inputs, got shape {x.shape}.")
     if context is not None:
-      checks.check_array("MADE.__call__", "context", context, rank=2,
-                         layout="[B, C]")
+      checks.check_arg("MADE.__call__", "context", context, "floating [B, C]")
       checks.check_same_batch("MADE.__call__", [("x", x),
                                                 ("context", context)])
     d = x.shape[-1]
@@ -214,6 +215,7 @@ class IAF(Bijector):
   log_scale_bound: float = 2.0
 
   def setup(self):
+    """The MADE that gives the shift and log-scale."""
     self.made = MADE(self.hidden, num_outputs=2, reverse=self.reverse,
                      activation=self.activation)
 
@@ -223,12 +225,15 @@ class IAF(Bijector):
                                         self.log_scale_bound)
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    checks.check_array("IAF.forward", "x", x, rank=2, layout="[B, D]")
+    """One pass: y = x ⊙ s(x) + t(x); (y [B, D], log_det [B] = Σ_d log s_d)."""
+    checks.check_arg("IAF.forward", "x", x, "floating [B, D]")
     shift, log_s = self._shift_and_log_scale(x)
     return x * jnp.exp(log_s) + shift, jnp.sum(log_s, axis=-1)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-    checks.check_array("IAF.inverse", "y", y)
+    """D sequential passes (class docstring): (x [B, D], log_det [B] =
+    -Σ_d log s_d(x))."""
+    checks.check_arg("IAF.inverse", "y", y)
     if y.ndim != 2:
       raise ValueError(f"IAF: expects [B, D] inputs, got shape {y.shape}.")
     if self.is_initializing():

@@ -131,8 +131,7 @@ def sum_except_batch(x: jax.Array) -> jax.Array:
   Raises:
     ValueError: x is not numeric or has rank 0.
   """
-  checks.check_array("flows.sum_except_batch", "x", x, min_rank=1,
-                     dtype="numeric", layout="[B, ...]")
+  checks.check_arg("flows.sum_except_batch", "x", x, "numeric [B, ...]")
   return jnp.sum(x, axis=tuple(range(1, x.ndim)))
 
 
@@ -142,8 +141,7 @@ def zero_log_det(x: jax.Array) -> jax.Array:
   Raises:
     ValueError: x is not floating or has rank 0.
   """
-  checks.check_array("flows.zero_log_det", "x", x, min_rank=1,
-                     layout="[B, ...]")
+  checks.check_arg("flows.zero_log_det", "x", x, "floating [B, ...]")
   return jnp.zeros(x.shape[:1], x.dtype)
 
 
@@ -174,7 +172,7 @@ def bounded_log_scale(raw: jax.Array, scale_fn: str = "tanh",
   Raises:
     ValueError: unknown `scale_fn`, bound <= 0, or non-floating raw.
   """
-  checks.check_array("flows.bounded_log_scale", "raw", raw)
+  checks.check_arg("flows.bounded_log_scale", "raw", raw)
   if scale_fn == "tanh":
     if bound <= 0:
       raise ValueError(f"bounded_log_scale: bound must be > 0, got {bound}.")
@@ -193,12 +191,15 @@ class Bijector(nn.Module):
   """
 
   def __call__(self, x: jax.Array):
+    """`forward(x)`, so `init(rng, x)` initialises in the forward direction."""
     return self.forward(x)
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x -> (y, log|det ∂y/∂x| [B]); implemented by each subclass."""
     raise NotImplementedError(f"{type(self).__name__}.forward")
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y -> (x, log|det ∂x/∂y| [B]); implemented by each subclass."""
     raise NotImplementedError(f"{type(self).__name__}.inverse")
 
 
@@ -222,6 +223,7 @@ class Chain(Bijector):
   bijectors: Sequence[nn.Module] = ()
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x through f_0 ... f_{n-1}: (y, the summed log-dets [B])."""
     check_flow_input(self, "forward", "x", x)
     log_det = zero_log_det(x)
     for b in self.bijectors:
@@ -230,6 +232,7 @@ class Chain(Bijector):
     return x, log_det
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y through f_{n-1}⁻¹ ... f_0⁻¹: (x, the summed log-dets [B])."""
     check_flow_input(self, "inverse", "y", y)
     log_det = zero_log_det(y)
     for b in reversed(self.bijectors):
@@ -256,9 +259,11 @@ class Invert(Bijector):
   bijector: nn.Module
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """f.inverse(x): (f⁻¹(x), its log-det [B])."""
     return self.bijector.inverse(x)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """f.forward(y): (f(y), its log-det [B])."""
     return self.bijector.forward(y)
 
 
@@ -290,10 +295,12 @@ class Reshape(Bijector):
                        f", got shape {x.shape}.")
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """[B, *in_shape] -> ([B, *out_shape], zeros [B])."""
     self._check(x, self.in_shape, "forward")
     return x.reshape((x.shape[0],) + tuple(self.out_shape)), zero_log_det(x)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """[B, *out_shape] -> ([B, *in_shape], zeros [B])."""
     self._check(y, self.out_shape, "inverse")
     return y.reshape((y.shape[0],) + tuple(self.in_shape)), zero_log_det(y)
 

@@ -170,9 +170,12 @@ class ConditionalChain(nn.Module):
   bijectors: Sequence[nn.Module] = ()
 
   def __call__(self, x, context):
+    """`forward(x, context)`."""
     return self.forward(x, context)
 
   def forward(self, x, context):
+    """x through every member with `context` [B, ...]: (y, the summed
+    log-dets [B])."""
     check_flow_input(self, "forward", "x", x)
     checks.check_array("ConditionalChain.forward", "context", context,
                        min_rank=1)
@@ -183,6 +186,8 @@ class ConditionalChain(nn.Module):
     return x, log_det
 
   def inverse(self, y, context):
+    """y through the members' inverses in reverse order, each with
+    `context`: (x, the summed log-dets [B])."""
     check_flow_input(self, "inverse", "y", y)
     checks.check_array("ConditionalChain.inverse", "context", context,
                        min_rank=1)

@@ -87,12 +87,15 @@ class InvertibleConv1x1(Bijector):
     return perm @ l_mat @ u_mat
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y = W x per pixel, W = P L U: (y, log_det [B] = H·W·Σ_c log|s_c|)."""
     check_channel_map_input(self, "forward", "x", x, "log_s")
     perm, l_mat, u_mat, log_s = self._factors(x.shape[-1])
     w = perm @ l_mat @ u_mat
     return jnp.einsum("...i,oi->...o", x, w), channel_map_log_det(x, log_s)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x = W⁻¹ y per pixel (two triangular solves): (x, log_det [B] =
+    -H·W·Σ_c log|s_c|)."""
     check_channel_map_input(self, "inverse", "y", y, "log_s")
     perm, l_mat, u_mat, log_s = self._factors(y.shape[-1])
     l_inv_pt = solve_triangular(l_mat, perm.T, lower=True, unit_diagonal=True)

@@ -165,8 +165,8 @@ class ConvConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
-    _check_conditioner(self, x, out_features, rank=4,
-                       layout="[B, H, W, C_in]")
+    """x [B, H, W, C_in] -> [B, H, W, out_features] (0 at init)."""
+    _check_conditioner(self, x, out_features, "floating [B, H, W, C_in]")
     k = (self.kernel_size, self.kernel_size)
     x = nn.relu(nn.Conv(self.hidden_channels, k, padding="SAME")(x))
     x = nn.relu(nn.Conv(self.hidden_channels, (1, 1))(x))
@@ -197,8 +197,8 @@ class ResNetConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
-    _check_conditioner(self, x, out_features, rank=4,
-                       layout="[B, H, W, C_in]")
+    """x [B, H, W, C_in] -> [B, H, W, out_features] (0 at init)."""
+    _check_conditioner(self, x, out_features, "floating [B, H, W, C_in]")
     h = nn.Conv(self.hidden_channels, (3, 3), padding="SAME", name="conv_in")(x)
     for i in range(self.num_blocks):
       r = nn.Conv(self.hidden_channels, (3, 3), padding="SAME",
@@ -223,8 +223,8 @@ class MLPConditioner(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, out_features: int) -> jax.Array:
-    _check_conditioner(self, x, out_features, rank=None,
-                       layout="[..., D_in]")
+    """x [..., D_in] -> [..., out_features] (0 at init)."""
+    _check_conditioner(self, x, out_features, "floating [..., D_in]")
     for i, f in enumerate(self.hidden):
       x = self.activation(nn.Dense(f, name=f"dense_{i}")(x))
     return nn.Dense(out_features, kernel_init=nn.initializers.zeros,
@@ -241,10 +241,10 @@ def default_conditioner(hidden: int, rank: int) -> nn.Module:
   return MLPConditioner((hidden, hidden), name="net")
 
 
-def _check_conditioner(module, x, out_features, rank, layout) -> None:
-  check_flow_input(module, "__call__", "x", x, rank=rank, layout=layout)
-  checks.check_positive_int(f"{type(module).__name__}.__call__",
-                            "out_features", out_features)
+def _check_conditioner(module, x, out_features, spec: str) -> None:
+  fn = f"{type(module).__name__}.__call__"
+  checks.check_arg(fn, "x", x, spec)
+  checks.check_positive_int(fn, "out_features", out_features)
 
 
 class _Coupling(Bijector):
@@ -302,10 +302,12 @@ class AdditiveCoupling(_Coupling):
     return (1.0 - b) * self._condition(x * b, x.shape[-1])
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y = x + (1 - b) ⊙ t(b ⊙ x): (y, zeros [B]) (volume preserving)."""
     self._check(x, "forward")
     return x + self._shift(x), jnp.zeros(x.shape[:1], x.dtype)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x = y - (1 - b) ⊙ t(b ⊙ y): (x, zeros [B])."""
     self._check(y, "inverse")
     return y - self._shift(y), jnp.zeros(y.shape[:1], y.dtype)
 
@@ -353,9 +355,12 @@ class AffineCoupling(_Coupling):
     return shift, log_s
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y = x ⊙ s + t on the unmasked part (class docstring): (y,
+    log_det [B] = Σ log s)."""
     self._check(x, "forward")
     return affine_forward(x, *self._shift_and_log_scale(x))
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x = (y - t) ⊙ s⁻¹ on the unmasked part: (x, log_det [B] = -Σ log s)."""
     self._check(y, "inverse")
     return affine_inverse(y, *self._shift_and_log_scale(y))

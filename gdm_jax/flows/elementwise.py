@@ -40,10 +40,12 @@ class Shift(Bijector):
   offset: float = 0.0
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y = x + offset: (y, zeros [B])."""
     check_flow_input(self, "forward", "x", x)
     return x + self.offset, zero_log_det(x)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x = y - offset: (x, zeros [B])."""
     check_flow_input(self, "inverse", "y", y)
     return y - self.offset, zero_log_det(y)
 
@@ -81,6 +83,7 @@ class Logit(Bijector):
       raise ValueError(f"Logit: alpha must be in [0, 0.5), got {self.alpha}.")
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x in [0, 1] -> (logit(α + (1 - 2α) x), log_det [B]) (class docstring)."""
     self._check(x, "forward")
     p = self.alpha + (1.0 - 2.0 * self.alpha) * x
     log_p, log_1mp = jnp.log(p), jnp.log1p(-p)
@@ -88,6 +91,7 @@ class Logit(Bijector):
     return log_p - log_1mp, sum_except_batch(log_det)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y -> ((σ(y) - α) / (1 - 2α), log_det [B]) (class docstring)."""
     self._check(y, "inverse")
     x = (jax.nn.sigmoid(y) - self.alpha) / (1.0 - 2.0 * self.alpha)
     log_det = (jax.nn.log_sigmoid(y) + jax.nn.log_sigmoid(-y)
@@ -130,6 +134,7 @@ class SinhArcsinh(Bijector):
     return skew, log_tail
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """y = sinh(δ arcsinh(x) - ε): (y, log_det [B]) (class docstring)."""
     check_flow_input(self, "forward", "x", x, min_rank=2, layout="[B, ..., D]")
     skew, log_tail = self._params(x)
     inner = jnp.exp(log_tail) * jnp.arcsinh(x) - skew
@@ -137,6 +142,7 @@ class SinhArcsinh(Bijector):
     return jnp.sinh(inner), sum_except_batch(log_det)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """x = sinh((arcsinh(y) + ε) / δ): (x, log_det [B]) (class docstring)."""
     check_flow_input(self, "inverse", "y", y, min_rank=2, layout="[B, ..., D]")
     skew, log_tail = self._params(y)
     inner = (jnp.arcsinh(y) + skew) * jnp.exp(-log_tail)

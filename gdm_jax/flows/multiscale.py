@@ -98,9 +98,11 @@ class Squeeze(Bijector):
   factor: int = 2
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`squeeze`: [B, H, W, C] -> ([B, H/f, W/f, f²C], zeros [B])."""
     return squeeze(x, self.factor), zero_log_det(x)
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`unsqueeze`: [B, H, W, f²C] -> ([B, fH, fW, C], zeros [B])."""
     return unsqueeze(y, self.factor), zero_log_det(y)
 
 
@@ -179,8 +181,7 @@ def unflatten_latents(z: jax.Array,
   Raises:
     ValueError: z is not [B, D], or the shapes' sizes do not add up to D.
   """
-  checks.check_array("flows.unflatten_latents", "z", z, rank=2,
-                     dtype=None, layout="[B, D]")
+  checks.check_arg("flows.unflatten_latents", "z", z, "any [B, D]")
   sizes = [math.prod(s) for s in shapes]
   if sum(sizes) != z.shape[-1]:
     raise ValueError(f"unflatten_latents: shapes {shapes} hold {sum(sizes)} "
@@ -226,6 +227,8 @@ class MultiscaleFlow(Bijector):
   levels: Sequence[nn.Module] = ()
 
   def forward(self, x: jax.Array) -> tuple[tuple[jax.Array, ...], jax.Array]:
+    """x [B, H, W, C] -> ((z_0, ..., z_{L-1}), log_det [B]) (class
+    docstring)."""
     if not self.levels:
       raise ValueError("MultiscaleFlow: needs at least one level.")
     check_flow_input(self, "forward", "x", x, min_rank=2)
@@ -243,6 +246,8 @@ class MultiscaleFlow(Bijector):
 
   def inverse(self, latents: Sequence[jax.Array]
               ) -> tuple[jax.Array, jax.Array]:
+    """(z_0, ..., z_{L-1}) -> (x, log_det [B]), the levels inverted from
+    the last; each z_k as `forward` produced it."""
     if len(latents) != len(self.levels):
       raise ValueError(f"MultiscaleFlow.inverse: expects {len(self.levels)} "
                        f"latents, got {len(latents)}.")

@@ -198,7 +198,7 @@ class Planar(Bijector):
 
   @nn.compact
   def _params(self, x: jax.Array):
-    checks.check_array("Planar.forward/inverse", "x", x)
+    checks.check_arg("Planar.forward/inverse", "x", x)
     if x.ndim != 2:
       raise ValueError(f"Planar: expects [B, D] inputs, got shape {x.shape}; "
                        "flatten images first.")
@@ -210,7 +210,10 @@ class Planar(Bijector):
     return u, w, b
 
   def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`planar_forward` with this layer's (u, w, b): (y [B, D], log_det [B])."""
     return planar_forward(x, *self._params(x))
 
   def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`planar_inverse` (bisection) with this layer's (u, w, b): (x [B, D],
+    log_det [B])."""
     return planar_inverse(y, *self._params(y), self.num_bisection_steps)

@@ -63,7 +63,6 @@ import jax
 import jax.numpy as jnp
 
 from gdm_jax.core import steps
-from gdm_jax.core.optimizers import make_optimizer
 from gdm_jax.models import autoencoder as ae
 from gdm_jax.models import wae
 
@@ -179,11 +178,8 @@ def make(config, dataset_info: dict) -> AAE:
   """
   mc = config.model
   validate_config(mc)
-  prior = ae.make_prior(mc)
-  pre = ae.check_data(config, mc.likelihood)
-  net, disc = ae.build_networks(mc, dataset_info["shape"])
-  txs = {p: make_optimizer(config.optimizer[p], config.train.num_steps)
-         for p in PLAYERS}
+  prior, pre, net, disc, txs = ae.build(config, dataset_info, PLAYERS,
+                                        likelihood=mc.likelihood)
   evaluate = functools.partial(
       ae.evaluation_terms, net, disc, prior, pre, family="aae",
       likelihood=mc.likelihood, kernel=wae.make_kernel("imq", prior.sigma2),

@@ -22,9 +22,9 @@ Mathematics (module-level functions, usable on a checkpoint's params):
                         code-vs-prior MMD² over the batch's real rows only,
                         and the discriminator's metrics.
 
-Input checks run at trace time; the array-level functions' messages name
-'autoencoder.<function>', the batch-level ones '<family>.<function>'
-(`checks.autoencoder_checks`).
+Input checks run at trace time (`check_batch`, `check_x`, `check_z`, also
+AVB's); the array-level functions' messages name 'autoencoder.<function>',
+the batch-level ones '<family>.<function>'.
 
 References:
   Makhzani, Shlens, Jaitly, Goodfellow and Frey 2015, "Adversarial
@@ -50,6 +50,7 @@ from gdm_jax import distributions
 from gdm_jax import divergences
 from gdm_jax import gan_losses
 from gdm_jax import rasters
+from gdm_jax.core.optimizers import make_optimizer
 from gdm_jax.core.state import TrainState
 from gdm_jax.data.preprocess import make_preprocessing
 from gdm_jax.data.preprocess import Preprocessing
@@ -80,17 +81,22 @@ class Autoencoder(nn.Module):
   hidden: Sequence[int] = (512, 512)
 
   def setup(self):
+    """The encoder MLP (hidden + (latent_dim,)) and the decoder MLP (hidden
+    reversed + (H·W·C,))."""
     d = math.prod(self.image_shape)
     self.encoder = MLP(tuple(self.hidden) + (self.latent_dim,))
     self.decoder = MLP(tuple(reversed(tuple(self.hidden))) + (d,))
 
   def encode(self, x):
+    """x [B, H, W, C] -> z [B, latent_dim]."""
     return self.encoder(x.reshape(x.shape[0], -1))
 
   def decode(self, z):
+    """z [N, latent_dim] -> pre-activation outputs [N, H, W, C]."""
     return self.decoder(z).reshape((z.shape[0],) + tuple(self.image_shape))
 
   def __call__(self, x):
+    """decode(encode(x)): [B, H, W, C] -> [B, H, W, C] (for `init`)."""
     return self.decode(self.encode(x))
 
 
@@ -137,6 +143,28 @@ def check_data(config, likelihood: str) -> Preprocessing:
   return pre
 
 
+def build(config, dataset_info: dict, players: Sequence[str], *,
+          likelihood: str, discriminator: bool = True) -> tuple:
+  """What an AAE's or a WAE's `make` builds from its (validated) config:
+  (prior, preprocessing, net, disc, txs) from `make_prior`, `check_data`,
+  `build_networks` (disc None without a discriminator) and one optax chain
+  per player, txs[p] = make_optimizer(config.optimizer[p],
+  config.train.num_steps).
+
+  Raises:
+    ValueError: data that do not suit the likelihood, or an invalid prior
+      or optimiser setting.
+  """
+  mc = config.model
+  prior = make_prior(mc)
+  pre = check_data(config, likelihood)
+  net, disc = build_networks(mc, dataset_info["shape"],
+                             discriminator=discriminator)
+  txs = {p: make_optimizer(config.optimizer[p], config.train.num_steps)
+         for p in players}
+  return prior, pre, net, disc, txs
+
+
 def check_model_config(mc, choices: dict[str, tuple[str, ...]],
                        layers: Sequence[str],
                        defaults: dict[str, str] | None = None) -> None:
@@ -162,6 +190,39 @@ def check_model_config(mc, choices: dict[str, tuple[str, ...]],
                        f"{sizes}.")
 
 
+# --------------------------------------------------------- input checks ----
+
+
+def check_batch(net: Any, fn: str, batch: Any) -> None:
+  """batch['image'] is a numeric [B, *net.image_shape] array (the data set
+  the model was built for); the message names `fn`, e.g. 'aae.train_step'.
+
+  Raises:
+    ValueError: no 'image' key, or an array of another shape or dtype.
+  """
+  checks.check_batch(fn, batch, "image", net.image_shape, "numeric")
+
+
+def check_x(net: Any, fn: str, x: Any) -> None:
+  """x is a floating [B, *net.image_shape] batch (model space).
+
+  Raises:
+    ValueError: naming `fn` and `x`.
+  """
+  checks.check_example_batch(fn, "x", x, net.image_shape, "floating")
+
+
+def check_z(net: Any, fn: str, name: str, z: Any) -> None:
+  """z is a floating [B, net.latent_dim] array of latent codes.
+
+  Raises:
+    ValueError: naming `fn` and the argument `name`.
+  """
+  d = net.latent_dim
+  checks.check_array(fn, name, z, shape=(None, d),
+                     layout=f"[B, {d}] (latent codes)")
+
+
 # ----------------------------------------------------------- parameters ----
 
 
@@ -180,33 +241,23 @@ def init_state(net: Autoencoder, disc: nn.Module | None,
   on zeros [1, H, W, C], the discriminator (if any) on zeros [1, d].
   `players[name]` names the params entry (or tuple of entries, as a dict)
   that the optimiser txs[name] updates, e.g. {'autoencoder': ('encoder',
-  'decoder'), 'generator': 'encoder'}.
+  'decoder'), 'generator': 'encoder'} (`TrainState.create_players`).
 
   Raises:
     ValueError: an example batch (optional) that does not fit the data set.
   """
   if batch is not None:
-    checks.autoencoder_checks(family, net.image_shape, net.latent_dim)[0](
-        "init", batch)
+    check_batch(net, f"{family}.init", batch)
   ae_rng, d_rng, state_rng = jax.random.split(rng, 3)
   params = dict(net.init(ae_rng, jnp.zeros((1,) + tuple(net.image_shape),
                                            jnp.float32))["params"])
   if disc is not None:
     params["discriminator"] = disc.init(
         d_rng, jnp.zeros((1, net.latent_dim), jnp.float32))
-  select = lambda keys: ({k: params[k] for k in keys}
-                         if isinstance(keys, tuple) else params[keys])
-  opt_state = {name: txs[name].init(select(keys))
-               for name, keys in players.items()}
-  return TrainState.create(state_rng, params, opt_state)
+  return TrainState.create_players(state_rng, params, txs, players=players)
 
 
 # ---------------------------------------------------------- autoencoder ----
-
-
-def _checks(net: Autoencoder):
-  return checks.autoencoder_checks("autoencoder", net.image_shape,
-                                   net.latent_dim)
 
 
 def encode(net: Autoencoder, params: dict, x: jax.Array) -> jax.Array:
@@ -215,7 +266,7 @@ def encode(net: Autoencoder, params: dict, x: jax.Array) -> jax.Array:
   Raises:
     ValueError: x is not a floating [B, H, W, C] batch of the net's shape.
   """
-  _checks(net)[1]("encode", x)
+  check_x(net, "autoencoder.encode", x)
   return net.apply({"params": autoencoder_params(params)}, x,
                    method=Autoencoder.encode)
 
@@ -226,20 +277,20 @@ def decode(net: Autoencoder, params: dict, z: jax.Array) -> jax.Array:
   Raises:
     ValueError: z is not a floating [N, d] array.
   """
-  _checks(net)[2]("decode", "z", z)
+  check_z(net, "autoencoder.decode", "z", z)
   return net.apply({"params": autoencoder_params(params)}, z,
                    method=Autoencoder.decode)
 
 
 def decode_mean(net: Autoencoder, params: dict, z: jax.Array) -> jax.Array:
   """The decoded mean σ(decode(z)) [N, H, W, C] in [0, 1] (G(z) of a WAE)."""
-  _checks(net)[2]("decode_mean", "z", z)
+  check_z(net, "autoencoder.decode_mean", "z", z)
   return jax.nn.sigmoid(decode(net, params, z))
 
 
 def reconstruct(net: Autoencoder, params: dict, x: jax.Array) -> jax.Array:
   """σ(decode(encode(x))) [B, H, W, C] in [0, 1]."""
-  _checks(net)[1]("reconstruct", x)
+  check_x(net, "autoencoder.reconstruct", x)
   return decode_mean(net, params, encode(net, params, x))
 
 
@@ -262,7 +313,7 @@ def reconstruction_loss(net: Autoencoder, params: dict, x: jax.Array, *,
                         likelihood: str) -> jax.Array:
   """reconstruction_cost(decode(encode(x)), x) [B]: nats (bernoulli) or
   squared error (l2, the WAE's c(x, G(Q(x))))."""
-  _checks(net)[1]("reconstruction_loss", x)
+  check_x(net, "autoencoder.reconstruction_loss", x)
   return reconstruction_cost(decode(net, params, encode(net, params, x)), x,
                              likelihood)
 
@@ -288,8 +339,8 @@ def critic(disc: nn.Module, params: dict, z: jax.Array) -> jax.Array:
   Raises:
     ValueError: z is not a floating [N, d] array.
   """
-  checks.check_array("autoencoder.critic", "z", z, rank=2,
-                     layout="[N, d] (latent codes)")
+  checks.check_arg("autoencoder.critic", "z", z,
+                   "floating [N, d] (latent codes)")
   return disc.apply(params["discriminator"], z)[:, 0]
 
 
@@ -299,6 +350,12 @@ def discriminator_accuracy(l_p: jax.Array, l_q: jax.Array) -> jax.Array:
   return 0.5 * ((l_p > 0).astype(jnp.float32) + (l_q < 0).astype(jnp.float32))
 
 
+# Prior samples and codes of one batch, as the discriminator's losses take them.
+_CODE_PAIR = dict(z_prior="floating [B, d] (latent codes)",
+                  z_codes="floating [B, d] (latent codes)", same_batch=True)
+
+
+@checks.inputs(**_CODE_PAIR)
 def discriminator_objective(disc: nn.Module, d_vars: Any, z_prior: jax.Array,
                             z_codes: jax.Array, *, weight: float = 1.0
                             ) -> tuple[jax.Array, dict]:
@@ -322,10 +379,6 @@ def discriminator_objective(disc: nn.Module, d_vars: Any, z_prior: jax.Array,
   Raises:
     ValueError: codes that are not floating [B, d] arrays of one shape.
   """
-  fn = "autoencoder.discriminator_loss"
-  for name, z in (("z_prior", z_prior), ("z_codes", z_codes)):
-    checks.check_array(fn, name, z, rank=2, layout="[B, d] (latent codes)")
-  checks.check_same_batch(fn, [("z_prior", z_prior), ("z_codes", z_codes)])
   logits = disc.apply(d_vars, jnp.concatenate([z_prior, z_codes]))[:, 0]
   l_p, l_q = jnp.split(logits, 2)
   loss = jnp.mean(gan_losses.discriminator_loss_per_example(l_p, l_q))
@@ -333,9 +386,14 @@ def discriminator_objective(disc: nn.Module, d_vars: Any, z_prior: jax.Array,
                          "d_accuracy": jnp.mean(discriminator_accuracy(l_p, l_q))}
 
 
+@checks.inputs(**_CODE_PAIR)
 def discriminator_loss(disc: nn.Module, d_vars: Any, z_prior: jax.Array,
                        z_codes: jax.Array) -> jax.Array:
-  """L_D (scalar, nats) of `discriminator_objective`."""
+  """L_D (scalar, nats) of `discriminator_objective`.
+
+  Raises:
+    ValueError: codes that are not floating [B, d] arrays of one batch size.
+  """
   return discriminator_objective(disc, d_vars, z_prior, z_codes)[0]
 
 
@@ -348,8 +406,8 @@ def generator_loss(disc: nn.Module, d_vars: Any, z_codes: jax.Array
   Raises:
     ValueError: z_codes is not a floating [B, d] array.
   """
-  checks.check_array("autoencoder.generator_loss", "z_codes", z_codes, rank=2,
-                     layout="[B, d] (latent codes)")
+  checks.check_arg("autoencoder.generator_loss", "z_codes", z_codes,
+                   "floating [B, d] (latent codes)")
   l_q = disc.apply(d_vars, z_codes)[:, 0]
   return jnp.mean(gan_losses.generator_loss_non_saturating_per_example(l_q))
 
@@ -376,8 +434,7 @@ def batch_inputs(net: Autoencoder, pre: Preprocessing,
   Raises:
     ValueError: batch['image'] is not a numeric [B, H, W, C] array.
   """
-  checks.autoencoder_checks(family, net.image_shape, net.latent_dim)[0](
-      fn, batch)
+  check_batch(net, f"{family}.{fn}", batch)
   return prepare(pre, prior, batch["image"], rng)
 
 
@@ -444,8 +501,7 @@ def images(net: Autoencoder, prior: latent_priors.LatentPrior,
   Raises:
     ValueError: batch['image'] does not fit the data set.
   """
-  checks.autoencoder_checks(family, net.image_shape, net.latent_dim)[0](
-      "images", batch)
+  check_batch(net, f"{family}.images", batch)
   pre_rng, s_rng = jax.random.split(rng)
   x = pre.apply(pre_rng, batch["image"][:32])
   out = {"samples": sample(net, prior, params, s_rng, 64),

@@ -139,6 +139,7 @@ from gdm_jax.core.optimizers import make_optimizer
 from gdm_jax.core.state import TrainState
 from gdm_jax.data.preprocess import make_preprocessing
 from gdm_jax.data.preprocess import Preprocessing
+from gdm_jax.models import autoencoder as ae
 from gdm_jax.models import base
 from gdm_jax.nn import MLP
 
@@ -166,6 +167,7 @@ class ImplicitEncoder(nn.Module):
 
   @nn.compact
   def __call__(self, x, eps):
+    """x [N, D_x] (flattened), ε [N, E] -> z [N, latent_dim]."""
     h = jnp.concatenate([x, eps], axis=-1)
     for i, f in enumerate(self.hidden):
       h = nn.Dense(f, name=f"dense_{i}")(h)
@@ -197,6 +199,7 @@ class AVBNet(nn.Module):
   fixed_scale: float = 1.0
 
   def setup(self):
+    """The implicit encoder and the decoder MLP (hidden reversed + (H·W·C,))."""
     d = math.prod(self.image_shape)
     self.encoder = ImplicitEncoder(tuple(self.hidden), self.latent_dim,
                                    self.noise_injection)
@@ -211,6 +214,7 @@ class AVBNet(nn.Module):
     return self.decoder(z).reshape((z.shape[0],) + tuple(self.image_shape))
 
   def __call__(self, x, eps):
+    """decode(encode(x, ε)): the decoder's outputs [N, H, W, C] (for `init`)."""
     return self.decode(self.encode(x, eps))
 
 
@@ -228,6 +232,7 @@ class Discriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x, z):
+    """T_ψ(x, z): x [N, ...], z [N, latent_dim] -> [N] logits."""
     x = x.reshape(x.shape[0], -1)
     act = ACTIVATIONS[self.activation]
     if self.architecture == "concat":
@@ -257,34 +262,25 @@ def build_networks(model_config, shape: Sequence[int]
 # -------------------------------------------- input checks (trace time) ----
 
 
-def _checks(net: AVBNet):
-  """(check_batch, check_x, check_z) for `net`'s data shape and latent size,
-  with messages naming 'avb.<fn>' (checks.autoencoder_checks)."""
-  return checks.autoencoder_checks("avb", tuple(net.image_shape),
-                                   net.latent_dim)
-
-
 def _check_xz(net: AVBNet, fn: str, x, z) -> None:
-  _, check_x, check_z = _checks(net)
-  check_x(fn, x)
-  check_z(fn, "z", z)
-  checks.check_same_batch(f"avb.{fn}", [("x", x), ("z", z)])
+  ae.check_x(net, fn, x)
+  ae.check_z(net, fn, "z", z)
+  checks.check_same_batch(fn, [("x", x), ("z", z)])
 
 
 def _check_k(net: AVBNet, fn: str, x, k, chunk_size, proposal_params) -> None:
-  _, check_x, check_z = _checks(net)
-  check_x(fn, x)
-  checks.check_positive_int(f"avb.{fn}", "k", k)
+  ae.check_x(net, fn, x)
+  checks.check_positive_int(fn, "k", k)
   if chunk_size is not None:
-    checks.check_positive_int(f"avb.{fn}", "chunk_size", chunk_size)
+    checks.check_positive_int(fn, "chunk_size", chunk_size)
   if proposal_params is not None:
     if len(proposal_params) != 2:
-      raise ValueError(f"avb.{fn}: `proposal_params` must be (mean, "
+      raise ValueError(f"{fn}: `proposal_params` must be (mean, "
                        f"log_scale); got {len(proposal_params)} entries.")
     for name, a in zip(("proposal_params[0]", "proposal_params[1]"),
                        proposal_params):
-      check_z(fn, name, a)
-      checks.check_same_batch(f"avb.{fn}", [("x", x), (name, a)])
+      ae.check_z(net, fn, name, a)
+      checks.check_same_batch(fn, [("x", x), (name, a)])
 
 
 # ------------------------------------------- encoder, decoder, critic ----
@@ -328,7 +324,7 @@ def encode(net: AVBNet, params, x: jax.Array, rng: jax.Array,
   Raises:
     ValueError: x does not fit the data set, or k is not a positive int.
   """
-  _checks(net)[1]("encode", x)
+  ae.check_x(net, "avb.encode", x)
   if k is not None:
     checks.check_positive_int("avb.encode", "k", k)
   lead = (x.shape[0],) if k is None else (k, x.shape[0])
@@ -350,7 +346,7 @@ def log_likelihood(net: AVBNet, params, z: jax.Array,
   Raises:
     ValueError: shapes that do not fit `net`, or different batch sizes.
   """
-  _check_xz(net, "log_likelihood", x, z)
+  _check_xz(net, "avb.log_likelihood", x, z)
   loc = net.apply(params["encoder_decoder"], z, method=AVBNet.decode)
   if net.likelihood == "bernoulli":
     ll = distributions.bernoulli_log_prob(loc, x)
@@ -366,7 +362,7 @@ def decode(net: AVBNet, pre: Preprocessing, params, z: jax.Array) -> jax.Array:
   Raises:
     ValueError: z is not [N, latent_dim].
   """
-  _checks(net)[2]("decode", "z", z)
+  ae.check_z(net, "avb.decode", "z", z)
   loc = net.apply(params["encoder_decoder"], z, method=AVBNet.decode)
   return (jax.nn.sigmoid(loc) if net.likelihood == "bernoulli"
           else pre.to_unit(loc))
@@ -379,7 +375,7 @@ def discriminator(net: AVBNet, disc: Discriminator, params, x: jax.Array,
   Raises:
     ValueError: shapes that do not fit `net`, or different batch sizes.
   """
-  _check_xz(net, "discriminator", x, z)
+  _check_xz(net, "avb.discriminator", x, z)
   return disc.apply(params["discriminator"], x, z)
 
 
@@ -431,8 +427,8 @@ def gaussian_proposal(samples: jax.Array, scale: float = 1.0,
   Raises:
     ValueError: samples is not a floating [S, B, D] array with S >= 2.
   """
-  checks.check_array("avb.gaussian_proposal", "samples", samples, rank=3,
-                     layout="[S, B, D]")
+  checks.check_arg("avb.gaussian_proposal", "samples", samples,
+                   "floating [S, B, D]")
   s = samples.shape[0]
   if s < 2:
     raise ValueError(f"avb.gaussian_proposal: gaussian_proposal needs >= 2 "
@@ -534,7 +530,7 @@ def discriminator_loss(net: AVBNet, disc: Discriminator, d_params, params,
   References:
     Mescheder et al. 2017, eq. 3.3, Algorithm 1 (the ψ step).
   """
-  _checks(net)[1]("discriminator_loss", x)
+  ae.check_x(net, "avb.discriminator_loss", x)
   q_rng, p_rng = jax.random.split(rng)
   _, z_q, _ = kl_inputs(net, params, x, q_rng,
                         contrast_samples=contrast_samples, min_std=min_std)
@@ -571,7 +567,7 @@ def elbo_estimate(net: AVBNet, disc: Discriminator, params, x: jax.Array,
   References:
     Mescheder et al. 2017, eq. 3.4-3.7, Proposition 2 (eq. 3.8-3.9); §4.
   """
-  _checks(net)[1]("elbo_estimate", x)
+  ae.check_x(net, "avb.elbo_estimate", x)
   z, z_t, explicit = kl_inputs(net, params, x, rng,
                                contrast_samples=contrast_samples,
                                min_std=min_std)
@@ -603,7 +599,7 @@ def log_ratio_estimate(net: AVBNet, disc: Discriminator, params, x: jax.Array,
   References:
     Mescheder et al. 2017, Proposition 1; §4.
   """
-  _check_xz(net, "log_ratio_estimate", x, z)
+  _check_xz(net, "avb.log_ratio_estimate", x, z)
   if not contrast_samples:
     return discriminator(net, disc, params, x, z)
   if rng is None:
@@ -663,16 +659,15 @@ def init(net: AVBNet, disc: Discriminator, tx_ed: optax.GradientTransformation,
   """TrainState with params and opt_state {'encoder_decoder',
   'discriminator'}; `batch` (optional) is only checked."""
   if batch is not None:
-    _checks(net)[0]("init", batch)
+    ae.check_batch(net, "avb.init", batch)
   ed_rng, d_rng, state_rng = jax.random.split(rng, 3)
   x = jnp.zeros((1,) + tuple(net.image_shape), jnp.float32)
   params = {"encoder_decoder": net.init(ed_rng, x,
                                         jnp.zeros((1, net.noise_dim))),
             "discriminator": disc.init(d_rng, x,
                                        jnp.zeros((1, net.latent_dim)))}
-  txs = {"encoder_decoder": tx_ed, "discriminator": tx_d}
-  return TrainState.create(state_rng, params,
-                           {k: tx.init(params[k]) for k, tx in txs.items()})
+  return TrainState.create_players(
+      state_rng, params, {"encoder_decoder": tx_ed, "discriminator": tx_d})
 
 
 def train_step(net: AVBNet, disc: Discriminator, pre: Preprocessing,
@@ -697,7 +692,7 @@ def train_step(net: AVBNet, disc: Discriminator, pre: Preprocessing,
     Mescheder et al. 2017, Algorithm 1 (which updates the three at once;
     updating T first keeps it nearer T* for the current q).
   """
-  _checks(net)[0]("train_step", batch)
+  ae.check_batch(net, "avb.train_step", batch)
   pre_rng, d_rng, ed_rng = jax.random.split(rng, 3)
   x = pre.apply(pre_rng, batch["image"])
   params, opt = state.params, state.opt_state
@@ -738,7 +733,7 @@ def proposal(net: AVBNet, params, x: jax.Array, rng: jax.Array,
   Raises:
     ValueError: x does not fit, or s is not an int >= 2.
   """
-  _checks(net)[1]("proposal", x)
+  ae.check_x(net, "avb.proposal", x)
   checks.check_positive_int("avb.proposal", "s", s)
   return gaussian_proposal(encode(net, params, x, rng, s), 1.0, min_std)
 
@@ -799,16 +794,15 @@ def importance_log_weights(net: AVBNet, params, x: jax.Array, rng: jax.Array,
   with (m, log s) = `proposal_params` [B, D] if given, else the
   moment-matched `proposal` of `proposal_samples` encoder samples (from a
   key split off `rng`). With `chunk_size`, `chunk_size` samples at a time
-  (sequential `lax.map`, memory O(chunk_size · B)).
+  (`estimators.chunked_log_weights`: a sequential `lax.map`, memory
+  O(chunk_size · B)).
 
   Raises:
     ValueError: x, k, chunk_size or proposal_params do not fit; K not a
       multiple of chunk_size or of len(scales).
   """
-  _check_k(net, "importance_log_weights", x, k, chunk_size, proposal_params)
-  if chunk_size is not None and chunk_size < k and k % chunk_size:
-    raise ValueError(f"importance_log_weights: K={k} is not a multiple of "
-                     f"chunk_size={chunk_size}.")
+  fn = "avb.importance_log_weights"
+  _check_k(net, fn, x, k, chunk_size, proposal_params)
   r_rng, w_rng = jax.random.split(rng)
   if proposal_params is None:
     proposal_params = proposal(net, params, x, r_rng, proposal_samples,
@@ -816,11 +810,7 @@ def importance_log_weights(net: AVBNet, params, x: jax.Array, rng: jax.Array,
   weights = functools.partial(mixture_log_weights, net, params, x,
                               mean=proposal_params[0],
                               log_scale=proposal_params[1], scales=scales)
-  if chunk_size is None or chunk_size >= k:
-    return weights(w_rng, k)
-  chunks = jax.lax.map(lambda r: weights(r, chunk_size),
-                       jax.random.split(w_rng, k // chunk_size))
-  return chunks.reshape(k, x.shape[0])
+  return estimators.chunked_log_weights(weights, w_rng, k, chunk_size, fn=fn)
 
 
 def iwae_bound(net: AVBNet, params, x: jax.Array, rng: jax.Array, k: int,
@@ -833,7 +823,7 @@ def iwae_bound(net: AVBNet, params, x: jax.Array, rng: jax.Array, k: int,
   References:
     Burda et al. 2016, eq. 8 (q replaced by the proposal r).
   """
-  _check_k(net, "iwae_bound", x, k, chunk_size, proposal_params)
+  _check_k(net, "avb.iwae_bound", x, k, chunk_size, proposal_params)
   return estimators.iwae_bound(importance_log_weights(
       net, params, x, rng, k, chunk_size, proposal_params,
       **proposal_options))
@@ -846,7 +836,7 @@ def evaluate(net: AVBNet, disc: Discriminator, pre: Preprocessing, params,
              batch: dict, rng: jax.Array, **contrast) -> dict:
   """Validation metrics [B]: `elbo_estimate`'s terms, T's 'd_loss' and
   'd_accuracy', and 'elbo_avb_bits_per_dim'."""
-  _checks(net)[0]("evaluate", batch)
+  ae.check_batch(net, "avb.evaluate", batch)
   pre_rng, e_rng, d_rng = jax.random.split(rng, 3)
   x = pre.apply(pre_rng, batch["image"])
   terms = elbo_estimate(net, disc, params, x, e_rng, **contrast)
@@ -871,7 +861,7 @@ def evaluate_final(net: AVBNet, disc: Discriminator, pre: Preprocessing,
     proposal_options: {scales, proposal_samples, min_std}
       (`importance_log_weights`).
   """
-  _checks(net)[0]("evaluate_final", batch)
+  ae.check_batch(net, "avb.evaluate_final", batch)
   pre_rng, e_rng, w_rng = jax.random.split(rng, 3)
   x = pre.apply(pre_rng, batch["image"])
   terms = elbo_estimate(net, disc, params, x, e_rng, **contrast)
@@ -893,7 +883,7 @@ def sample(net: AVBNet, pre: Preprocessing, params, rng: jax.Array,
 def reconstruct(net: AVBNet, pre: Preprocessing, params, x: jax.Array,
                 rng: jax.Array) -> jax.Array:
   """Decodes the mean of 16 samples of q(z|x): [B, H, W, C] in [0, 1]."""
-  _checks(net)[1]("reconstruct", x)
+  ae.check_x(net, "avb.reconstruct", x)
   z = jnp.mean(encode(net, params, x, rng, POSTERIOR_MEAN_SAMPLES), axis=0)
   return decode(net, pre, params, z)
 
@@ -917,7 +907,7 @@ def images(net: AVBNet, pre: Preprocessing, params, batch: dict,
            rng: jax.Array) -> dict:
   """{'samples': [64, ...], 'reconstructions' (data above their
   reconstructions), 'interpolations'}, [N, H, W, C] in [0, 1]."""
-  _checks(net)[0]("images", batch)
+  ae.check_batch(net, "avb.images", batch)
   pre_rng, s_rng, r_rng = jax.random.split(rng, 3)
   x = pre.apply(pre_rng, batch["image"][:32])
   n = x.shape[0] // 2 * 2

@@ -222,7 +222,7 @@ def fit_loss_per_example(prediction: jax.Array, target: jax.Array) -> jax.Array:
 
 
 def _check_points(fn: str, x, name: str = "x") -> None:
-  checks.check_array(fn, name, x, min_rank=1, layout="[N, ...]")
+  checks.check_arg(fn, name, x, "floating [N, ...]")
 
 
 def _check_z(fn: str, z, latent_dim: int | None, name: str = "z") -> None:
@@ -456,9 +456,8 @@ def init(approximator: nn.Module, discriminator: nn.Module,
   params = {"discriminator": d_params, "approximator": g_params,
             "generator": {"base": g_params, "stage_discriminators": stages,
                           "step_sizes": jnp.zeros((t,), jnp.float32)}}
-  opt_state = {"discriminator": d_tx.init(d_params),
-               "approximator": g_tx.init(g_params)}
-  return TrainState.create(state_rng, params, opt_state)
+  return TrainState.create_players(
+      state_rng, params, {"discriminator": d_tx, "approximator": g_tx})
 
 
 # ------------------------------------------------------------ evaluation ----

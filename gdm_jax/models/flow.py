@@ -116,8 +116,8 @@ def standard_normal_log_prob(z) -> jax.Array:
       different batch sizes.
   """
   for i, zi in enumerate(z if isinstance(z, (tuple, list)) else [z]):
-    checks.check_array("flow.standard_normal_log_prob", f"z[{i}]", zi,
-                       min_rank=1, layout="[B, ...]")
+    checks.check_arg("flow.standard_normal_log_prob", f"z[{i}]", zi,
+                     "floating [B, ...]")
   zf = flows.flatten_latents(z) if isinstance(z, (tuple, list)) else (
       z.reshape(z.shape[0], -1))
   return distributions.sum_except_batch(
@@ -285,9 +285,11 @@ class VariationalDequantizer(nn.Module):
 
   @nn.compact
   def __call__(self, eps: jax.Array, image: jax.Array):
+    """(ε [B, H, W, C] ~ N(0, I), image [B, H, W, C] in [0, 1]) -> (u in
+    (0, 1) [B, H, W, C], log q(u | image) [B]) (class docstring)."""
     fn = "VariationalDequantizer.__call__"
-    checks.check_array(fn, "eps", eps, rank=4, layout="[B, H, W, C]")
-    checks.check_array(fn, "image", image, rank=4, layout="[B, H, W, C]")
+    checks.check_arg(fn, "eps", eps, "floating [B, H, W, C]")
+    checks.check_arg(fn, "image", image, "floating [B, H, W, C]")
     checks.check_same_shape(fn, [("eps", eps), ("image", image)])
     ctx = nn.relu(nn.Conv(self.hidden, (3, 3), padding="SAME")(image - 0.5))
     ctx = nn.Conv(self.hidden, (3, 3), padding="SAME")(ctx)
@@ -683,8 +685,7 @@ def sample(net: FlowNet, params, rng: jax.Array, n: int,
     Kingma and Dhariwal 2018, "Glow", sec. 5 (temperature).
   """
   checks.check_positive_int("flow.sample", "n", n)
-  checks.check_array("flow.sample", "temperature", temperature,
-                     dtype="numeric")
+  checks.check_arg("flow.sample", "temperature", temperature, "numeric")
   if checks.shape_of(temperature) not in ((), (n,)):
     raise ValueError(f"flow.sample: `temperature` must be a scalar or [n] = "
                      f"[{n}]; got shape {checks.shape_of(temperature)}.")

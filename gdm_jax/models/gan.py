@@ -767,10 +767,9 @@ def init(generator: nn.Module, discriminator: nn.Module,
                                train=False))
   d_vars = dict(discriminator.init(
       d_rng, jnp.zeros((2,) + tuple(data_shape)), train=False))
-  params = {"generator": g_vars, "discriminator": d_vars}
-  opt_state = {"generator": tx_g.init(g_vars["params"]),
-               "discriminator": tx_d.init(d_vars["params"])}
-  return TrainState.create(state_rng, params, opt_state)
+  return TrainState.create_players(
+      state_rng, {"generator": g_vars, "discriminator": d_vars},
+      {"generator": tx_g, "discriminator": tx_d}, collection="params")
 
 
 # ------------------------------------------------------------- evaluation ---

@@ -99,8 +99,8 @@ def kl_to_uniform(logits: jax.Array) -> jax.Array:
     Jang, Gu and Poole 2017, sec. 4.2 (the analytic KL of the discrete
       posterior to the uniform prior).
   """
-  checks.check_array("gumbel_vae.kl_to_uniform", "logits", logits,
-                     min_rank=2, layout="[..., N, K]")
+  checks.check_arg("gumbel_vae.kl_to_uniform", "logits", logits,
+                   "floating [..., N, K]")
   log_q = jax.nn.log_softmax(logits, axis=-1)
   k = logits.shape[-1]
   return jnp.sum(jnp.exp(log_q) * (log_q + math.log(k)), axis=(-2, -1))
@@ -120,8 +120,8 @@ def categorical_log_prob_one_hot(logits: jax.Array, z: jax.Array) -> jax.Array:
       broadcast.
   """
   fn = "gumbel_vae.categorical_log_prob_one_hot"
-  checks.check_array(fn, "logits", logits, min_rank=2, layout="[..., N, K]")
-  checks.check_array(fn, "z", z, min_rank=2, layout="[..., N, K]")
+  checks.check_arg(fn, "logits", logits, "floating [..., N, K]")
+  checks.check_arg(fn, "z", z, "floating [..., N, K]")
   checks.check_broadcastable(fn, [("logits", logits), ("z", z)])
   return jnp.sum(z * jax.nn.log_softmax(logits, axis=-1), axis=(-2, -1))
 
@@ -167,19 +167,23 @@ class GumbelVAENet(nn.Module):
   hidden: Sequence[int] = (512, 256)
 
   def setup(self):
+    """The encoder MLP (to N·K logits) and the decoder MLP (to H·W·C logits)."""
     h, w, c = self.image_shape
     self.encoder = MLP(tuple(self.hidden) + (self.num_latents * self.num_classes,))
     self.decoder = MLP(tuple(reversed(self.hidden)) + (h * w * c,))
 
   def encode(self, x):                        # [B, H, W, C] -> [B, N, K]
+    """x [B, H, W, C] -> logits [B, N, K]."""
     out = self.encoder(x.reshape(x.shape[0], -1))
     return out.reshape(x.shape[0], self.num_latents, self.num_classes)
 
   def decode(self, z):                        # [B, N, K] -> [B, H, W, C]
+    """z [B, N, K] (one-hot or relaxed) -> Bernoulli logits [B, H, W, C]."""
     out = self.decoder(z.reshape(z.shape[0], -1))
     return out.reshape((z.shape[0],) + tuple(self.image_shape))
 
   def __call__(self, x, z):
+    """(encode(x), decode(z)) (for `init`)."""
     return self.encode(x), self.decode(z)
 
 
@@ -299,12 +303,13 @@ def importance_log_weights(net: GumbelVAENet, params, x: jax.Array,
   References:
     Burda, Grosse and Salakhutdinov 2016, eq. 8.
   """
+  fn = "gumbel_vae.importance_log_weights"
   _check_x("importance_log_weights", net, x)
-  vae.check_num_samples("gumbel_vae.importance_log_weights", k, chunk_size)
+  vae.check_num_samples(fn, k, chunk_size)
   logits = encode(net, params, x)
   return estimators.chunked_log_weights(
       functools.partial(_log_weights, net, params, x, logits), rng, k,
-      chunk_size)
+      chunk_size, fn=fn)
 
 
 def iwae_bound(net: GumbelVAENet, params, x: jax.Array, rng: jax.Array,

@@ -145,9 +145,11 @@ class GenerativeNet(nn.Module):
 
   @property
   def data_dim(self) -> int:
+    """D = H·W·C, the flattened image size."""
     return math.prod(self.image_shape)
 
   def setup(self):
+    """The top prior's logits [n_L] and one decoder MLP g_l per layer."""
     sizes = (self.data_dim,) + tuple(self.latent_sizes)
     self.prior_logits = self.param("prior_logits", nn.initializers.zeros,
                                    (sizes[-1],))
@@ -165,6 +167,7 @@ class GenerativeNet(nn.Module):
     return self.prior_logits
 
   def __call__(self, zs):
+    """[g_l(z_l) for l = 1..L]: every conditional's logits (for `init`)."""
     return [self.conditional_logits(l, z) for l, z in enumerate(zs, 1)]
 
 
@@ -181,6 +184,7 @@ class RecognitionNet(nn.Module):
   hidden: Sequence[int] = ()
 
   def setup(self):
+    """One encoder MLP r_l per layer."""
     self.encoders = [MLP(tuple(self.hidden) + (n,), name=f"encoder_{l}")
                      for l, n in enumerate(self.latent_sizes, 1)]
 
@@ -189,6 +193,8 @@ class RecognitionNet(nn.Module):
     return self.encoders[l - 1](below)
 
   def __call__(self, x, zs):
+    """[r_l(z_{l-1}) for l = 1..L], z_0 = x: every conditional's logits
+    (for `init`)."""
     below = [x] + list(zs[:-1])
     return [self.conditional_logits(l, b) for l, b in enumerate(below, 1)]
 
@@ -403,22 +409,17 @@ def importance_log_weights(gen: GenerativeNet, rec: RecognitionNet, params,
   """log w_k = log p_θ(x, z_k) - log q_φ(z_k | x), z_k ~ q: [K, B] nats.
 
   With `chunk_size` (< K, dividing K) the samples are drawn `chunk_size`
-  at a time in a sequential `lax.map`, so memory is O(chunk_size · B).
+  at a time in a sequential `lax.map` (`estimators.chunked_log_weights`),
+  so memory is O(chunk_size · B).
 
   Raises:
     ValueError: x is not [B, D]; k or chunk_size not positive ints; K not
       a multiple of chunk_size.
   """
   _check_k(gen.data_dim, "importance_log_weights", x, k, chunk_size)
-  if chunk_size is None or chunk_size >= k:
-    return _log_weights(gen, rec, params, x, rng, k)
-  if k % chunk_size:
-    raise ValueError(f"importance_log_weights: K={k} is not a multiple of "
-                     f"chunk_size={chunk_size}.")
-  keys = jax.random.split(rng, k // chunk_size)
-  chunks = jax.lax.map(
-      lambda r: _log_weights(gen, rec, params, x, r, chunk_size), keys)
-  return chunks.reshape(k, x.shape[0])
+  return estimators.chunked_log_weights(
+      functools.partial(_log_weights, gen, rec, params, x), rng, k,
+      chunk_size, fn="helmholtz.importance_log_weights")
 
 
 def iwae_bound(gen: GenerativeNet, rec: RecognitionNet, params, x: jax.Array,
@@ -706,9 +707,8 @@ def init(gen: GenerativeNet, rec: RecognitionNet,
   params = {"generative": dict(gen.init(g_rng, zs)),
             "recognition": dict(rec.init(r_rng, jnp.zeros((1, gen.data_dim)),
                                          zs))}
-  txs = {"generative": tx_gen, "recognition": tx_rec}
-  return TrainState.create(state_rng, params,
-                           {k: tx.init(params[k]) for k, tx in txs.items()})
+  return TrainState.create_players(
+      state_rng, params, {"generative": tx_gen, "recognition": tx_rec})
 
 
 def train_step(gen: GenerativeNet, rec: RecognitionNet, pre: Preprocessing,

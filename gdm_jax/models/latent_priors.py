@@ -80,21 +80,19 @@ class LatentPrior(NamedTuple):
 
 def gaussian(dim: int, scale: float = 1.0) -> LatentPrior:
   """N(0, σ² I_d): log p(z) = Σ_i log N(z_i; 0, σ²); σ_z² = σ²."""
-  if scale <= 0:
-    raise ValueError(f"gaussian prior: scale must be > 0; got {scale}.")
+  _check_params("gaussian", dim, scale=scale)
   log_scale = math.log(scale)
 
   def sample(rng, n):
-    _check_n('gaussian', n)
     return scale * jax.random.normal(rng, (n, dim), jnp.float32)
 
   def log_prob(z):
-    _check_z('gaussian', z, dim)
     return jnp.sum(distributions.gaussian_log_prob(z, 0.0, log_scale), -1)
 
   e = 3.5 * scale
-  return LatentPrior("gaussian", dim, sample, log_prob, float(scale ** 2),
-                     (-e, e, -e, e), f"N(0, {scale:g}² I_{dim})")
+  return _checked(LatentPrior("gaussian", dim, sample, log_prob,
+                              float(scale ** 2), (-e, e, -e, e),
+                              f"N(0, {scale:g}² I_{dim})"))
 
 
 def mixture(dim: int = 2, num_components: int = 10, radius: float = 1.4,
@@ -108,10 +106,8 @@ def mixture(dim: int = 2, num_components: int = 10, radius: float = 1.4,
   Raises:
     ValueError: dim != 2 or a non-positive parameter.
   """
-  _check_2d("mixture", dim)
-  if min(num_components, radius, radial_std, tangential_std) <= 0:
-    raise ValueError("mixture prior: num_components, radius and the stds "
-                     "must be > 0.")
+  _check_params("mixture", dim, num_components=num_components, radius=radius,
+                radial_std=radial_std, tangential_std=tangential_std)
   k = num_components
   angles = 2.0 * np.pi * np.arange(k) / k
   cos, sin = np.cos(angles), np.sin(angles)
@@ -122,26 +118,24 @@ def mixture(dim: int = 2, num_components: int = 10, radius: float = 1.4,
   centre = jnp.asarray([radius, 0.0], jnp.float32)
 
   def sample(rng, n):
-    _check_n('mixture', n)
     k_comp, k_noise = jax.random.split(rng)
     comp = jax.random.randint(k_comp, (n,), 0, k)
     u = centre + stds * jax.random.normal(k_noise, (n, 2), jnp.float32)
     return jnp.einsum("nij,nj->ni", rot[comp], u)
 
   def log_prob(z):
-    _check_z('mixture', z, 2)
     u = jnp.einsum("kji,nj->nki", rot, z)                      # R_k^T z [N, K, 2]
     log_comp = jnp.sum(distributions.gaussian_log_prob(
         u, centre, jnp.log(stds)), -1)                         # [N, K]
     return jax.nn.logsumexp(log_comp, -1) - math.log(k)
 
   e = radius + 3.0 * radial_std + 0.2
-  return LatentPrior(
+  return _checked(LatentPrior(
       "mixture", 2, sample, log_prob,
       float((radius ** 2 + radial_std ** 2 + tangential_std ** 2) / 2.0),
       (-e, e, -e, e),
       f"{k} Gaussians at radius {radius:g}, std {radial_std:g} along the ray, "
-      f"{tangential_std:g} across (Makhzani et al. 2015, Fig. 4)")
+      f"{tangential_std:g} across (Makhzani et al. 2015, Fig. 4)"))
 
 
 def ring(dim: int = 2, radius: float = 2.0, width: float = 0.1) -> LatentPrior:
@@ -153,14 +147,10 @@ def ring(dim: int = 2, radius: float = 2.0, width: float = 0.1) -> LatentPrior:
   Raises:
     ValueError: dim != 2 or a non-positive parameter.
   """
-  _check_2d("ring", dim)
-  if radius <= 0 or width <= 0:
-    raise ValueError(f"ring prior: radius and width must be > 0; got "
-                     f"{radius}, {width}.")
+  _check_params("ring", dim, radius=radius, width=width)
   log_width = math.log(width)
 
   def sample(rng, n):
-    _check_n('ring', n)
     k_angle, k_radius = jax.random.split(rng)
     theta = 2.0 * jnp.pi * jax.random.uniform(k_angle, (n,), jnp.float32)
     rho = jnp.abs(radius + width * jax.random.normal(k_radius, (n,),
@@ -168,7 +158,6 @@ def ring(dim: int = 2, radius: float = 2.0, width: float = 0.1) -> LatentPrior:
     return rho[:, None] * jnp.stack([jnp.cos(theta), jnp.sin(theta)], -1)
 
   def log_prob(z):
-    _check_z('ring', z, 2)
     rho = jnp.sqrt(jnp.sum(jnp.square(z), -1))
     folded = jnp.logaddexp(
         distributions.gaussian_log_prob(rho, radius, log_width),
@@ -177,9 +166,9 @@ def ring(dim: int = 2, radius: float = 2.0, width: float = 0.1) -> LatentPrior:
     return folded - jnp.log(2.0 * jnp.pi * jnp.maximum(rho, 1e-12))
 
   e = radius + 4.0 * width + 0.2
-  return LatentPrior("ring", 2, sample, log_prob,
-                     float((radius ** 2 + width ** 2) / 2.0), (-e, e, -e, e),
-                     f"ring of radius {radius:g}, radial std {width:g}")
+  return _checked(LatentPrior(
+      "ring", 2, sample, log_prob, float((radius ** 2 + width ** 2) / 2.0),
+      (-e, e, -e, e), f"ring of radius {radius:g}, radial std {width:g}"))
 
 
 def swiss_roll(dim: int = 2, scale: float = 3.0, turns: float = 2.0
@@ -193,37 +182,49 @@ def swiss_roll(dim: int = 2, scale: float = 3.0, turns: float = 2.0
   Raises:
     ValueError: dim != 2 or a non-positive parameter.
   """
-  _check_2d("swiss_roll", dim)
-  if scale <= 0 or turns <= 0:
-    raise ValueError(f"swiss_roll prior: scale and turns must be > 0; got "
-                     f"{scale}, {turns}.")
+  _check_params("swiss_roll", dim, scale=scale, turns=turns)
 
   def sample(rng, n):
-    _check_n('swiss_roll', n)
     s = jnp.sqrt(jax.random.uniform(rng, (n,), jnp.float32))
     angle = 2.0 * jnp.pi * turns * s
     return scale * s[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], -1)
 
   e = scale + 0.3
-  return LatentPrior("swiss_roll", 2, sample, None, float(scale ** 2 / 4.0),
-                     (-e, e, -e, e),
-                     f"swiss roll, radius {scale:g}, {turns:g} turns "
-                     "(Makhzani et al. 2015, Fig. 4)")
+  return _checked(LatentPrior(
+      "swiss_roll", 2, sample, None, float(scale ** 2 / 4.0), (-e, e, -e, e),
+      f"swiss roll, radius {scale:g}, {turns:g} turns "
+      "(Makhzani et al. 2015, Fig. 4)"))
 
 
-def _check_n(name: str, n) -> None:
-  checks.check_positive_int(f"latent_priors.{name}.sample", "n", n)
+def _checked(prior: LatentPrior) -> LatentPrior:
+  """The prior with input checks before its sampler (n a positive Python
+  int) and log-density (z a floating [N, d] array), at trace time; the
+  messages name 'latent_priors.<name>.sample' / '.log_prob'."""
+  name, dim, sample, log_prob = prior[:4]
+
+  def checked_sample(rng, n):
+    checks.check_positive_int(f"latent_priors.{name}.sample", "n", n)
+    return sample(rng, n)
+
+  def checked_log_prob(z):
+    checks.check_array(f"latent_priors.{name}.log_prob", "z", z,
+                       shape=(None, dim), layout=f"[N, {dim}]")
+    return log_prob(z)
+
+  return prior._replace(
+      sample=checked_sample,
+      log_prob=None if log_prob is None else checked_log_prob)
 
 
-def _check_z(name: str, z, dim: int) -> None:
-  checks.check_array(f"latent_priors.{name}.log_prob", "z", z,
-                     shape=(None, dim), layout=f"[N, {dim}]")
-
-
-def _check_2d(name: str, dim: int) -> None:
-  if dim != 2:
+def _check_params(name: str, dim: int, **params: float) -> None:
+  """A 2-D prior (`TWO_D_ONLY`) has dim == 2; every parameter is > 0."""
+  if name in TWO_D_ONLY and dim != 2:
     raise ValueError(f"the '{name}' prior is 2-D: it needs latent_dim == 2; "
                      f"got {dim}.")
+  if min(params.values()) <= 0:
+    got = ", ".join(f"{k}={v}" for k, v in params.items())
+    raise ValueError(f"{name} prior: {', '.join(params)} must be > 0; got "
+                     f"{got}.")
 
 
 _BUILDERS = {"gaussian": gaussian, "mixture": mixture, "ring": ring,

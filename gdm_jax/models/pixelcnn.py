@@ -112,10 +112,12 @@ class PixelCNNNet:
 
   @property
   def num_colours(self) -> int:
+    """C, the number of colour channels."""
     return self.shape[-1]
 
   @property
   def categorical(self) -> bool:
+    """Whether the likelihood is the 256-way categorical."""
     return self.likelihood == "categorical"
 
   @property

@@ -169,6 +169,8 @@ class PlanarPosterior(nn.Module):
 
   @nn.compact
   def __call__(self, z, context):
+    """z [B, D] and the encoder's context [B, C] -> (z_K, Σ_k log|det| [B])
+    through `steps` planar flows (amortised: u, w, b from the context)."""
     n, d = z.shape
     k = self.steps
     if self.amortized:
@@ -217,6 +219,8 @@ class IAFPosterior(nn.Module):
 
   @nn.compact
   def __call__(self, z, context):
+    """z [B, D] and the encoder's context [B, C] -> (z_K, Σ_k log|det| [B])
+    through `steps` gated IAF steps (Kingma et al. 2016, eq. 14)."""
     log_det = jnp.zeros(z.shape[:1], z.dtype)
     for k in range(self.steps):
       out = flows.MADE(tuple(self.hidden), num_outputs=2, reverse=k % 2 == 1,
@@ -290,6 +294,8 @@ class VAENet(nn.Module):
   prior_flow_hidden: int = 256
 
   def setup(self):
+    """The encoder and decoder (MLP or conv), the flows and the decoder's
+    learned log-scale where configured."""
     h, w, c = self.image_shape
     enc_out = 2 * self.latent_dim + self.context_dim
     if self.architecture == "mlp":
@@ -315,6 +321,7 @@ class VAENet(nn.Module):
                                    self.prior_flow_hidden)
 
   def encode_with_context(self, x):
+    """x [B, H, W, C] -> (mean [B, D], log_scale [B, D], context [B, C])."""
     if self.architecture == "mlp":
       x = x.reshape(x.shape[0], -1)
     out = self.encoder(x)
@@ -322,25 +329,31 @@ class VAENet(nn.Module):
     return out[:, :d], out[:, d:2 * d], out[:, 2 * d:]
 
   def encode(self, x):
+    """x [B, H, W, C] -> (mean, log_scale) of q(z_0 | x), [B, D] each."""
     mean, log_scale, _ = self.encode_with_context(x)
     return mean, log_scale
 
   def transform_posterior(self, z, context):
+    """(z_K, Σ log|det| [B]) of the posterior flow (z, zeros without one)."""
     if self.posterior_flow == "none":
       return z, jnp.zeros(z.shape[:1], z.dtype)
     return self.posterior(z, context)
 
   def prior_to_base(self, z):
+    """z -> (ε, log|det ∂ε/∂z| [B]) of the prior flow (z, zeros without one)."""
     if self.prior_flow == "none":
       return z, jnp.zeros(z.shape[:1], z.dtype)
     return self.prior.forward(z)
 
   def prior_from_base(self, eps):
+    """ε -> (z, log|det ∂z/∂ε| [B]) of the prior flow (ε, zeros without one)."""
     if self.prior_flow == "none":
       return eps, jnp.zeros(eps.shape[:1], eps.dtype)
     return self.prior.inverse(eps)
 
   def decode(self, z):
+    """z [B, D] -> (loc [B, H, W, C], log_scale or None): Bernoulli logits and
+    None, or the Gaussian mean and log-scale."""
     loc = self.decoder(z).reshape((z.shape[0],) + tuple(self.image_shape))
     if self.likelihood == "bernoulli":
       return loc, None
@@ -349,6 +362,7 @@ class VAENet(nn.Module):
     return loc, jnp.full(self.image_shape, math.log(self.fixed_scale))
 
   def __call__(self, x, z):
+    """Every submodule once (for `init`): (encode(x), decode(z_K))."""
     mean, log_scale, context = self.encode_with_context(x)
     z_k, _ = self.transform_posterior(z, context)
     self.prior_to_base(z_k)
@@ -613,9 +627,10 @@ def importance_log_weights(net: VAENet, params, x: jax.Array, rng: jax.Array,
   _check_x("importance_log_weights", net, x)
   check_num_samples("vae.importance_log_weights", k, chunk_size)
   encoding = encode_posterior(net, params, x, compute_dtype=compute_dtype)
-  fn = functools.partial(_log_weights, net, params, x, encoding,
-                         compute_dtype=compute_dtype)
-  return estimators.chunked_log_weights(fn, rng, k, chunk_size)
+  log_weights = functools.partial(_log_weights, net, params, x, encoding,
+                                  compute_dtype=compute_dtype)
+  return estimators.chunked_log_weights(log_weights, rng, k, chunk_size,
+                                        fn="vae.importance_log_weights")
 
 
 def iwae_bound(net: VAENet, params, x: jax.Array, rng: jax.Array, k: int,

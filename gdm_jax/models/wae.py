@@ -69,7 +69,6 @@ import jax.numpy as jnp
 from gdm_jax import checks
 from gdm_jax import divergences
 from gdm_jax.core import steps
-from gdm_jax.core.optimizers import make_optimizer
 from gdm_jax.models import autoencoder as ae
 from gdm_jax.models import latent_priors
 
@@ -196,9 +195,8 @@ def median_rbf_mmd_penalty(z_codes: jax.Array,
 
 
 def _check_codes(fn: str, z_codes, z_prior) -> None:
-  checks.check_array(fn, "z_codes", z_codes, rank=2, layout="[n, d] (codes)")
-  checks.check_array(fn, "z_prior", z_prior, rank=2,
-                     layout="[m, d] (prior samples)")
+  checks.check_arg(fn, "z_codes", z_codes, "floating [n, d] (codes)")
+  checks.check_arg(fn, "z_prior", z_prior, "floating [m, d] (prior samples)")
   checks.check_same_shape(fn, [("z_codes", z_codes), ("z_prior", z_prior)],
                           slice(1, None), "code dimension d")
 
@@ -373,12 +371,10 @@ def make(config, dataset_info: dict) -> WAE:
   """
   mc = config.model
   validate_config(mc)
-  prior = ae.make_prior(mc)
-  pre = ae.check_data(config, "l2")
   gan = mc.penalty == "gan"
-  net, disc = ae.build_networks(mc, dataset_info["shape"], discriminator=gan)
-  txs = {p: make_optimizer(config.optimizer[p], config.train.num_steps)
-         for p in (PLAYERS if gan else ("autoencoder",))}
+  prior, pre, net, disc, txs = ae.build(
+      config, dataset_info, PLAYERS if gan else ("autoencoder",),
+      likelihood="l2", discriminator=gan)
   scales = tuple(mc.get("kernel_scales", IMQ_SCALES))
   median = mc.kernel == "rbf" and mc.get("rbf_bandwidth", "fixed") == "median"
   kernel = None if median else make_kernel(mc.kernel, prior.sigma2, scales)
@@ -391,8 +387,8 @@ def make(config, dataset_info: dict) -> WAE:
       adversarial=("d_loss", "d_accuracy") if gan else ())
   return WAE(
       **ae.shared_members(net, disc, prior, pre, family="wae"),
-      init=functools.partial(ae.init_state, net, disc, txs,
-                             {p: PLAYERS[p] for p in txs}, family="wae"),
+      init=functools.partial(ae.init_state, net, disc, txs, PLAYERS,
+                             family="wae"),
       train_step=functools.partial(
           train_step, net, disc, prior, pre, txs, mmd=mmd,
           penalty_weight=float(mc.penalty_weight),

@@ -121,8 +121,8 @@ def _check(name: str, value: str, allowed: Sequence[str]) -> None:
 def _check_generator_call(module: nn.Module, z: Any) -> None:
   """A generator's input and option checks: z [B, latent_dim] floating,
   known normalisation and output activation (ValueError otherwise)."""
-  checks.check_array(f"{type(module).__name__}.__call__", "z", z, rank=2,
-                     layout="[B, latent_dim]")
+  checks.check_arg(f"{type(module).__name__}.__call__", "z", z,
+                   "floating [B, latent_dim]")
   _check("generator normalization", module.normalization,
          GENERATOR_NORMALIZATIONS)
   _check("output_activation", module.output_activation, OUTPUT_ACTIVATIONS)
@@ -196,6 +196,8 @@ class MLPGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    """z [B, latent_dim] -> samples [B, *output_shape]; `train` selects
+    batch statistics."""
     _check_generator_call(self, z)
     act = activation_fn(self.activation, self.negative_slope)
     x = z
@@ -238,8 +240,9 @@ class MLPDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
-    checks.check_array("MLPDiscriminator.__call__", "x", x, min_rank=1,
-                       layout="[B, ...]")
+    """x [B, ...] -> [B, output_dim] (flattened input); `train` selects
+    batch statistics / spectral-norm updates."""
+    checks.check_arg("MLPDiscriminator.__call__", "x", x, "floating [B, ...]")
     _check("discriminator normalization", self.normalization, NORMALIZATIONS)
     act = activation_fn(self.activation, self.negative_slope)
     spectral = self.normalization == "spectral"
@@ -281,6 +284,8 @@ class DCGANGenerator(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, *, train: bool) -> jax.Array:
+    """z [B, latent_dim] -> images [B, H, W, C]; `train` selects batch
+    statistics."""
     _check_generator_call(self, z)
     h, w, c_out = self.output_shape
     n = len(self.channels)
@@ -323,8 +328,10 @@ class DCGANDiscriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
-    checks.check_array("DCGANDiscriminator.__call__", "x", x, rank=4,
-                       layout="[B, H, W, C]")
+    """x [B, H, W, C] -> [B, output_dim]; `train` selects batch statistics
+    / spectral-norm updates."""
+    checks.check_arg("DCGANDiscriminator.__call__", "x", x,
+                     "floating [B, H, W, C]")
     _check("discriminator normalization", self.normalization, NORMALIZATIONS)
     spectral = self.normalization == "spectral"
     for i, c in enumerate(self.channels):

@@ -117,6 +117,7 @@ class MaskedConv2D(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    """[B, H, W, C_in] -> [B, H, W, features], the kernel masked causally."""
     _check_image("MaskedConv2D.__call__", x)
     # The mask in the input's dtype: a float32 mask would promote a bfloat16
     # kernel (mixed precision) back to float32.
@@ -148,6 +149,8 @@ class VerticalConv(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    """[B, H, W, C] -> [B, H, W, features] from the rows above (and the
+    current row where `include_current_row`)."""
     _check_stack_conv(self, x)
     k = self.kernel_size
     rows = k // 2 + (1 if self.include_current_row else 0)
@@ -171,6 +174,8 @@ class HorizontalConv(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    """[B, H, W, C] -> [B, H, W, features] from the pixels to the left in the
+    row (and the current pixel's earlier colours, mask 'B')."""
     _check_stack_conv(self, x)
     k = self.kernel_size
     width = k // 2 + 1
@@ -189,7 +194,7 @@ def gate(x: jax.Array) -> jax.Array:
   Raises:
     ValueError: x not floating, rank 0, or an odd last axis.
   """
-  checks.check_array("nn.gate", "x", x, min_rank=1, layout="[..., 2F]")
+  checks.check_arg("nn.gate", "x", x, "floating [..., 2F]")
   if x.shape[-1] % 2:
     raise ValueError(f"nn.gate: `x` must have an even last axis [..., 2F]; "
                      f"got shape {x.shape}.")
@@ -198,7 +203,7 @@ def gate(x: jax.Array) -> jax.Array:
 
 
 def _check_image(fn: str, x: jax.Array, name: str = "x") -> None:
-  checks.check_array(fn, name, x, rank=4, layout="[B, H, W, C]")
+  checks.check_arg(fn, name, x, "floating [B, H, W, C]")
 
 
 def _check_features(features: int, num_colours: int) -> None:
@@ -242,6 +247,8 @@ class PixelCNN(_PixelCNNBase):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    """Images [B, H, W, C] (scaled) -> [B, H, W, out_features]; feature k
+    belongs to colour k mod num_colours."""
     _check_image("PixelCNN.__call__", x)
     _check_features(self.features, self.num_colours)
     c, k, k0 = self.num_colours, self.kernel_size, self.first_kernel_size
@@ -276,6 +283,7 @@ class GatedPixelCNN(_PixelCNNBase):
   """
 
   def setup(self):
+    """The vertical and horizontal stacks' convolutions and their links."""
     _check_features(self.features, self.num_colours)
     f, c = self.features, self.num_colours
     sizes = [self.first_kernel_size] + [self.kernel_size] * (self.num_layers - 1)
@@ -307,8 +315,7 @@ class GatedPixelCNN(_PixelCNNBase):
     -> outputs [B, R, W, out_features]."""
     fn = "GatedPixelCNN.horizontal_stack"
     _check_image(fn, x)
-    checks.check_array(fn, "links", links, rank=5,
-                       layout="[L, B, R, W, 2F]")
+    checks.check_arg(fn, "links", links, "floating [L, B, R, W, 2F]")
     if (links.shape[0] != self.num_layers or links.shape[1:4] != x.shape[:3]
         or links.shape[4] != 2 * self.features):
       raise ValueError(f"{fn}: `links` must be [L, B, R, W, 2F] = "

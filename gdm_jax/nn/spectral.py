@@ -75,8 +75,7 @@ class SpectralDense(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, *, update_stats: bool) -> jax.Array:
     """[..., D_in] -> [..., features]."""
-    checks.check_array("SpectralDense.__call__", "x", x, min_rank=1,
-                       layout="[..., D_in]")
+    checks.check_arg("SpectralDense.__call__", "x", x, "floating [..., D_in]")
     dense = nn.Dense(self.features, use_bias=self.use_bias)
     return nn.SpectralNorm(dense, n_steps=self.n_steps,
                            collection_name=self.collection_name)(
@@ -124,8 +123,8 @@ def kernel_as_matrix(kernel: jax.Array) -> jax.Array:
   Raises:
     ValueError: kernel not floating or of rank 0.
   """
-  checks.check_array("nn.kernel_as_matrix", "kernel", kernel, min_rank=1,
-                     layout="[..., C_out]")
+  checks.check_arg("nn.kernel_as_matrix", "kernel", kernel,
+                   "floating [..., C_out]")
   return kernel.reshape(-1, kernel.shape[-1])
 
 
@@ -153,8 +152,7 @@ def power_iteration(kernel: jax.Array, u: jax.Array,
   if n_steps < 1:
     raise ValueError(f"power_iteration: n_steps must be >= 1; got {n_steps}.")
   checks.check_positive_int("nn.power_iteration", "n_steps", n_steps)
-  checks.check_array("nn.power_iteration", "kernel", kernel, min_rank=1,
-                     layout="[..., n]")
+  checks.check_arg("nn.power_iteration", "kernel", kernel, "floating [..., n]")
   checks.check_array("nn.power_iteration", "u", u,
                      shape=(1, kernel.shape[-1]), layout="[1, n]")
   w = kernel_as_matrix(kernel)

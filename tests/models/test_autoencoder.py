@@ -137,8 +137,10 @@ def test_check_model_config_is_table_driven():
   c.model.hidden = (16, 0)
   with pytest.raises(ValueError, match=r"model.hidden needs >= 1 layer"):
     ae.check_model_config(c.model, {}, ("hidden",))
+  c.model.rbf_bandwidth = "median"
   with pytest.raises(ValueError, match="model.rbf_bandwidth must be one of"):
     ae.check_model_config(c.model, {"rbf_bandwidth": ("fixed",)}, ())
+  del c.model["rbf_bandwidth"]       # a missing field takes its default
   ae.check_model_config(c.model, {"rbf_bandwidth": ("fixed",)}, (),
                         defaults={"rbf_bandwidth": "fixed"})
 

@@ -500,6 +500,9 @@ VALIDATION_CASES = [
     (lambda m: m.importance_log_weights(
         {}, vc.f(2, 4, 4, 1), KEY, 4, None, (vc.f(2, 4), vc.f(3, 4))),
      ["avb.importance_log_weights", "proposal_params[1]", "(3, 4)"]),
+    (lambda m: m.importance_log_weights(
+        {}, vc.f(2, 4, 4, 1), KEY, 10, 4, (vc.f(2, 4), vc.f(2, 4))),
+     ["avb.importance_log_weights", "K=10", "multiple", "chunk_size=4"]),
     (lambda m: m.interpolate({}, vc.f(2, 4, 4, 1), vc.f(4, 4, 1), KEY),
      ["avb.interpolate", "`x_a`", "(4, 4, 1)", "(2, 4, 4, 1)"]),
     (lambda m: m.sample({}, KEY, True),
