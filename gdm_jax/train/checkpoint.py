@@ -32,6 +32,7 @@ class Checkpointer:
         options=ocp.CheckpointManagerOptions(max_to_keep=self._keep, create=True))
 
   def latest_step(self) -> int | None:
+    """The newest checkpoint's step, or None when there is none."""
     return self.manager.latest_step()
 
   def save(self, state: TrainState) -> int:
@@ -108,8 +109,10 @@ class Checkpointer:
     return self.manager.reached_preemption(step)
 
   def wait(self):
+    """Blocks until every asynchronous save has been written."""
     self.manager.wait_until_finished()
 
   def close(self):
+    """Waits for pending saves, then releases the manager."""
     self.manager.wait_until_finished()
     self.manager.close()

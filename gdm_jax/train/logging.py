@@ -33,6 +33,8 @@ class MetricWriter:
       self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
 
   def write_scalars(self, step: int, split: str, metrics: dict) -> None:
+    """One metrics.jsonl line {"step", "split", **metrics} and the same
+    scalars as TensorBoard events under '<split>/<name>'."""
     if not self.enabled:
       return
     metrics = {k: float(v) for k, v in metrics.items()}
@@ -55,10 +57,12 @@ class MetricWriter:
     return paths
 
   def flush(self):
+    """Flushes the TensorBoard events."""
     if self.enabled:
       self._tb.flush()
 
   def close(self):
+    """Closes the event and metrics files."""
     if self.enabled:
       self._tb.close()
       self._jsonl.close()
@@ -81,6 +85,7 @@ class Progress:
     self.t0 = time.perf_counter()
 
   def line(self, step: int, metrics: dict) -> str:
+    """'step t/T (p%) | r steps/s | ETA | name=value ...' for `step`."""
     dt = time.perf_counter() - self.t0
     rate = (step - self.start_step) / dt if dt > 0 else float("nan")
     eta = (self.total - step) / rate if rate > 0 else float("inf")
@@ -89,5 +94,6 @@ class Progress:
             f"{rate:.1f} steps/s | ETA {_duration(eta)} | {shown}")
 
   def log(self, step: int, metrics: dict) -> None:
+    """Logs `line(step, metrics)` from process 0."""
     if jax.process_index() == 0:
       logging.info(self.line(step, metrics))
