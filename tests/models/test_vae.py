@@ -7,6 +7,7 @@ and whose exact posterior is Gaussian:
   z | x ~ N(S W^T (x - b) / s^2, S),   S = (I_d + W^T W / s^2)^-1.
 """
 
+import dataclasses
 import math
 
 import chex
@@ -390,7 +391,7 @@ def test_model_is_a_base_model_that_declares_bfloat16_and_can_be_replaced():
   from gdm_jax.models import base                       # pylint: disable=g-import-not-at-top
   model = vae.make(small_config(), {"shape": SMALL_SHAPE})
   assert isinstance(model, base.Model) and model.supports_bfloat16
-  replaced = model._replace(train_step=None)
+  replaced = dataclasses.replace(model, train_step=None)
   assert replaced.train_step is None and replaced.elbo is model.elbo
 
 
