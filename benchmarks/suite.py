@@ -1,7 +1,7 @@
 r"""Train-step throughput of every model family against PyTorch (CPU).
 
   python -m benchmarks.suite [--models mlp_vae,conv_vae,dcgan,wgan_gp,realnvp,pixelcnn]
-      [--rounds 5] [--steps N] [--json out.json] [--variant smoke]
+      [--rounds 5] [--steps N] [--json out.json] [--variant VARIANT]
 
 For each benchmark (`BENCHMARKS`): the steps/s of exactly the trainer's
 jitted step for `gdm_jax.models.make(config, info)` with the model's default
@@ -11,6 +11,8 @@ implementation of the same architecture, batch, loss and optimizer
 achieved GFLOP/s against numpy's SGEMM (see benchmarks/harness.py for how
 each figure is taken). A benchmark whose model or config is not in the tree
 is listed as missing; one without a PyTorch implementation is timed alone.
+The tests time it on smoke sizes by replacing `load_config` with
+tests/helpers.py's `smoke_config`.
 
 Like `python -m experiments.train`, the suite sets
 --xla_cpu_copy_insertion_use_region_analysis=true in XLA_FLAGS before jax is
@@ -46,7 +48,7 @@ class Benchmark(NamedTuple):
     model_file: the model family's source, which must exist.
     description: what the row is, for the table's legend.
     model_overrides: config.model fields set after loading any variant
-      (keeps e.g. the conv VAE a conv VAE under --variant smoke).
+      (keeps e.g. the conv VAE a conv VAE under another --variant).
   """
   config: str
   torch_module: str | None
@@ -165,7 +167,7 @@ def parse_args(argv=None, prog="python -m benchmarks.suite",
                  help="untimed steps after compilation")
   p.add_argument("--variant", "--config", dest="variant", default=None,
                  help="use this variant of every benchmark's config file "
-                 "instead of its default (e.g. 'smoke', for tests)")
+                 "instead of its default")
   p.add_argument("--torch-threads", type=int, default=None,
                  help="torch.set_num_threads value (default: os.cpu_count())")
   p.add_argument("--omp-wait-policies", default="unset,PASSIVE",

@@ -1,25 +1,12 @@
-"""Shared fixtures: the prepared Fashion-MNIST (offline) and small helpers."""
+"""Shared fixtures: the prepared Fashion-MNIST (offline).
 
-import os
+Importing tests/helpers.py first sets the suite's XLA flags
+(helpers.TEST_XLA_FLAGS) before anything imports jax.
+"""
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-# Tests compile many small programs once each: XLA:CPU's backend at -O0
-# compiles ~35% faster and the programs are too small for its optimisations
-# to matter. Set before jax is imported; subprocesses get it through
-# `subprocess_xla_flags` (tests/test_cli.py's _env and the multi-process tests).
-TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
-
-
-def subprocess_xla_flags(extra: str = "") -> str:
-  """XLA_FLAGS for a test's subprocess: the suite's flags plus `extra`."""
-  return f"{TEST_XLA_FLAGS} {extra}".strip()
-
-
-if TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
-  os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
+from tests import helpers  # pylint: disable=unused-import
 
 
 @pytest.fixture(scope="session")

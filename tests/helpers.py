@@ -1,41 +1,80 @@
 """Helpers shared by the test modules (no test module imports another).
 
+Sections:
+- XLA flags: the suite's flags, set here before jax is imported (tests/
+  conftest.py imports this module first); `subprocess_xla_flags` for a
+  test's subprocess.
 - The CLI (`python -m experiments.train`) in a subprocess: `REPO`, `env`,
   `run_cli`, `describe`, `TIMEOUT_S`.
 - Smoke sizes: `smoke_config(spec)` shrinks a production config (one table of
-  per-family model sizes plus the generic train overrides); `smoke_flags`
-  gives the same as CLI flags.
+  per-family model sizes plus the generic train overrides, and one entry per
+  study config); `smoke_flags` gives the same as CLI flags.
 - Smoke runs of a config checked end to end: `Case`, `start_cli`,
-  `run_in_process`, `check_run`.
+  `run_in_process`, `check_run`, `smoke_runs_fixture`.
+- The trainer: a cached data set, checkpoint restore, metrics.jsonl reading,
+  and the test-only 'nan_vae' family (`register_nan_vae`).
+- Flows and exact-likelihood models: perturbed parameters, flat Jacobians,
+  keys and data.
+- VAE family: `vae_config`, `synthetic_batch`.
+- Input validation: array makers, `assert_raises_naming`,
+  `invalid_input_test`.
 """
 
+import os
+
+# ---------------------------------------------------------------- XLA flags
+
+# Tests compile many small programs once each: XLA:CPU's backend at -O0
+# compiles ~35% faster and the programs are too small for its optimisations
+# to matter. Set before jax is imported (below); subprocesses get it through
+# `subprocess_xla_flags` (`env` and the multi-process tests).
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
+
+
+def subprocess_xla_flags(extra: str = "") -> str:
+  """XLA_FLAGS for a test's subprocess: the suite's flags plus `extra`."""
+  return f"{TEST_XLA_FLAGS} {extra}".strip()
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
+  os.environ["XLA_FLAGS"] = (f"{os.environ.get('XLA_FLAGS', '')} "
+                             f"{TEST_XLA_FLAGS}").strip()
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import dataclasses
 import importlib
 import json
 import math
-import os
 import pathlib
 import re
 import subprocess
 import sys
 import traceback
+import types
 from typing import Any, Callable
 
+import jax
+import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import pytest
 
 from experiments.configs import gan as gan_configs
-from tests.conftest import subprocess_xla_flags
-from tests.train._helpers import read_metrics
-from tests.train._helpers import train_records
+from gdm_jax import data as data_lib
+from gdm_jax import models
+from gdm_jax.flows import flatten_latents
+from gdm_jax.models import vae
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+
+# ------------------------------------------------------------------ the CLI
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # Generous: a smoke run takes ~40 s alone on 2 cores, several times that when
 # other jobs share the CPU. A hang must fail, not block the suite.
 TIMEOUT_S = 300
 
-
-# ------------------------------------------------------------------ the CLI
 
 def env(devices: int | None = None) -> dict:
   """The environment of a CLI subprocess: CPU only, the suite's XLA flags,
@@ -152,6 +191,98 @@ SMOKE = {
 }
 
 
+def _disjoint_supports_smoke(c: ml_collections.ConfigDict) -> None:
+  """5 θ values, small nets, 300 steps."""
+  c.update(num_theta=5, quadrature_order=16, w1_num_samples=200)
+  for critic in c.critics.values():
+    critic.update(hidden=(32, 32), num_steps=300, batch_size=64)
+
+
+def _kantorovich_rubinstein_smoke(c: ml_collections.ConfigDict) -> None:
+  """Two pairs, the one-sided GP critic and c = 0.01 clipping, small nets,
+  400 steps."""
+  c.pairs = c.pairs[:2]
+  c.quadrature.num_panels = 96
+  del c.critics["clip_c01"]
+  del c.critics["gp"]
+  for critic in c.critics.values():
+    critic.update(hidden=(32, 32), num_steps=400, batch_size=128)
+  c.critics.gp_one_sided.optimizer.learning_rate = 1e-2
+
+
+def _mode_collapse_smoke(c: ml_collections.ConfigDict) -> None:
+  """Tiny nets, 6 steps, 1 seed, records every 3 steps, small toy sets."""
+  c.study.update(num_steps=6, record_every=3, snapshot_steps=(0, 6),
+                 seeds=(0,), eval_samples=200, w1_points=100,
+                 scatter_points=200)
+  for arm in c.arms.values():
+    arm.model.update(generator_hidden=(16,), discriminator_hidden=(16,),
+                     latent_dim=2)
+    arm.train.update(num_steps=c.study.num_steps,
+                     batch_size=16 * arm.model.critic_steps)
+    arm.data.update(toy_num_train=1000, toy_num_validation=200,
+                    toy_num_test=200)
+
+
+# The studies (experiments/configs/*_study.py, not trained by the CLI): per
+# config file, a table of the fields to set (as in SMOKE) or a function that
+# shrinks the config in place.
+STUDY_SMOKE = {
+    "disjoint_supports_study": _disjoint_supports_smoke,
+    # Tiny nets, 30 steps, with a fast discriminator (lr 1e-2, k = 5) so that
+    # it rejects fakes confidently within seconds: the regime of the claim.
+    "gan_scaling_study": dict(
+        model=dict(generator_hidden=(32,), discriminator_hidden=(32,),
+                   latent_dim=8, discriminator_dropout=0.0, critic_steps=5),
+        train=dict(batch_size=5 * 16),
+        optimizer=dict(discriminator=dict(learning_rate=1e-2)),
+        study=dict(num_steps=30, record_every=5, probe_size=64,
+                   quality_every=15, quality_size=50, early_steps=30)),
+    # A 784-32-z4 VAE never trained, on synthetic images; S = 1, 4, 16.
+    "gradient_estimator_study": dict(
+        model=dict(hidden=(32,), latent_dim=4),
+        train=dict(batch_size=32),
+        study=dict(sample_sizes=(1, 4, 16), baseline_samples=200,
+                   gaussian_reps=3000, categorical=dict(num_classes=4),
+                   categorical_reps=3000, vae_train_steps=0,
+                   vae_data="synthetic", vae_batch=4, vae_reps=200,
+                   vae_reference_reps=400)),
+    "kantorovich_rubinstein_study": _kantorovich_rubinstein_smoke,
+    "mode_collapse_study": _mode_collapse_smoke,
+    # Coarser grids, fewer steps, three starts.
+    "mode_seeking_study": dict(
+        quadrature=dict(num_panels=300),
+        fit=dict(num_steps=1500,
+                 inits=((-3.0, 1.0), (0.5, 1.0), (3.0, 1.0))),
+        monte_carlo=dict(num_samples=20_000),
+        landscape=dict(num_mu=41, num_sigma=30)),
+    # 3 values of μ, 2 x 32 MLP, 1500 steps, 2 seeds x 300 steps of the
+    # gradient part.
+    "optimal_discriminator_study": dict(
+        study=dict(mus=(-1.0, 0.0, 3.0), plot_mus=(0.0, 3.0),
+                   discriminator_hidden=(32, 32), num_steps=1500,
+                   batch_size=512, grid_points=4001, mc_samples=20_000,
+                   gradient_seeds=2, gradient_steps=300,
+                   gradient_record_every=30, gradient_batch=1024),
+        optimizer=dict(learning_rate=3e-3)),
+}
+
+
+def _flatten(table: dict, prefix: str = "") -> dict[str, Any]:
+  """{'model': {'hidden': 4}} -> {'model.hidden': 4}."""
+  fields = {}
+  for key, value in table.items():
+    if isinstance(value, dict):
+      fields.update(_flatten(value, f"{prefix}{key}."))
+    else:
+      fields[prefix + key] = value
+  return fields
+
+
+def _stem(spec: str) -> str:
+  return pathlib.Path(spec.partition(":")[0]).name.removesuffix(".py")
+
+
 def _family(config: ml_collections.ConfigDict) -> str:
   """The SMOKE key of a config: its model name, with '_flow' for a VAE with a
   flow and '_toy' for a GAN or flow on a toy data set."""
@@ -184,29 +315,22 @@ def smoke_overrides(spec: str) -> dict[str, Any]:
   """{'train.num_steps': 3, ...}: every field that `smoke_config(spec)` sets,
   with its value."""
   c = production_config(spec)
-  flat = {f"train.{k}": v for k, v in _TRAIN.items()}
-  flat["eval.sample_metrics"] = False
+  fields = {f"train.{k}": v for k, v in _TRAIN.items()}
+  fields["eval.sample_metrics"] = False
   chains = ({"optimizer": c.optimizer} if "learning_rate" in c.optimizer else
             {f"optimizer.{k}": v for k, v in c.optimizer.items()})  # players
   for prefix, chain in chains.items():
     if "warmup_steps" in chain:
-      flat[f"{prefix}.warmup_steps"] = 0
-
-  def walk(table, prefix):
-    for key, value in table.items():
-      if isinstance(value, dict):
-        walk(value, f"{prefix}{key}.")
-      else:
-        flat[prefix + key] = value
-  walk(SMOKE[_family(c)], "")
-  static = {k: v for k, v in flat.items() if not callable(v)}
+      fields[f"{prefix}.warmup_steps"] = 0
+  fields.update(_flatten(SMOKE[_family(c)]))
+  static = {k: v for k, v in fields.items() if not callable(v)}
   _apply(c, static)
-  computed = {k: v(c) for k, v in flat.items() if callable(v)}
+  computed = {k: v(c) for k, v in fields.items() if callable(v)}
   return static | computed
 
 
-def _apply(c: ml_collections.ConfigDict, flat: dict[str, Any]) -> None:
-  for path, value in flat.items():
+def _apply(c: ml_collections.ConfigDict, fields: dict[str, Any]) -> None:
+  for path, value in fields.items():
     *parents, leaf = path.split(".")
     node = c
     for name in parents:
@@ -216,13 +340,25 @@ def _apply(c: ml_collections.ConfigDict, flat: dict[str, Any]) -> None:
     node[leaf] = value
 
 
-def smoke_config(spec: str) -> ml_collections.ConfigDict:
+def smoke_config(spec: str, **train) -> ml_collections.ConfigDict:
   """The production config of `spec` ('vae.py:planar', 'gan', ...) shrunk to
   a smoke run: `SMOKE`'s sizes for its family and the generic overrides
   (3 steps, evaluation and checkpoint at step 3, 100 or 200 evaluation
-  examples, no sample metrics, no warm-up)."""
+  examples, no sample metrics, no warm-up); a study's (`STUDY_SMOKE`) for
+  experiments/configs/*_study.py. Then the `config.train` fields `train`.
+
+  Raises:
+    KeyError: an override of a field that the config does not have.
+  """
   c = production_config(spec)
-  _apply(c, smoke_overrides(spec))
+  change = STUDY_SMOKE.get(_stem(spec))
+  if change is None:
+    _apply(c, smoke_overrides(spec))
+  elif callable(change):
+    change(c)
+  else:
+    _apply(c, _flatten(change))
+  _apply(c, {f"train.{k}": v for k, v in train.items()})
   return c
 
 
@@ -303,13 +439,12 @@ def run_in_process(config: ml_collections.ConfigDict, workdir,
   """
   from gdm_jax.train.options import with_trainer_defaults  # pylint: disable=g-import-not-at-top
   from gdm_jax.train import loop  # pylint: disable=g-import-not-at-top
-  from tests.train import _helpers as h  # pylint: disable=g-import-not-at-top
   args = ["in-process", name, f"--workdir={workdir}"]
   try:
     config = with_trainer_defaults(config)
     config.lock()
     with pytest.MonkeyPatch.context() as mp:
-      h.patch_data_cache(mp)
+      patch_data_cache(mp)
       loop.train_and_evaluate(config, str(workdir))
   except Exception:  # pylint: disable=broad-except
     return subprocess.CompletedProcess(args, 1, "", traceback.format_exc())
@@ -378,3 +513,238 @@ def smoke_runs_fixture(cases: list[Case]):
       proc.kill()
       proc.wait()
   return fixture
+
+
+# ------------------------------------------------------------------ trainer
+
+# The 'nan_vae' family (`register_nan_vae`): the VAE whose train step reports
+# loss = NaN once `state.step >= NAN_FROM_STEP` (the state *before* the
+# update), i.e. from the trainer's step NAN_FROM_STEP + 1 on. Params stay
+# finite. Set config.model.name = NAN_FAMILY to use it.
+NAN_FROM_STEP = 12
+NAN_FAMILY = "nan_vae"
+
+_ORIGINAL_LOAD = data_lib.load
+_DATA_CACHE = {}
+
+
+def cached_load(data_config):
+  """`gdm_jax.data.load`, memoised on the data config (loading Fashion-MNIST
+  through TFDS costs ~10 s; the arrays are read-only for the trainer)."""
+  key = json.dumps(data_config.to_dict(), sort_keys=True)
+  if key not in _DATA_CACHE:
+    _DATA_CACHE[key] = _ORIGINAL_LOAD(data_config)
+  return _DATA_CACHE[key]
+
+
+def patch_data_cache(monkeypatch) -> None:
+  monkeypatch.setattr(data_lib, "load", cached_load)
+
+
+def restore_checkpoint(workdir: str, config, step: int | None = None):
+  """(latest_step, restored TrainState) of WORKDIR/checkpoints."""
+  from gdm_jax.train.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
+  dataset = cached_load(config.data)
+  model = models.make(config, dataset.info)
+  example = dataset.train_batch(0, config.train.batch_size, int(config.seed), 0, 1)
+  like = model.init(jax.random.PRNGKey(0), jax.tree.map(jnp.asarray, example))
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"))
+  try:
+    latest = ckpt.latest_step()
+    assert latest is not None, f"no checkpoint in {ckpt.directory}"
+    return latest, ckpt.restore(like, step)
+  finally:
+    ckpt.close()
+
+
+def read_metrics(workdir) -> list[dict]:
+  """WORKDIR/metrics.jsonl, one dict per line (fails on invalid JSON)."""
+  path = os.path.join(workdir, "metrics.jsonl")
+  with open(path) as f:
+    lines = [line for line in f.read().splitlines() if line.strip()]
+  records = []
+  for i, line in enumerate(lines):
+    try:
+      records.append(json.loads(line))
+    except json.JSONDecodeError as e:
+      raise AssertionError(f"{path}:{i + 1} is not JSON: {line!r}") from e
+  return records
+
+
+def train_records(records: list[dict]) -> dict[int, dict]:
+  """{step: record} of the 'train' records; fails on a step logged twice."""
+  out = {}
+  for r in records:
+    if r["split"] == "train":
+      assert r["step"] not in out, f"train step {r['step']} logged twice"
+      out[r["step"]] = r
+  return out
+
+
+def train_losses(records: list[dict]) -> dict[int, float]:
+  """{step: loss} of the 'train' records."""
+  return {step: r["loss"] for step, r in train_records(records).items()}
+
+
+def all_finite(tree) -> bool:
+  return all(bool(np.all(np.isfinite(np.asarray(x))))
+             for x in jax.tree.leaves(tree)
+             if np.issubdtype(np.asarray(x).dtype, np.floating))
+
+
+def make_nan_vae(config, dataset_info):
+  """The 'nan_vae' family's `make` (see NAN_FROM_STEP)."""
+  model = vae.make(config, dataset_info)
+
+  def train_step(state, batch, rng):
+    new_state, metrics = model.train_step(state, batch, rng)
+    loss = jnp.where(state.step >= NAN_FROM_STEP, jnp.nan, metrics["loss"])
+    return new_state, {**metrics, "loss": loss}
+
+  return dataclasses.replace(model, train_step=train_step)
+
+
+def register_nan_vae(monkeypatch) -> None:
+  """Makes `models.make` build NAN_FAMILY for the test: a module holding
+  `make_nan_vae` as `make`, registered in models.FAMILIES."""
+  module = types.ModuleType("tests._nan_vae_family")
+  module.make = make_nan_vae
+  monkeypatch.setitem(sys.modules, module.__name__, module)
+  monkeypatch.setitem(models.FAMILIES, NAN_FAMILY, module.__name__)
+
+
+# ------------------------------------------------- flows and exact likelihood
+
+def perturb(variables, seed=0, scale=0.1):
+  """Adds N(0, scale²) noise to every trainable parameter (not 'constants').
+
+  Makes zero-initialised last layers non-zero, so the tests see non-trivial
+  bijectors rather than the identity they start as. The noise comes from
+  numpy: jax.random would compile a sampler per parameter shape (seconds).
+  """
+  if "params" not in variables:
+    return variables
+  rng = np.random.default_rng(seed)
+  noisy = jax.tree.map(
+      lambda p: p + scale * rng.standard_normal(p.shape).astype(p.dtype),
+      variables["params"])
+  return {**variables, "params": noisy}
+
+
+def flat(out):
+  """An output (array or tuple of latents) as [B, D]."""
+  if isinstance(out, (tuple, list)):
+    return flatten_latents(out)
+  return out.reshape(out.shape[0], -1)
+
+
+def per_example_slogdet(fn, x):
+  """log|det ∂fn/∂x| for each example of x [B, ...], from jax.jacfwd.
+
+  fn maps a batch to (output, log_det); each example is run as a batch of
+  one and its output flattened, so the Jacobian is [D, D].
+  """
+  shape = x.shape[1:]
+
+  def flat_fn(x_flat):  # [D] -> [D]
+    return flat(fn(x_flat.reshape((1,) + shape))[0])[0]
+
+  def one(x_single):
+    jac = jax.jacfwd(flat_fn)(x_single.reshape(-1))
+    sign, logdet = jnp.linalg.slogdet(jac)
+    return sign, logdet
+
+  return jax.vmap(one)(x)
+
+
+def key(seed=0):
+  """A PRNG key for `init`. The RngBitGenerator implementation compiles in a
+  fraction of threefry's time on CPU (5 s -> 1 s for the multiscale flow's
+  init); the tests need random, not reproducible-across-backends, values."""
+  return jax.random.key(seed, impl="unsafe_rbg")
+
+
+def normal(shape, seed=0, dtype=np.float32):
+  """Standard-normal test data from numpy (no per-shape jax compile)."""
+  return jnp.asarray(np.random.default_rng(seed).standard_normal(shape), dtype)
+
+
+def uniform(shape, seed=0, dtype=np.float32):
+  """U(0, 1) test data from numpy."""
+  return jnp.asarray(np.random.default_rng(seed).uniform(size=shape), dtype)
+
+
+# --------------------------------------------------------------- VAE family
+
+def vae_config(variant: str = "", **model):
+  """experiments/configs/vae.py shrunk by `smoke_config` (or, given a
+  variant, that production variant) with a constant learning rate, no
+  warm-up, and the given `config.model` fields."""
+  cfg = (production_config(f"vae.py:{variant}") if variant
+         else smoke_config("vae.py"))
+  cfg.optimizer.schedule = "constant"
+  cfg.optimizer.warmup_steps = 0
+  for k, v in model.items():
+    setattr(cfg.model, k, v)
+  return cfg
+
+
+def synthetic_batch(n=32, shape=(28, 28, 1)):
+  """Four fixed binary patterns (stripes, blocks), repeated: {'image': uint8
+  {0, 255} [n, H, W, 1], 'label': int32 [n]}."""
+  h, w, _ = shape
+  yy, xx = np.mgrid[:h, :w]
+  patterns = [(yy // 4) % 2, (xx // 4) % 2, (yy < h // 2), ((yy + xx) // 7) % 2]
+  images = np.stack([patterns[i % 4] for i in range(n)])[..., None]
+  return {"image": jnp.asarray(images * 255, jnp.uint8),
+          "label": jnp.asarray(np.arange(n) % 4, jnp.int32)}
+
+
+# --------------------------------------------------------- input validation
+#
+# A module's test file lists its invalid calls and builds one parametrised
+# test from them:
+#
+#   INVALID = [("id", lambda: fn(bad input), ["module.fn", "`arg`", "(4,)"]),
+#              ...]
+#   test_invalid_inputs = invalid_input_test(INVALID)
+
+def f(*shape):
+  """float32 ones of `shape`."""
+  return jnp.ones(shape, jnp.float32)
+
+
+def i(*shape):
+  """int32 ones of `shape`."""
+  return jnp.ones(shape, jnp.int32)
+
+
+def u8(*shape):
+  """uint8 zeros of `shape`."""
+  return jnp.zeros(shape, jnp.uint8)
+
+
+def assert_raises_naming(call, expected) -> None:
+  """`call()` raises ValueError whose message contains every string of
+  `expected` (the function, the argument, the shape/dtype it got)."""
+  with pytest.raises(ValueError) as info:
+    call()
+  message = str(info.value)
+  missing = [part for part in expected if part not in message]
+  assert not missing, f"{missing} not in: {message}"
+
+
+def invalid_input_test(cases, model=None):
+  """A pytest test over `cases`, (id, call, substrings of the message)
+  triples: each `call()` (or `call(model())` when a model factory is given)
+  raises ValueError naming the function, the argument and the shape/dtype
+  (or value) it got. Assign it to a module-level name that starts with
+  `test_` for pytest to collect it."""
+
+  @pytest.mark.parametrize("call, expected",
+                           [pytest.param(c, e, id=name)
+                            for name, c, e in cases])
+  def test(call, expected):
+    assert_raises_naming((lambda: call(model())) if model else call, expected)
+
+  return test

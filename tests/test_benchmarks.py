@@ -10,10 +10,8 @@ Tests needing torch (a benchmark-only extra) are skipped without it.
 """
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -22,19 +20,23 @@ import pytest
 
 from benchmarks import harness
 from benchmarks import suite
-from experiments.configs import dcgan as dcgan_configs
-from experiments.configs import pixelcnn as pixelcnn_configs
-from experiments.configs import realnvp as realnvp_configs
-from experiments.configs import vae as vae_configs
-from experiments.configs import wgan_gp as wgan_gp_configs
 from gdm_jax import gan_losses
 from gdm_jax import models
-from tests.conftest import subprocess_xla_flags
+from tests import helpers
 
 SHAPE = (28, 28, 1)
 INFO = suite.FASHION_MNIST
-REPO = Path(__file__).resolve().parents[1]
 RTOL = 1e-4
+# The suite on smoke sizes: `suite.load_config` replaced by tests/helpers'
+# smoke_config of the benchmark's 'module:variant', in this process or, for a
+# subprocess, in the `python -c` program _SMOKE_SUITE.
+_smoke_load = lambda spec, variant=None: helpers.smoke_config(spec)
+_SMOKE_SUITE = """import sys
+from benchmarks import suite
+from tests import helpers
+suite.load_config = lambda spec, variant=None: helpers.smoke_config(spec)
+suite.main(sys.argv[1:])
+"""
 
 
 @jax.jit
@@ -64,7 +66,7 @@ def _close(ours, theirs, what):
 def test_torch_vae_computes_our_negative_elbo_and_gradients(architecture):
   torch = pytest.importorskip("torch")
   from benchmarks import torch_vae
-  config = vae_configs.get_config("smoke")
+  config = helpers.smoke_config("vae.py")
   config.model.architecture = architecture
   model = models.make(config, {"shape": SHAPE})
   b = 6
@@ -99,8 +101,7 @@ def test_torch_vae_computes_our_negative_elbo_and_gradients(architecture):
 def test_torch_gan_computes_our_losses_and_gradients(name):
   torch = pytest.importorskip("torch")
   from benchmarks import torch_gan
-  configs = {"dcgan": dcgan_configs, "wgan_gp": wgan_gp_configs}[name]
-  config = configs.get_config("smoke")
+  config = helpers.smoke_config(f"{name}.py")
   model = models.make(config, INFO)
   state = jax.jit(lambda k: model.init(k, None))(jax.random.PRNGKey(0))
   params = _perturbed(state.params)
@@ -169,7 +170,7 @@ def test_torch_gan_computes_our_losses_and_gradients(name):
 def test_torch_realnvp_computes_our_log_density_and_gradients():
   torch = pytest.importorskip("torch")
   from benchmarks import torch_flow
-  config = realnvp_configs.get_config("smoke")
+  config = helpers.smoke_config("realnvp.py")
   model = models.make(config, INFO)
   images = harness.synthetic_batch(INFO, 4)["image"]
   state = jax.jit(model.init)(jax.random.PRNGKey(0),
@@ -196,7 +197,7 @@ def test_torch_realnvp_computes_our_log_density_and_gradients():
 def test_torch_pixelcnn_computes_our_nll_and_gradients():
   pytest.importorskip("torch")
   from benchmarks import torch_pixelcnn
-  config = pixelcnn_configs.get_config("smoke")
+  config = helpers.smoke_config("pixelcnn.py")
   model = models.make(config, INFO)
   images = harness.synthetic_batch(INFO, 4)["image"]
   state = jax.jit(model.init)(jax.random.PRNGKey(0),
@@ -222,7 +223,7 @@ def test_torch_pixelcnn_computes_our_nll_and_gradients():
 
 def test_flop_counts_are_the_closed_form_of_the_mlp_vae():
   pytest.importorskip("torch")
-  config = vae_configs.get_config("smoke")          # MLP 784-64-8 / 4-64-784
+  config = helpers.smoke_config("vae.py")          # MLP 784-64-8 / 4-64-784
   b = config.train.batch_size
   batch = harness.synthetic_batch(INFO, b)
   step = harness.make_torch_step("benchmarks.torch_vae", config, INFO, batch)
@@ -266,9 +267,10 @@ def test_tables_format_rows_and_missing_models():
 
 def test_suite_runs_end_to_end(tmp_path, capsys, monkeypatch):
   monkeypatch.setitem(suite.BENCHMARKS, "absent", suite.Benchmark(
-      "vae:smoke", None, "gdm_jax/models/absent.py", "not written"))
+      "vae:default", None, "gdm_jax/models/absent.py", "not written"))
+  monkeypatch.setattr(suite, "load_config", _smoke_load)
   out = tmp_path / "bench.json"
-  argv = ["--variant", "smoke", "--models", "mlp_vae,absent",
+  argv = ["--models", "mlp_vae,absent",
           "--steps", "2", "--rounds", "1", "--warmup", "1",
           "--omp-wait-policies", "PASSIVE", "--torch-threads", "1",
           "--sgemm-n", "256", "--json", str(out)]
@@ -291,14 +293,12 @@ def test_suite_times_the_step_on_several_cpu_devices(tmp_path):
   """--cpu-devices 1,2: a row per device count, the second on a 2-device
   Mesh (its own process: the CPU device count is fixed when JAX starts)."""
   out = tmp_path / "bench.json"
-  env = dict(os.environ, XLA_FLAGS=subprocess_xla_flags(""),
-             JAX_PLATFORMS="cpu")
   proc = subprocess.run(
-      [sys.executable, "-m", "benchmarks.suite", "--variant", "smoke",
+      [sys.executable, "-c", _SMOKE_SUITE,
        "--models", "mlp_vae", "--cpu-devices", "1,2", "--no-torch",
        "--steps", "2", "--rounds", "1", "--warmup", "1", "--sgemm-n", "256",
-       "--json", str(out)], cwd=REPO, env=env, capture_output=True,
-      text=True, timeout=300, check=False)
+       "--json", str(out)], cwd=helpers.REPO, env=helpers.env(),
+      capture_output=True, text=True, timeout=300, check=False)
   assert proc.returncode == 0, proc.stderr[-3000:]
   rows = {r["model"]: r for r in json.loads(out.read_text())["rows"]}
   assert rows["mlp_vae"]["num_devices"] == 1

@@ -11,9 +11,9 @@ from gdm_jax import checks
 from gdm_jax import distributions as D
 from gdm_jax import divergences as V
 from gdm_jax import gan_losses as G
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import f
-from tests.validation_cases import i
+from tests.helpers import assert_raises_naming
+from tests.helpers import f
+from tests.helpers import i
 
 
 def test_broadcasts_to_keeps_the_target_shape():

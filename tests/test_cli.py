@@ -5,66 +5,27 @@ devices, the non-finite exit status, and short clear errors for bad input.
 
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import subprocess_xla_flags
+from tests import helpers
+from tests.helpers import describe
+from tests.helpers import read_metrics
+from tests.helpers import run_cli
+from tests.helpers import train_records
 
-from tests.train._helpers import read_metrics
-from tests.train._helpers import train_records
-
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = "experiments/configs/vae.py"
-SMOKE = f"--config={CONFIG}:smoke"
-# Generous: a smoke run takes ~40 s alone on 2 cores, several times that when
-# other jobs share the CPU. A hang must fail, not block the suite.
-TIMEOUT_S = 300
+# The VAE's smoke run: 20 steps, logged every 5, evaluated and checkpointed
+# every 10 (tests/helpers.py SMOKE['vae']).
+SMOKE = helpers.smoke_flags("vae.py")
 
 # absl/C++ log lines, which are not part of an error message.
 _LOG_LINE = re.compile(
     r"^([IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s|WARNING: All log messages before "
     r"absl::InitializeLog\(\))")
-
-
-def _env(devices: int | None = None) -> dict:
-  env = dict(os.environ)
-  env["JAX_PLATFORMS"] = "cpu"
-  env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-  env["XLA_FLAGS"] = subprocess_xla_flags(
-      f"--xla_force_host_platform_device_count={devices}" if devices else "")
-  return env
-
-
-def _text(out) -> str:
-  if out is None:
-    return ""
-  return out.decode(errors="replace") if isinstance(out, bytes) else out
-
-
-def run_cli(*args: str, devices: int | None = None,
-            timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess:
-  """Runs the entry point; fails the test (with the stderr tail) on timeout."""
-  cmd = [sys.executable, "-m", "experiments.train", *args]
-  try:
-    return subprocess.run(cmd, cwd=REPO, env=_env(devices), capture_output=True,
-                          text=True, timeout=timeout, check=False)
-  except subprocess.TimeoutExpired as e:
-    hint = (f" (with {devices} simulated CPU devices: sharded steps may have "
-            "deadlocked)" if devices and devices > 1 else "")
-    pytest.fail(f"`{' '.join(cmd[1:])}` did not finish within {timeout:.0f} s"
-                f"{hint}; it was killed. stderr tail:\n"
-                f"{_text(e.stderr)[-3000:]}", pytrace=False)
-
-
-def _describe(proc: subprocess.CompletedProcess) -> str:
-  return (f"exit status {proc.returncode}\n--- stdout tail:\n"
-          f"{proc.stdout[-2000:]}\n--- stderr tail:\n{proc.stderr[-4000:]}")
 
 
 def _message_lines(stderr: str) -> list[str]:
@@ -77,15 +38,15 @@ def _message_lines(stderr: str) -> list[str]:
 def smoke_run(tmp_path_factory):
   """The smoke config on 1 CPU device, via the CLI (shared by two tests)."""
   workdir = tmp_path_factory.mktemp("smoke") / "run"   # created by the CLI
-  proc = run_cli(SMOKE, f"--workdir={workdir}", devices=None)
+  proc = run_cli(*SMOKE, f"--workdir={workdir}", devices=None)
   return proc, workdir
 
 
 @pytest.mark.slow
 def test_smoke_run_writes_all_outputs(smoke_run):
   proc, workdir = smoke_run
-  assert proc.returncode == 0, _describe(proc)
-  assert "Traceback" not in proc.stderr, _describe(proc)
+  assert proc.returncode == 0, describe(proc)
+  assert "Traceback" not in proc.stderr, describe(proc)
 
   # metrics.jsonl: valid JSON lines, train and validation splits.
   records = read_metrics(workdir)
@@ -136,21 +97,21 @@ def test_smoke_run_writes_all_outputs(smoke_run):
 @pytest.mark.slow
 def test_train_losses_match_on_1_and_8_devices(smoke_run, tmp_path):
   proc1, workdir1 = smoke_run
-  assert proc1.returncode == 0, _describe(proc1)
-  assert re.search(r"\b1 devices\b", proc1.stderr), _describe(proc1)
+  assert proc1.returncode == 0, describe(proc1)
+  assert re.search(r"\b1 devices\b", proc1.stderr), describe(proc1)
   # Eval batch sizes that divide over 8 devices (the smoke config's 100 does
   # not: see test_smoke_config_batch_sizes_divide_over_8_devices), and no
   # mid-run eval/checkpoint (saves time). None of these affect training, so
   # the train metrics must match the 1-device smoke run.
   workdir8 = tmp_path / "run8"
-  proc8 = run_cli(SMOKE, f"--workdir={workdir8}",
+  proc8 = run_cli(*SMOKE, f"--workdir={workdir8}",
                   "--config.train.eval_batch_size=200",
                   "--config.train.final_eval_batch_size=200",
                   "--config.train.eval_every=20",
                   "--config.train.checkpoint_every=20", devices=8)
-  assert proc8.returncode == 0, _describe(proc8)
+  assert proc8.returncode == 0, describe(proc8)
   assert re.search(r"\b8 devices\b", proc8.stderr), (
-      "the run did not see 8 devices\n" + _describe(proc8))
+      "the run did not see 8 devices\n" + describe(proc8))
 
   train1 = train_records(read_metrics(workdir1))
   train8 = train_records(read_metrics(workdir8))
@@ -171,13 +132,13 @@ def test_cpu_devices_flag_splits_the_cpu_and_matches_one_device(smoke_run,
   """--cpu_devices=2 (no XLA flag) runs on a 2-device Mesh with the same
   training curve as one device."""
   proc1, workdir1 = smoke_run
-  assert proc1.returncode == 0, _describe(proc1)
+  assert proc1.returncode == 0, describe(proc1)
   workdir2 = tmp_path / "run2"
-  proc2 = run_cli(SMOKE, f"--workdir={workdir2}", "--cpu_devices=2",
+  proc2 = run_cli(*SMOKE, f"--workdir={workdir2}", "--cpu_devices=2",
                   "--config.train.eval_every=20",
                   "--config.train.checkpoint_every=20")
-  assert proc2.returncode == 0, _describe(proc2)
-  assert re.search(r"\b2 devices \(cpu\)", proc2.stderr), _describe(proc2)
+  assert proc2.returncode == 0, describe(proc2)
+  assert re.search(r"\b2 devices \(cpu\)", proc2.stderr), describe(proc2)
   train1 = train_records(read_metrics(workdir1))
   train2 = train_records(read_metrics(workdir2))
   assert sorted(train1) == sorted(train2) == [5, 10, 15, 20]
@@ -200,25 +161,24 @@ def test_set_cpu_devices_validates_and_refuses_after_jax_started():
 
 
 def test_smoke_config_batch_sizes_divide_over_8_devices():
-  from experiments.configs import vae as vae_configs  # pylint: disable=g-import-not-at-top
-  t = vae_configs.get_config("smoke").train
+  t = helpers.smoke_config("vae.py").train
   for field in ("batch_size", "eval_batch_size", "final_eval_batch_size"):
     assert t[field] % 8 == 0, f"train.{field}={t[field]} % 8 != 0"
 
 
 @pytest.mark.slow
 def test_eval_batch_size_checked_before_training(tmp_path):
-  proc = run_cli(SMOKE, f"--workdir={tmp_path / 'run'}",
+  proc = run_cli(*SMOKE, f"--workdir={tmp_path / 'run'}",
                  "--config.train.eval_batch_size=100",
                  "--config.train.final_eval_batch_size=40",
                  "--config.train.num_steps=2", "--config.train.log_every=1",
                  devices=8)
-  assert proc.returncode == 2, _describe(proc)
-  assert "Traceback" not in proc.stderr, _describe(proc)
+  assert proc.returncode == 2, describe(proc)
+  assert "Traceback" not in proc.stderr, describe(proc)
   errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
-  assert errors and "eval" in errors[0] and "100" in errors[0], _describe(proc)
+  assert errors and "eval" in errors[0] and "100" in errors[0], describe(proc)
   assert not re.search(r"step 1/2\b", proc.stderr), (
-      "trained before rejecting the eval batch size\n" + _describe(proc))
+      "trained before rejecting the eval batch size\n" + describe(proc))
 
 
 # ------------------------------------------------------------- NaN guard
@@ -226,12 +186,12 @@ def test_eval_batch_size_checked_before_training(tmp_path):
 @pytest.mark.slow
 def test_huge_learning_rate_exits_3_naming_non_finite(tmp_path):
   workdir = tmp_path / "run"
-  proc = run_cli(SMOKE, f"--workdir={workdir}",
+  proc = run_cli(*SMOKE, f"--workdir={workdir}",
                  "--config.optimizer.learning_rate=1e30")
-  assert proc.returncode == 3, _describe(proc)
-  assert "Traceback" not in proc.stderr, _describe(proc)
+  assert proc.returncode == 3, describe(proc)
+  assert "Traceback" not in proc.stderr, describe(proc)
   errors = [l for l in proc.stderr.splitlines() if l.startswith("error: non-finite")]
-  assert len(errors) == 1, _describe(proc)
+  assert len(errors) == 1, describe(proc)
   # It really went non-finite, and the message names the step and metric.
   assert re.search(r"= (nan|-?inf)\b", errors[0]), errors[0]
   assert re.search(r"\bat step \d+\b", errors[0]), errors[0]
@@ -249,32 +209,32 @@ def _under_a_file(tmp_path: Path) -> str:
 
 _BAD_INPUTS = [
     pytest.param(
-        lambda tmp: [SMOKE, f"--workdir={tmp / 'w'}",
+        lambda tmp: [*SMOKE, f"--workdir={tmp / 'w'}",
                      "--config.train.no_such_field=1"],
         None, ["no_such_field"], id="unknown_config_field"),
     pytest.param(
-        lambda tmp: [SMOKE, f"--workdir={tmp / 'w'}",
+        lambda tmp: [*SMOKE, f"--workdir={tmp / 'w'}",
                      "--config.train.batch_size=abc"],
         None, ["config.train.batch_size", "abc", "error"], id="wrong_type"),
     pytest.param(
-        lambda tmp: [SMOKE, f"--workdir={tmp / 'w'}",
+        lambda tmp: [*SMOKE, f"--workdir={tmp / 'w'}",
                      "--config.train.batch_size=-4"],
         2, ["error: train.batch_size", "-4", "positive"], id="negative_batch"),
     pytest.param(
         lambda tmp: [f"--config={CONFIG}:nope", f"--workdir={tmp / 'w'}"],
         None, ["unknown variant", "nope"], id="unknown_variant"),
     pytest.param(
-        lambda tmp: [SMOKE, f"--workdir={_under_a_file(tmp)}"],
+        lambda tmp: [*SMOKE, f"--workdir={_under_a_file(tmp)}"],
         2, ["error: workdir", "not writable"], id="unwritable_workdir"),
     pytest.param(
-        lambda tmp: [SMOKE, f"--workdir={tmp / 'w'}", "--cpu_devices=0"],
+        lambda tmp: [*SMOKE, f"--workdir={tmp / 'w'}", "--cpu_devices=0"],
         None, ["cpu_devices", "error"], id="cpu_devices_zero"),
     pytest.param(
-        lambda tmp: [SMOKE, f"--workdir={tmp / 'w'}", "--cpu_devices=3"],
+        lambda tmp: [*SMOKE, f"--workdir={tmp / 'w'}", "--cpu_devices=3"],
         2, ["error: train.batch_size", "3 devices", "--cpu_devices"],
         id="batch_not_divisible_by_cpu_devices"),
     pytest.param(
-        lambda tmp: [SMOKE], None, ["workdir", "error"], id="missing_workdir"),
+        lambda tmp: SMOKE, None, ["workdir", "error"], id="missing_workdir"),
     pytest.param(
         lambda tmp: [f"--workdir={tmp / 'w'}"], None, ["config", "error"],
         id="missing_config"),
@@ -289,17 +249,17 @@ _BAD_INPUTS = [
 def test_bad_input_gives_short_clear_error(tmp_path, make_args, status, keywords):
   args = make_args(tmp_path)
   proc = run_cli(*args, timeout=120)
-  assert proc.returncode != 0, _describe(proc)
+  assert proc.returncode != 0, describe(proc)
   if status is not None:
-    assert proc.returncode == status, _describe(proc)
-  assert "Traceback" not in proc.stderr + proc.stdout, _describe(proc)
+    assert proc.returncode == status, describe(proc)
+  assert "Traceback" not in proc.stderr + proc.stdout, describe(proc)
   message = "\n".join(_message_lines(proc.stderr))
   for word in keywords:
     assert word.lower() in message.lower(), (f"{word!r} not in the error\n"
-                                             + _describe(proc))
+                                             + describe(proc))
   # Short: absl's flag errors are 2 lines ('FATAL Flags parsing error: ...'
   # and a '--helpshort' hint); the trainer's are one 'error:' line.
-  assert len(_message_lines(proc.stderr)) <= 3, _describe(proc)
+  assert len(_message_lines(proc.stderr)) <= 3, describe(proc)
   # Rejected before any data was loaded or model built.
-  assert " parameters, " not in proc.stderr, _describe(proc)
+  assert " parameters, " not in proc.stderr, describe(proc)
   assert not (tmp_path / "w" / "metrics.jsonl").exists()

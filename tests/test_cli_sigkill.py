@@ -8,7 +8,6 @@ save, whose unfinished temporary folder orbax ignores on restore.
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,12 +18,10 @@ import jax
 import numpy as np
 import pytest
 
-from tests.conftest import subprocess_xla_flags
-
 from experiments.configs import gan as gan_configs
 from gdm_jax.train import loop
+from tests import helpers
 
-REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 NUM_STEPS, EVERY = 120, 10
 OVERRIDES = [f"--config.train.num_steps={NUM_STEPS}",
@@ -54,13 +51,11 @@ def _steps(workdir: Path) -> list[int]:
 
 
 def _start(workdir: Path) -> subprocess.Popen:
-  env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
-  env["XLA_FLAGS"] = subprocess_xla_flags()
   return subprocess.Popen(
       [sys.executable, "-m", "experiments.train",
        "--config=experiments/configs/gan.py:ring8", f"--workdir={workdir}",
-       *OVERRIDES], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-      stderr=subprocess.PIPE, text=True)
+       *OVERRIDES], cwd=helpers.REPO, env=helpers.env(),
+      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):

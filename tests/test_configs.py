@@ -8,10 +8,11 @@ from experiments.configs import vae as vae_configs
 from gdm_jax.models import pixelcnn
 from tests import helpers
 
-_CONFIG_FILES = sorted(
+_ALL_FILES = sorted(
     p.name for p in (helpers.REPO / "experiments" / "configs").glob("*.py")
-    if p.stem not in ("__init__", "common", "flow_base")
-    and not p.stem.endswith("_study"))
+    if p.stem not in ("__init__", "common", "flow_base"))
+_CONFIG_FILES = [n for n in _ALL_FILES if not n.endswith("_study.py")]
+_STUDY_FILES = [n for n in _ALL_FILES if n.endswith("_study.py")]
 
 
 @pytest.mark.parametrize("name", _CONFIG_FILES)
@@ -23,6 +24,22 @@ def test_every_config_has_a_small_smoke_version(name):
   flags = helpers.smoke_flags(name)
   assert flags[0] == f"--config=experiments/configs/{name}", flags
   assert "--config.train.num_steps=" + str(smoke.train.num_steps) in flags
+
+
+@pytest.mark.parametrize("name", _STUDY_FILES)
+def test_every_study_has_smaller_smoke_sizes(name):
+  assert name.removesuffix(".py") in helpers.STUDY_SMOKE
+  assert (helpers.smoke_config(name).to_dict()
+          != helpers.production_config(name).to_dict())
+
+
+@pytest.mark.parametrize("name", _ALL_FILES)
+def test_smoke_sizes_are_not_written_into_the_config_files(name):
+  """Smoke sizes live in tests/helpers.py: 'smoke' is no variant."""
+  text = (helpers.REPO / "experiments" / "configs" / name).read_text()
+  assert "smoke" not in text.lower(), name
+  with pytest.raises(ValueError, match=f"unknown variant 'smoke' of {name}"):
+    helpers.production_config(f"{name}:smoke")
 
 
 def test_smoke_spec_forms_agree():
@@ -43,7 +60,7 @@ def test_vae_flow_smoke_configs_keep_the_flows_and_shrink():
     assert smoke.train.num_steps <= 5 and not smoke.eval.sample_metrics
     assert full.eval.sample_metrics
   assert vae_configs.get_config("planar").model.posterior_flow_steps == 10
-  for bad in ("smoke_smoke", "conv_smoke", "nope"):
+  for bad in ("smoke", "planar_smoke", "conv_smoke", "nope"):
     with pytest.raises(ValueError, match="unknown variant"):
       vae_configs.get_config(bad)
 

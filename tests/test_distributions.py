@@ -13,9 +13,9 @@ import pytest
 from scipy import stats
 
 from gdm_jax import distributions as D
-from tests.validation_cases import f
-from tests.validation_cases import i
-from tests.validation_cases import invalid_input_test
+from tests.helpers import f
+from tests.helpers import i
+from tests.helpers import invalid_input_test
 
 # A non-trivial posterior q = N(mu, diag sigma^2) and a non-standard prior
 # p = N(mu_p, diag sigma_p^2), used by several tests.

@@ -22,13 +22,17 @@ from scipy import stats
 from experiments import disjoint_supports_study as ds
 from experiments import kantorovich_rubinstein_study as kr
 from experiments import mode_seeking_study as ms
-from experiments.configs import disjoint_supports_study as ds_configs
-from experiments.configs import kantorovich_rubinstein_study as kr_configs
-from experiments.configs import mode_seeking_study as ms_configs
 from gdm_jax import critics
 from gdm_jax import divergences
 from gdm_jax import quadrature
 from gdm_jax.eval import toy_metrics
+from tests import helpers
+
+
+def _smoke(study: str):
+  """experiments/configs/<study>_study.py at the tests' smoke sizes."""
+  return helpers.smoke_config(f"{study}_study.py")
+
 
 LOG_2 = math.log(2.0)
 
@@ -38,7 +42,7 @@ LOG_2 = math.log(2.0)
 
 @pytest.fixture(scope="module")
 def ms_problem():
-  return ms.Problem(ms_configs.get_config("smoke"))
+  return ms.Problem(_smoke("mode_seeking"))
 
 
 def test_quadrature_divergences_match_scipy_f_divergences_and_monte_carlo(
@@ -85,7 +89,7 @@ def test_jsd_is_between_zero_and_log2_even_at_extremes(ms_problem):
 @pytest.fixture(scope="module")
 def ms_out(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("mode_seeking")
-  out = ms.run(ms_configs.get_config("smoke"), str(workdir))
+  out = ms.run(_smoke("mode_seeking"), str(workdir))
   return out, workdir
 
 
@@ -93,7 +97,7 @@ def test_mode_seeking_smoke_run_fits_and_outputs(ms_out):
   out, workdir = ms_out
   assert (workdir / "mode_seeking_study.png").read_bytes()[:4] == b"\x89PNG"
   saved = json.loads((workdir / "mode_seeking_study.json").read_text())
-  assert len(saved["fits"]) == 3 * len(ms_configs.get_config("smoke").fit.inits)
+  assert len(saved["fits"]) == 3 * len(_smoke("mode_seeking").fit.inits)
   # Forward KL = moment matching, from every start: μ = 0, σ = √4.25.
   assert out["closed_form"]["mixture_std"] == pytest.approx(math.sqrt(4.25))
   for f in out["fits"]:
@@ -137,7 +141,7 @@ def test_disjoint_supports_closed_forms():
 @pytest.fixture(scope="module")
 def ds_out(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("disjoint")
-  return ds.run(ds_configs.get_config("smoke"), str(workdir)), workdir
+  return ds.run(_smoke("disjoint_supports"), str(workdir)), workdir
 
 
 def test_disjoint_supports_smoke_learned_estimates(ds_out):
@@ -146,7 +150,7 @@ def test_disjoint_supports_smoke_learned_estimates(ds_out):
       b"\x89PNG")
   json.loads((workdir / "disjoint_supports_study.json").read_text())
   theta = out["theta"]
-  lam = ds_configs.get_config("smoke").critics.gp.gp_weight
+  lam = _smoke("disjoint_supports").critics.gp.gp_weight
   gp, disc = out["learned"]["gp"], out["learned"]["discriminator"]
   far = np.abs(theta) >= 0.5
   assert far.sum() >= 2
@@ -211,7 +215,7 @@ def test_earth_movers_example_primal_cdf_and_dual_agree():
 def test_study_optimal_critic_is_critics_optimal_critic_1d():
   """The study's f* of two mixtures (the library's f* is tested in
   tests/test_critics.py against the exact W1)."""
-  pairs = kr.pair_mixtures(kr_configs.get_config("smoke"))
+  pairs = kr.pair_mixtures(_smoke("kantorovich_rubinstein"))
   _, real, fake = pairs[1]
   x = np.linspace(-6.0, 6.0, 1200)             # symmetric, no node at 0
   f = kr.optimal_critic(x, real, fake)
@@ -223,7 +227,7 @@ def test_study_optimal_critic_is_critics_optimal_critic_1d():
 @pytest.fixture(scope="module")
 def kr_out(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("kr")
-  return kr.run(kr_configs.get_config("smoke"), str(workdir)), workdir
+  return kr.run(_smoke("kantorovich_rubinstein"), str(workdir)), workdir
 
 
 def test_kantorovich_rubinstein_smoke_critics(kr_out):

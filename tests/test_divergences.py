@@ -17,9 +17,9 @@ from scipy import spatial
 from scipy import stats
 
 from gdm_jax import divergences as dv
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import f
-from tests.validation_cases import i
+from tests.helpers import assert_raises_naming
+from tests.helpers import f
+from tests.helpers import i
 
 NAMES = sorted(dv.FDIVERGENCES)
 # The WAE's multipliers s of its IMQ scale 2 d σ² (gdm_jax.models.wae).

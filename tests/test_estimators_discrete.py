@@ -14,9 +14,9 @@ import pytest
 from scipy import stats
 
 from gdm_jax import estimators as E
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import f
-from tests.validation_cases import i
+from tests.helpers import assert_raises_naming
+from tests.helpers import f
+from tests.helpers import i
 
 KEY = jax.random.key(0)
 

@@ -23,8 +23,8 @@ from experiments import mode_collapse_study as mc_study
 from experiments import optimal_discriminator_study as od_study
 from experiments.configs import gan as gan_configs
 from experiments.configs import mode_collapse_study as mc_configs
-from experiments.configs import optimal_discriminator_study as od_configs
 from gdm_jax.eval import toy_metrics
+from tests import helpers
 
 
 def test_generator_gradient_norms_of_a_linear_discriminator():
@@ -42,7 +42,7 @@ def test_generator_gradient_norms_of_a_linear_discriminator():
 
 
 def test_optimal_discriminator_study_smoke(tmp_path):
-  config = od_configs.get_config("smoke")
+  config = helpers.smoke_config("optimal_discriminator_study.py")
   out = od_study.run(config, str(tmp_path))
   with open(tmp_path / od_study.JSON_NAME) as f:
     saved = json.load(f)
@@ -93,7 +93,7 @@ def _check_records_are_toy_metrics(out, config):
 
 
 def test_mode_collapse_study_smoke(tmp_path):
-  config = mc_configs.get_config("smoke")
+  config = helpers.smoke_config("mode_collapse_study.py")
   assert config.study.scatter_points == config.study.eval_samples
   out = mc_study.run(config, str(tmp_path))
   with open(tmp_path / mc_study.JSON_NAME) as f:
@@ -116,7 +116,7 @@ def test_mode_collapse_study_smoke(tmp_path):
 def test_short_gan_run_covers_both_modes_of_a_1d_mixture(tmp_path):
   """A GAN learns 0.5 N(-2, 0.5²) + 0.5 N(2, 0.5²): from 0 modes covered
   at initialisation (samples near 0) to both, with W1 falling."""
-  config = mc_configs.get_config("smoke")
+  config = helpers.smoke_config("mode_collapse_study.py")
   arm = gan_configs.get_config("ring8")
   with arm.unlocked():
     arm.data.name = "mixture1d"
@@ -147,13 +147,13 @@ def test_short_gan_run_covers_both_modes_of_a_1d_mixture(tmp_path):
 
 
 def test_mode_collapse_study_refuses_arms_with_different_generators():
-  config = mc_configs.get_config("smoke")
+  config = helpers.smoke_config("mode_collapse_study.py")
   mc_study.validate(config)
   with config.unlocked():
     config.arms.wgan_gp.model.generator_hidden = (8,)
   with pytest.raises(ValueError, match="generator_hidden"):
     mc_study.validate(config)
-  config = mc_configs.get_config("smoke")
+  config = helpers.smoke_config("mode_collapse_study.py")
   with config.unlocked():
     config.study.run_arms = ("gan", "unrolled")
   with pytest.raises(ValueError, match="unrolled"):

@@ -10,9 +10,9 @@ from jax.test_util import check_grads
 
 from gdm_jax import divergences as dv
 from gdm_jax import gan_losses as gl
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import f
-from tests.validation_cases import i
+from tests.helpers import assert_raises_naming
+from tests.helpers import f
+from tests.helpers import i
 
 MODERATE = jnp.array([-4.0, -1.5, -0.3, 0.0, 0.7, 2.0, 5.0])
 

@@ -15,8 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import gan_scaling_study as study
-from experiments.configs import gan_scaling_study as study_configs
 from gdm_jax import gan_losses
+from tests import helpers
 
 
 def _toy_discriminator():
@@ -63,7 +63,7 @@ def test_parameter_gradient_is_the_weighted_sum_over_the_batch():
 
 
 def test_smoke_study_writes_outputs_and_shows_the_vanishing_weight(tmp_path):
-  config = study_configs.get_config("smoke")
+  config = helpers.smoke_config("gan_scaling_study.py")
   out = study.run_study(config, str(tmp_path))
   png = tmp_path / study.FIGURE_NAME
   assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

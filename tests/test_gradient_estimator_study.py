@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from experiments import gradient_estimator_study as study
-from experiments.configs import gradient_estimator_study as study_configs
 from gdm_jax import distributions
 from gdm_jax import estimators
 from gdm_jax.models import vae
+from tests import helpers
 
 
 def test_score_function_terms_are_surrogate_gradients():
@@ -55,7 +55,7 @@ def test_score_function_terms_are_surrogate_gradients():
 
 def test_vae_per_sample_terms_match_autodiff():
   """The VAE's per-sample pathwise and score terms at u = (μ, log σ)."""
-  cfg = study_configs.get_config("smoke")
+  cfg = helpers.smoke_config("gradient_estimator_study.py")
   model = vae.make(cfg, {"shape": (4, 4, 1)})
   params = jax.jit(model.init)(jax.random.key(1), None).params
   x = (jax.random.uniform(jax.random.key(2), (3, 4, 4, 1)) > 0.5).astype(jnp.float32)
@@ -83,7 +83,7 @@ def test_vae_per_sample_terms_match_autodiff():
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("grad_study")
-  config = study_configs.get_config("smoke")
+  config = helpers.smoke_config("gradient_estimator_study.py")
   out = study.run(config, str(workdir))
   return out, workdir
 
@@ -152,7 +152,7 @@ def test_smoke_outputs(smoke):
     ("objectives", ("gaussian", "beta"), "objectives"),
 ])
 def test_invalid_study_config(tmp_path, field, value, match):
-  config = study_configs.get_config("smoke")
+  config = helpers.smoke_config("gradient_estimator_study.py")
   setattr(config.study, field, value)
   with pytest.raises(ValueError, match=match):
     study.run(config, str(tmp_path))

@@ -45,26 +45,6 @@ def base_config() -> ml_collections.ConfigDict:
       eval=common.evaluation(reference_split="test"))
 
 
-def make_smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """Tiny nets, 3 steps, 100 evaluation examples, no sample metrics."""
-  return common.update(c, dict(
-      model=dict(hidden=(16,), discriminator_hidden=(16,)),
-      train=dict(batch_size=20, num_steps=3, log_every=1, eval_every=3,
-                 checkpoint_every=3, eval_batch_size=100, eval_examples=100,
-                 final_eval_examples=100, final_eval_batch_size=100),
-      eval=dict(sample_metrics=False, num_samples=100)))
-
-
-def split_smoke(variant: str, default: str) -> tuple[str, bool]:
-  """(base variant, smoke?): 'smoke' is the default's smoke run,
-  '<variant>_smoke' any variant's."""
-  if variant == "smoke":
-    return default, True
-  if variant.endswith("_smoke"):
-    return variant[:-len("_smoke")], True
-  return variant, False
-
-
 def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c = base_config()
   c.model.update(name="aae", likelihood="bernoulli")  # bernoulli | l2
@@ -77,10 +57,4 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
                       ("swiss2d", "swiss_roll")):
     variants[name] = dict(model=dict(latent_dim=2, prior=prior),
                           eval=dict(sample_metrics=False))
-  base, smoke = split_smoke(variant, "default")
-  if base not in variants:
-    raise ValueError(f"unknown variant '{variant}' of aae.py; choose one of "
-                     "default, mixture2d, ring2d, swiss2d, l2, smoke (or "
-                     "<variant>_smoke).")
-  common.select(c, "aae.py", base, variants)
-  return make_smoke(c) if smoke else c
+  return common.select(c, "aae.py", variant, variants)

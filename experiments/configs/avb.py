@@ -26,21 +26,6 @@ def _optimizer(lr: float) -> ml_collections.ConfigDict:
   return common.optimizer(lr, schedule="cosine", warmup_steps=100)
 
 
-def _smoke(c: ml_collections.ConfigDict) -> None:
-  no_warmup = dict(warmup_steps=0)
-  common.update(c, dict(
-      model=dict(hidden=(32,), latent_dim=4, noise_dim=4,
-                 discriminator_hidden=(16,), discriminator_embedding_dim=8,
-                 discriminator_steps=2, contrast_samples=4,
-                 eval_num_samples=20, eval_chunk_size=10,
-                 eval_proposal_samples=8, eval_proposal_scales=(1.0, 2.0)),
-      optimizer=dict(encoder_decoder=no_warmup, discriminator=no_warmup),
-      train=dict(batch_size=32, num_steps=3, log_every=1, eval_every=3,
-                 checkpoint_every=3, eval_batch_size=100, eval_examples=100,
-                 final_eval_examples=100, final_eval_batch_size=100),
-      eval=dict(sample_metrics=False, num_samples=100)))
-
-
 def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c = common.config(
       data=common.fashion_mnist(binarization="dynamic"),
@@ -66,5 +51,4 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
                          log_every=200, eval_every=2000, eval_batch_size=400,
                          final_eval_batch_size=200))
   return common.select(c, "avb.py", variant, {
-      "default": {}, "contrast": dict(model=dict(adaptive_contrast=True)),
-      "smoke": _smoke})
+      "default": {}, "contrast": dict(model=dict(adaptive_contrast=True))})

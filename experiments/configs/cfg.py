@@ -68,17 +68,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
                          eval_every=125, eval_batch_size=400,
                          eval_examples=2000, final_eval_batch_size=400))
   common.select(c, "cfg.py", variant, {
-      "default": {}, "ring8": _ring8,
-      "smoke": dict(
-          model=dict(latent_dim=4, approximator_hidden=(16,),
-                     discriminator_hidden=(16,), num_stages=2,
-                     stage_batch_size=8, pool_size=32, approximator_epochs=2,
-                     approximator_batch_size=8),
-          train=dict(num_steps=3, log_every=1, eval_every=3,
-                     checkpoint_every=3, eval_batch_size=100,
-                     eval_examples=200, final_eval_examples=200,
-                     final_eval_batch_size=100),
-          eval=dict(sample_metrics=False))})
+      "default": {}, "ring8": _ring8})
   m = c.model
   c.train.batch_size = (m.num_stages * m.discriminator_updates
                         * m.stage_batch_size)

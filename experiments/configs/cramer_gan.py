@@ -32,4 +32,4 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.model.discriminator_norm = "none"
 
   return common.select(c, "cramer_gan.py", variant, {
-      "default": {}, "ring8": ring8, "smoke": gan.make_smoke})
+      "default": {}, "ring8": ring8})

@@ -22,7 +22,7 @@ estimate is 0.6931 = log 2 at every θ ≠ 0 (-0.0001 at θ = 0) with a
 gradient to θ of ~1e-9; exact OT between 1000 samples: |θ| within 0.003
 (0.015 at θ = 0). 369 s wall on the loaded 2-core machine (33 s of CPU).
 
-Variants: default, smoke (5 θ values, small nets, 300 steps; for tests).
+Variants: default.
 """
 
 import ml_collections
@@ -48,18 +48,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
       "logistic", hidden=(64, 64), learning_rate=1e-3, num_steps=1000,
       batch_size=128)
 
-  if variant == "default":
-    pass
-  elif variant == "smoke":
-    c.num_theta = 5
-    c.quadrature_order = 16
-    c.w1_num_samples = 200
-    for kind in ("gp", "clip", "discriminator"):
-      c.critics[kind].hidden = (32, 32)
-      c.critics[kind].num_steps = 300
-      c.critics[kind].batch_size = 64
-  else:
+  if variant != "default":
     raise ValueError(f"unknown variant '{variant}' of "
-                     "disjoint_supports_study.py; choose one of default, "
-                     "smoke.")
+                     "disjoint_supports_study.py; choose one of default.")
   return c

@@ -31,13 +31,11 @@ def get_config(variant: str = "jensen_shannon") -> ml_collections.ConfigDict:
       objective="fgan", divergence="jensen_shannon",
       discriminator_dropout=0.0)))
   names = sorted(set(divergences.FDIVERGENCES) | set(DIVERGENCE_ALIASES))
-  variants = {"default": {}, "smoke": gan.make_smoke,
-              "ring8": lambda c: _ring8(c, "jensen_shannon")}
+  variants = {"default": {}, "ring8": lambda c: _ring8(c, "jensen_shannon")}
   for name in names:
     variants[name] = dict(model=dict(divergence=name))
     variants[f"ring8_{name}"] = lambda c, name=name: _ring8(c, name)
   if variant not in variants:
     raise ValueError(f"unknown variant '{variant}' of fgan.py; choose a "
-                     f"divergence ({names}), ring8, ring8_<divergence> or "
-                     "smoke.")
+                     f"divergence ({names}), ring8 or ring8_<divergence>.")
   return common.select(c, "fgan.py", variant, variants)

@@ -39,18 +39,3 @@ def base_config() -> ml_collections.ConfigDict:
                          eval_every=1000, eval_batch_size=400,
                          eval_examples=1000, final_eval_batch_size=400))
 
-
-def make_smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """Shrinks a config to a few steps on a tiny net, for tests (seconds)."""
-  return common.update(c, dict(
-      model=dict(hidden=4,
-                 num_levels=2,   # 28 -> 14 -> 7: both levels squeeze
-                 num_couplings=1, num_steps=1, num_blocks=1,
-                 nice_num_couplings=2, nice_hidden_layers=1,
-                 toy_num_layers=2, toy_hidden=8, dequant_hidden=4,
-                 dequant_num_couplings=1),
-      optimizer=dict(warmup_steps=2),
-      train=dict(batch_size=16, num_steps=3, log_every=3, eval_every=3,
-                 checkpoint_every=3, eval_batch_size=100, eval_examples=100,
-                 final_eval_examples=100, final_eval_batch_size=100),
-      eval=dict(sample_metrics=False)))

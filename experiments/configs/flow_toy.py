@@ -21,11 +21,6 @@ from experiments.configs import common
 from experiments.configs import flow_base
 
 
-def _smoke(c: ml_collections.ConfigDict) -> None:
-  flow_base.make_smoke(c)
-  c.eval.num_samples = 200
-
-
 def get_config(variant: str = "two_moons") -> ml_collections.ConfigDict:
   c = flow_base.base_config()
   c.data = common.toy_data("two_moons")
@@ -36,4 +31,4 @@ def get_config(variant: str = "two_moons") -> ml_collections.ConfigDict:
                  eval_examples=0, final_eval_batch_size=1000)))
   return common.select(c, "flow_toy.py", variant, {
       "default": {}, "two_moons": {}, "cubic1d": dict(data=dict(name="cubic1d")),
-      "ring8": dict(data=dict(name="ring8")), "smoke": _smoke})
+      "ring8": dict(data=dict(name="ring8"))})

@@ -95,23 +95,6 @@ def use_toy_data(c: ml_collections.ConfigDict, name: str = "ring8",
       eval=dict(num_samples=10_000, periodic_num_samples=2000)))
 
 
-def make_smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """Tiny nets, 3 steps, 200 evaluation examples, no sample metrics."""
-  if "toy_num_train" in c.data:
-    common.update(c.data, dict(toy_num_train=1000, toy_num_validation=200,
-                               toy_num_test=200))
-  return common.update(c, dict(
-      model=dict(generator_hidden=(16,), discriminator_hidden=(16,),
-                 generator_channels=(8, 4), discriminator_channels=(4, 8),
-                 cramer_dim=4, latent_dim=4),
-      train=dict(batch_size=8 * minibatches(c), num_steps=3,
-                 log_every=1, eval_every=3, checkpoint_every=3,
-                 eval_batch_size=200, eval_examples=200,
-                 final_eval_examples=200, final_eval_batch_size=200),
-      eval=dict(sample_metrics=False, num_samples=200,
-                periodic_num_samples=0)))
-
-
 def _toy(c: ml_collections.ConfigDict, name: str) -> None:
   use_toy_data(c, name)
   c.optimizer = players(1e-3, 0.5, 0.999)
@@ -122,5 +105,4 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
       "default": {},
       "minimax": dict(model=dict(objective="minimax")),
       "ring8": lambda c: _toy(c, "ring8"),
-      "grid25": lambda c: _toy(c, "grid25"),
-      "smoke": make_smoke})
+      "grid25": lambda c: _toy(c, "grid25")})

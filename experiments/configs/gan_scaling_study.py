@@ -40,9 +40,6 @@ shared with other jobs):
              (early D(G(z)) +0.16 / +0.31, s 0.54 / 0.42), so the regime of
              the claim does not arise; MMD² 0.231 (GAN0) vs 0.719 (GAN1) at
              step 600, one seed.
-  smoke      tiny nets, 30 steps, with a fast discriminator (lr 1e-2, k = 5)
-             so that it rejects fakes confidently within seconds: the regime
-             of the claim, for tests.
 """
 
 import ml_collections
@@ -92,21 +89,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.study.num_steps = 600
     c.study.quality_every = 100
     c.study.early_steps = 200
-  elif variant == "smoke":
-    c.model.generator_hidden = (32,)
-    c.model.discriminator_hidden = (32,)
-    c.model.latent_dim = 8
-    c.model.discriminator_dropout = 0.0
-    c.model.critic_steps = 5
-    c.train.batch_size = 5 * 16
-    c.optimizer.discriminator.learning_rate = 1e-2
-    c.study.num_steps = 30
-    c.study.record_every = 5
-    c.study.probe_size = 64
-    c.study.quality_every = 15
-    c.study.quality_size = 50
-    c.study.early_steps = 30
   else:
     raise ValueError(f"unknown variant '{variant}' of gan_scaling_study.py; "
-                     "choose one of default, sgd_fast, adam, practical, smoke.")
+                     "choose one of default, sgd_fast, adam, practical.")
   return c

@@ -27,5 +27,4 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
                  checkpoint_every=600)))
   return common.select(c, "glow.py", variant, {
       "default": {},
-      "tanh": dict(model=dict(scale_fn="tanh", temperature=1.0)),
-      "smoke": flow_base.make_smoke})
+      "tanh": dict(model=dict(scale_fn="tanh", temperature=1.0))})

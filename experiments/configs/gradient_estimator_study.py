@@ -9,7 +9,7 @@ The top-level sections (seed, data, model, optimizer, train) are a VAE
 experiment config (experiments/configs/vae.py, a smaller MLP: 784-256-16
 Bernoulli), used by objective (b); `study` holds the study's settings.
 
-Variants: default (S = 1 ... 1000) and smoke (tiny, for the tests).
+Variants: default (S = 1 ... 1000).
 
 Result of the default (seed 0; R = 2000 / 50 / 1000 repetitions for
 (a) / (b) / (c); (b): the 784-256-16 VAE after 400 Adam steps (train ELBO
@@ -79,24 +79,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.study.vae_reference_reps = 25      # independent draws for the reference
   c.train.batch_size = 128
 
-  if variant == "default":
-    pass
-  elif variant == "smoke":
-    c.model.hidden = (32,)
-    c.model.latent_dim = 4
-    c.study.sample_sizes = (1, 4, 16)
-    c.study.baseline_samples = 200
-    c.study.gaussian_reps = 3000
-    c.study.categorical = ml_collections.ConfigDict(
-        {"num_classes": 4, "temperature": 0.5})
-    c.study.categorical_reps = 3000
-    c.study.vae_train_steps = 0
-    c.study.vae_data = "synthetic"
-    c.study.vae_batch = 4
-    c.study.vae_reps = 200
-    c.study.vae_reference_reps = 400
-    c.train.batch_size = 32
-  else:
+  if variant != "default":
     raise ValueError(f"unknown variant '{variant}' of gradient_estimator_study.py; "
-                     "choose default or smoke.")
+                     "choose default.")
   return c

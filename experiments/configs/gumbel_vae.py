@@ -47,13 +47,4 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
       eval=common.evaluation(sample_metrics=False))
   return common.select(c, "gumbel_vae.py", variant, {
       "default": {},
-      "straight_through": dict(model=dict(straight_through=True)),
-      "smoke": dict(
-          model=dict(hidden=(32, 16), num_latents=4, num_classes=3,
-                     anneal_rate=0.1, anneal_every=2, eval_num_samples=20,
-                     eval_chunk_size=10),
-          optimizer=dict(warmup_steps=0),
-          train=dict(batch_size=32, num_steps=3, log_every=1, eval_every=3,
-                     checkpoint_every=3, eval_batch_size=100,
-                     eval_examples=100, final_eval_examples=100,
-                     final_eval_batch_size=100))})
+      "straight_through": dict(model=dict(straight_through=True))})

@@ -52,12 +52,4 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
       "default": {},
       "two_layer": dict(model=dict(latent_sizes=(200, 200))),
       "rws": dict(model=dict(training="reweighted")),
-      "reinforce": dict(model=dict(training="reinforce", num_samples=2)),
-      "smoke": dict(
-          model=dict(latent_sizes=(8, 4), hidden=(16,), eval_num_samples=20,
-                     eval_chunk_size=10),
-          train=dict(batch_size=16, num_steps=3, log_every=1, eval_every=3,
-                     checkpoint_every=3, eval_batch_size=100,
-                     eval_examples=100, final_eval_examples=100,
-                     final_eval_batch_size=100),
-          eval=dict(sample_metrics=False, num_samples=100))})
+      "reinforce": dict(model=dict(training="reinforce", num_samples=2))})

@@ -30,8 +30,7 @@ raw estimates (0.0007-0.0039 for c = 0.01) are K·(something <= W1) with
 K set by c and the pair, so they rank the pairs but do not measure W1.
 209 s wall on the loaded 2-core machine (51 s of CPU).
 
-Variants: default, smoke (two pairs, the one-sided GP critic and c = 0.01
-clipping, small nets, 400 steps; for tests).
+Variants: default.
 """
 
 import ml_collections
@@ -81,20 +80,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
       "wasserstein_clip", hidden=(64, 64), optimizer="rmsprop",
       learning_rate=5e-3, num_steps=3000, batch_size=256, clip=0.1)
 
-  if variant == "default":
-    pass
-  elif variant == "smoke":
-    c.pairs = c.pairs[:2]
-    c.quadrature.num_panels = 96
-    del c.critics["clip_c01"]
-    del c.critics["gp"]
-    for kind in ("gp_one_sided", "clip_c001"):
-      c.critics[kind].hidden = (32, 32)
-      c.critics[kind].num_steps = 400
-      c.critics[kind].batch_size = 128
-    c.critics.gp_one_sided.optimizer.learning_rate = 1e-2
-  else:
+  if variant != "default":
     raise ValueError(f"unknown variant '{variant}' of "
-                     "kantorovich_rubinstein_study.py; choose one of default, "
-                     "smoke.")
+                     "kantorovich_rubinstein_study.py; choose one of default.")
   return c

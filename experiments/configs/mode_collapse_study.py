@@ -62,7 +62,6 @@ Variants (`:variant`):
              WGAN-GP  modes 8.00 ± 0 (8/8 from step 1500, 1500, 1750),
                       high-quality 0.645 ± 0.010, W1 0.166 ± 0.008;
            W1 data floor (1000 train vs 1000 test points) 0.115.
-  smoke    tiny nets, 6 steps, 1 seed, records every 3 steps (for tests).
 """
 
 import ml_collections
@@ -106,28 +105,11 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   s.num_std = 3.0                # high-quality radius (toy_metrics)
   s.run_arms = ARM_NAMES         # which of `arms` to train
 
-  if variant == "default":
-    pass
-  elif variant == "smoke":
-    s.num_steps = 6
-    s.record_every = 3
-    s.snapshot_steps = (0, 6)
-    s.seeds = (0,)
-    s.eval_samples = 200
-    s.w1_points = 100
-    s.scatter_points = 200
-  else:
+  if variant != "default":
     raise ValueError(f"unknown variant '{variant}' of mode_collapse_study.py;"
-                     " choose one of default, smoke.")
+                     " choose one of default.")
 
   c.arms = ml_collections.ConfigDict()
   for name in ARM_NAMES:
-    arm = _arm(name, (16,) if variant == "smoke" else HIDDEN, s.num_steps)
-    if variant == "smoke":
-      arm.model.latent_dim = 2
-      arm.train.batch_size = 16 * arm.model.critic_steps
-      arm.data.toy_num_train = 1000
-      arm.data.toy_num_validation = 200
-      arm.data.toy_num_test = 200
-    c.arms[name] = arm
+    c.arms[name] = _arm(name, HIDDEN, s.num_steps)
   return c

@@ -23,7 +23,7 @@ transport studies"):
 Quadrature and Monte Carlo (10^5 samples) agree within 2.3 standard errors.
 133 s wall on the loaded 2-core machine (10.8 s of CPU).
 
-Variants: default, smoke (coarser grids, fewer steps; for tests).
+Variants: default.
 """
 
 import ml_collections
@@ -60,16 +60,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.landscape.sigma_max = 6.0
   c.landscape.num_sigma = 120
 
-  if variant == "default":
-    pass
-  elif variant == "smoke":
-    c.quadrature.num_panels = 300
-    c.fit.num_steps = 1500
-    c.fit.inits = ((-3.0, 1.0), (0.5, 1.0), (3.0, 1.0))
-    c.monte_carlo.num_samples = 20_000
-    c.landscape.num_mu = 41
-    c.landscape.num_sigma = 30
-  else:
+  if variant != "default":
     raise ValueError(f"unknown variant '{variant}' of mode_seeking_study.py; "
-                     "choose one of default, smoke.")
+                     "choose one of default.")
   return c

@@ -20,5 +20,4 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
       model=dict(architecture="nice", hidden=500),
       train=dict(num_steps=3000, log_every=100, eval_every=1000,
                  checkpoint_every=1000)))
-  return common.select(c, "nice.py", variant,
-                       {"default": {}, "smoke": flow_base.make_smoke})
+  return common.select(c, "nice.py", variant, {"default": {}})

@@ -25,8 +25,6 @@ Variants and results (measured on the shared 2-core CPU at load ~35):
            (c) generator gradient norm, mean over 5 seeds: minimax 0.043 at
                t = 0 -> 3.1e-4 at t = 2000 (7.7e-18 at D*); non-saturating
                0.44 -> 3.14 (32 at D*); D's mean logit on G(z) -15.5.
-  smoke    3 values of μ, 2 x 32 MLP, 1500 steps, 2 seeds x 300 steps of
-           the gradient part (seconds; for tests).
 """
 
 import ml_collections
@@ -66,23 +64,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   c.optimizer.b2 = 0.999
   c.optimizer.eps = 1e-8
 
-  if variant == "default":
-    pass
-  elif variant == "smoke":
-    s.mus = (-1.0, 0.0, 3.0)
-    s.plot_mus = (0.0, 3.0)
-    s.discriminator_hidden = (32, 32)
-    s.num_steps = 1500
-    s.batch_size = 512
-    s.grid_points = 4001
-    s.mc_samples = 20_000
-    s.gradient_seeds = 2
-    s.gradient_steps = 300
-    s.gradient_record_every = 30
-    s.gradient_batch = 1024
-    c.optimizer.learning_rate = 3e-3
-  else:
+  if variant != "default":
     raise ValueError(f"unknown variant '{variant}' of "
-                     "optimal_discriminator_study.py; choose one of default, "
-                     "smoke.")
+                     "optimal_discriminator_study.py; choose one of default.")
   return c

@@ -50,12 +50,4 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
   return common.select(c, "pixelcnn.py", variant, {
       "default": {}, "pp": dict(model=dict(likelihood="logistic_mixture")),
       "plain": dict(model=dict(architecture="plain"),
-                    eval=dict(sample_metrics=False)),  # a pass per pixel
-      "smoke": dict(
-          model=dict(num_layers=2, channels=8, first_kernel_size=3),
-          optimizer=dict(warmup_steps=0),
-          train=dict(batch_size=16, num_steps=3, log_every=1, eval_every=3,
-                     checkpoint_every=3, eval_batch_size=200,
-                     eval_examples=200, final_eval_examples=200,
-                     final_eval_batch_size=200),
-          eval=dict(sample_metrics=False))})
+                    eval=dict(sample_metrics=False))})  # a pass per pixel

@@ -28,5 +28,4 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
       "default": {},
       "variational": dict(data=dict(dequantization="variational"),
                           model=dict(eval_num_samples=8),
-                          train=dict(final_eval_examples=1000)),
-      "smoke": flow_base.make_smoke})
+                          train=dict(final_eval_examples=1000))})

@@ -36,31 +36,9 @@ import ml_collections
 
 from experiments.configs import common
 
-_FLOW_VARIANTS = ("planar", "iaf", "flow_prior", "flow_prior_realnvp",
-                  "gaussian_iaf")
 _GAUSSIAN = dict(data=dict(binarization="none", dequantization="uniform"),
                  model=dict(likelihood="gaussian"))
 _IAF = dict(posterior_flow="iaf", posterior_flow_steps=4)
-# Tiny, few-step versions: `smoke` of the default, `X_smoke` of a flow
-# variant X.
-_EVAL_200 = dict(eval_batch_size=200, eval_examples=200,
-                 final_eval_examples=200, final_eval_batch_size=200)
-_SMOKE = dict(
-    model=dict(hidden=(64,), conv_channels=(8, 16), conv_hidden=32,
-               latent_dim=4, eval_num_samples=20, eval_chunk_size=10),
-    optimizer=dict(warmup_steps=0),
-    train=dict(batch_size=32, num_steps=20, log_every=5, eval_every=10,
-               checkpoint_every=10, **_EVAL_200),
-    eval=dict(sample_metrics=False))
-_FLOW_SMOKE = dict(
-    model=dict(hidden=(32,), latent_dim=4, posterior_flow_steps=2,
-               posterior_context_dim=8, posterior_flow_hidden=(8,),
-               prior_flow_steps=2, prior_flow_hidden=8, eval_num_samples=20,
-               eval_chunk_size=10),
-    optimizer=dict(warmup_steps=0),
-    train=dict(batch_size=32, num_steps=3, log_every=1, eval_every=3,
-               checkpoint_every=3, **_EVAL_200),
-    eval=dict(sample_metrics=False))
 
 
 def get_config(variant: str = "default") -> ml_collections.ConfigDict:
@@ -89,13 +67,6 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
                          log_every=200, eval_every=2000, keep_checkpoints=3,
                          eval_batch_size=400,  # divides over 1..8 devices
                          final_eval_batch_size=200))
-  smoke = variant.endswith("_smoke")
-  if smoke:
-    variant = variant[:-len("_smoke")]
-    if variant not in _FLOW_VARIANTS:
-      raise ValueError(f"unknown variant '{variant}_smoke' of vae.py; the "
-                       "_smoke suffix applies to "
-                       f"{', '.join(_FLOW_VARIANTS)}.")
   variants = {
       "default": {},
       # CPU convolutions are slow: a small conv net for the default's wall
@@ -121,12 +92,5 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
       "flow_prior_realnvp": dict(model=dict(prior_flow="realnvp",
                                             prior_flow_steps=4)),
       "gaussian_iaf": lambda c: common.update(common.update(c, _GAUSSIAN),
-                                              dict(model=_IAF)),
-      "smoke": _SMOKE}
-  if variant not in variants:
-    raise ValueError(f"unknown variant '{variant}' of vae.py; choose one of "
-                     "default, conv, iwae, beta, gaussian, latent2d, uva, "
-                     f"smoke, {', '.join(_FLOW_VARIANTS)} (each also with "
-                     "the suffix _smoke).")
-  common.select(c, "vae.py", variant, variants)
-  return common.update(c, _FLOW_SMOKE) if smoke else c
+                                              dict(model=_IAF))}
+  return common.select(c, "vae.py", variant, variants)

@@ -44,12 +44,6 @@ def get_config(variant: str = "mmd") -> ml_collections.ConfigDict:
       "mmd_rbf_median": dict(model=dict(kernel="rbf", rbf_bandwidth="median")),
       "gan": dict(model=dict(penalty="gan", penalty_weight=1.0)),
       "mixture2d": dict(model=dict(latent_dim=2, prior="mixture"),
-                        eval=dict(sample_metrics=False))}
-  base, smoke = aae.split_smoke(variant, "mmd")
-  if base not in variants and variant != "default":
-    raise ValueError(f"unknown variant '{variant}' of wae.py; choose one of "
-                     "mmd (default), mmd_rbf, mmd_rbf_median, gan, mixture2d, smoke, "
-                     "gan_smoke, mmd_rbf_smoke.")
-  common.select(c, "wae.py", "mmd" if variant == "default" else base,
-                variants)
-  return aae.make_smoke(c) if smoke else c
+                        eval=dict(sample_metrics=False)),
+      "default": {}}  # = mmd
+  return common.select(c, "wae.py", variant, variants)

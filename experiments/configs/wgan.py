@@ -21,4 +21,4 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
                  checkpoint_every=1000)))
   c.optimizer = gan.players(5e-5, 0.9, 0.999, "rmsprop")
   return common.select(c, "wgan.py", variant, {
-      "default": {}, "ring8": gan.use_toy_data, "smoke": gan.make_smoke})
+      "default": {}, "ring8": gan.use_toy_data})

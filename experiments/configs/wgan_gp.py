@@ -48,5 +48,4 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
                   train=dict(num_steps=3000, eval_every=1000,
                              checkpoint_every=1000)),
       "ring8": lambda c: toy(c, "ring8"),
-      "grid25": lambda c: toy(c, "grid25"),
-      "smoke": gan.make_smoke})
+      "grid25": lambda c: toy(c, "grid25")})

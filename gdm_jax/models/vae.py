@@ -1018,10 +1018,6 @@ class VAE(base.Model):
   sample_prior: Callable
   supports_bfloat16: bool = True
 
-  def _replace(self, **changes) -> "VAE":
-    """A copy with `changes` (NamedTuple-style; `dataclasses.replace`)."""
-    return dataclasses.replace(self, **changes)
-
 
 def make(config, dataset_info: dict) -> VAE:
   """Builds the VAE family's functions from `config` (module docstring).

@@ -11,7 +11,7 @@ from gdm_jax import models
 from gdm_jax.core import precision
 from gdm_jax.train import loop
 from gdm_jax.train import options
-from tests.train import _helpers as h
+from tests import helpers as h
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +20,7 @@ def _cached_data(monkeypatch):
 
 
 def _vae(dtype):
-  config = h.smoke_config()
+  config = h.smoke_config("vae.py")
   config.train.compute_dtype = dtype
   dataset = h.cached_load(config.data)
   batch = jax.tree.map(jnp.asarray, dataset.train_batch(0, 32, 0, 0, 1))
@@ -77,7 +77,7 @@ def test_apply_in_and_cast_floating():
     ("int8", "must be one of"),
 ])
 def test_compute_dtype_errors(dtype, match):
-  config = h.smoke_config()
+  config = h.smoke_config("vae.py")
   config.train.compute_dtype = dtype
   with pytest.raises(ValueError, match=match):
     precision.compute_dtype(config)
@@ -87,9 +87,7 @@ def test_compute_dtype_errors(dtype, match):
 def test_trainer_refuses_bfloat16_for_families_that_do_not_declare_it(config_name):
   """The family's Model declares `supports_bfloat16`; the trainer refuses
   bfloat16 for the others instead of silently computing in float32."""
-  import importlib  # pylint: disable=g-import-not-at-top
-  config = importlib.import_module(
-      f"experiments.configs.{config_name}").get_config("smoke")
+  config = h.smoke_config(f"{config_name}.py")
   config.train.compute_dtype = "bfloat16"
   dataset = h.cached_load(config.data)
   assert not models.make(config, dataset.info).supports_bfloat16
@@ -103,8 +101,7 @@ def test_trainer_refuses_bfloat16_for_families_that_do_not_declare_it(config_nam
 def test_cli_adds_trainer_options_to_every_config():
   """--config.train.num_seeds / steps_per_dispatch / compute_dtype exist for
   configs whose files do not set them; a misspelt field stays an error."""
-  from experiments.configs import gan as gan_configs
-  config = options.with_trainer_defaults(gan_configs.get_config("smoke"))
+  config = options.with_trainer_defaults(h.smoke_config("gan.py"))
   for section, fields in options.TRAINER_DEFAULTS.items():
     for field in fields:
       assert field in config[section]
@@ -115,13 +112,11 @@ def test_cli_adds_trainer_options_to_every_config():
 
 def _smoke_steps(config_name):
   """{dtype: ((new state, metrics), compiled step's HLO text)} of one step of
-  experiments/configs/<config_name>.py:smoke in float32 and in bfloat16,
-  from the same state, batch and key."""
-  import importlib  # pylint: disable=g-import-not-at-top
-  module = importlib.import_module(f"experiments.configs.{config_name}")
+  experiments/configs/<config_name>.py shrunk by `h.smoke_config`, in float32
+  and in bfloat16, from the same state, batch and key."""
   out = {}
   for dtype in ("float32", "bfloat16"):
-    config = module.get_config("smoke")
+    config = h.smoke_config(f"{config_name}.py")
     config.train.compute_dtype = dtype
     dataset = h.cached_load(config.data)
     model = models.make(config, dataset.info)

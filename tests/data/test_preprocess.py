@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 
 from gdm_jax.data import preprocess as P
-from tests.validation_cases import invalid_input_test
-from tests.validation_cases import u8
+from tests.helpers import invalid_input_test
+from tests.helpers import u8
 
 # Every 8-bit value once, as a [1, 16, 16, 1] uint8 image.
 ALL_PIXELS = jnp.arange(256, dtype=jnp.uint8).reshape(1, 16, 16, 1)

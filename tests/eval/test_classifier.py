@@ -6,25 +6,21 @@ and a smoke run of `experiments/train_classifier.py`.
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import chex
 import jax
 import numpy as np
 import pytest
 
-from tests.conftest import subprocess_xla_flags
-from tests.validation_cases import f
-from tests.validation_cases import i
-from tests.validation_cases import invalid_input_test
-
 from gdm_jax.eval import classifier as clf
 from gdm_jax.eval import sample_quality as sq
+from tests import helpers
+from tests.helpers import f
+from tests.helpers import i
+from tests.helpers import invalid_input_test
 
-REPO = Path(__file__).resolve().parents[2]
 WEIGHTS = clf.DEFAULT_WEIGHTS
 
 
@@ -138,14 +134,12 @@ def test_missing_corrupt_and_mismatched_weights_fail_clearly(tmp_path):
 
 def test_train_classifier_smoke_run(tmp_path):
   out = tmp_path / "w" / "clf.msgpack"
-  env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
-  env["XLA_FLAGS"] = subprocess_xla_flags()
   proc = subprocess.run(
       [sys.executable, "-m", "experiments.train_classifier", "--epochs=1",
        "--steps_per_epoch=3", "--seed=1", f"--output={out}",
        f"--workdir={tmp_path / 'wd'}"],
-      cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-      check=False)
+      cwd=helpers.REPO, env=helpers.env(), capture_output=True, text=True,
+      timeout=300, check=False)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "test accuracy" in proc.stdout
   record = json.loads(clf.record_path(out).read_text())

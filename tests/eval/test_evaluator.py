@@ -12,8 +12,8 @@ from gdm_jax.core import sharding
 from gdm_jax.data.pipeline import ArrayDataset
 from gdm_jax.eval import evaluator
 from gdm_jax.models import base
-from tests.validation_cases import f
-from tests.validation_cases import invalid_input_test
+from tests.helpers import f
+from tests.helpers import invalid_input_test
 
 N = 23   # examples; batches of 8 leave a last batch of 7 copies of row 22
 

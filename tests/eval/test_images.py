@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from gdm_jax.eval import images
-from tests.validation_cases import invalid_input_test
+from tests.helpers import invalid_input_test
 
 
 def test_image_grid_tiles_in_rows_with_white_padding():

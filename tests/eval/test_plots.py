@@ -11,7 +11,7 @@ from PIL import Image
 
 from gdm_jax.eval import plots
 from gdm_jax.models import latent_priors
-from tests.validation_cases import assert_raises_naming
+from tests.helpers import assert_raises_naming
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gdm_jax.eval import sample_quality as sq
-from tests.validation_cases import invalid_input_test
+from tests.helpers import invalid_input_test
 
 
 def _random_cov(rng, d, scale=1.0):

@@ -11,7 +11,7 @@ from scipy import stats
 
 from gdm_jax.data import toy
 from gdm_jax.eval import toy_metrics as tm
-from tests.validation_cases import invalid_input_test
+from tests.helpers import invalid_input_test
 
 
 def test_w1_of_diracs_and_translated_point_clouds():

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 
 from gdm_jax import flows
-from tests.flows.helpers import flat
-from tests.flows.helpers import invalid_input_test
-from tests.flows.helpers import key
-from tests.flows.helpers import normal
-from tests.flows.helpers import per_example_slogdet
-from tests.flows.helpers import perturb
-from tests.flows.helpers import uniform
-from tests.validation_cases import f
-from tests.validation_cases import i
+from tests.helpers import f
+from tests.helpers import flat
+from tests.helpers import i
+from tests.helpers import invalid_input_test
+from tests.helpers import key
+from tests.helpers import normal
+from tests.helpers import per_example_slogdet
+from tests.helpers import perturb
+from tests.helpers import uniform
 
 B = 3
 

@@ -7,11 +7,11 @@ import pytest
 from jax.scipy.special import logit as scipy_logit
 
 from gdm_jax import flows
-from tests.flows.helpers import key
-from tests.flows.helpers import normal
-from tests.flows.helpers import perturb
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import i
+from tests.helpers import assert_raises_naming
+from tests.helpers import i
+from tests.helpers import key
+from tests.helpers import normal
+from tests.helpers import perturb
 
 
 def test_logit_values_and_log_det():

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from gdm_jax import flows
-from tests.flows.helpers import invalid_input_test
-from tests.flows.helpers import key
-from tests.flows.helpers import normal
-from tests.flows.helpers import perturb
-from tests.validation_cases import f
+from tests.helpers import f
+from tests.helpers import invalid_input_test
+from tests.helpers import key
+from tests.helpers import normal
+from tests.helpers import perturb
 
 # Per-channel means and scales far from (0, 1), so the init has work to do.
 SHIFT = jnp.array([3.0, -2.0, 0.5])

@@ -7,12 +7,12 @@ import pytest
 
 from gdm_jax import flows
 from gdm_jax.nn import depth_to_space
-from tests.flows.helpers import invalid_input_test
-from tests.flows.helpers import key
-from tests.flows.helpers import normal
-from tests.flows.helpers import perturb
-from tests.flows.helpers import uniform
-from tests.validation_cases import f
+from tests.helpers import f
+from tests.helpers import invalid_input_test
+from tests.helpers import key
+from tests.helpers import normal
+from tests.helpers import perturb
+from tests.helpers import uniform
 
 
 def test_squeeze_values_and_inverse():

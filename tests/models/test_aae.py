@@ -19,6 +19,7 @@ from gdm_jax.core import steps
 from gdm_jax.models import aae
 from gdm_jax.models import autoencoder as ae
 from gdm_jax.models import latent_priors
+from tests import helpers
 
 SHAPE = (28, 28, 1)
 
@@ -29,8 +30,9 @@ def _batch(n=20, seed=0):
           "label": jnp.arange(n, dtype=jnp.int32) % 10}
 
 
-def _model(variant="smoke", **model_fields):
-  c = aae_config.get_config(variant)
+def _model(variant="", **model_fields):
+  """experiments/configs/aae.py[:variant] at smoke sizes, with `model_fields`."""
+  c = helpers.smoke_config(f"aae.py:{variant}")
   for k, v in model_fields.items():
     c.model[k] = v
   return c, aae.make(c, {"shape": SHAPE})
@@ -39,7 +41,7 @@ def _model(variant="smoke", **model_fields):
 def test_discriminator_reaches_the_optimal_log_ratio():
   """D trained alone on p = N(0, I) (real) vs q = N(μ, s² I) (fake), 2-D:
   its logit approaches log p(z) - log q(z) (Goodfellow et al. Prop. 1)."""
-  _, m = _model("smoke", latent_dim=2, discriminator_hidden=(64, 64))
+  _, m = _model(latent_dim=2, discriminator_hidden=(64, 64))
   mu, s = jnp.asarray([1.0, -0.5]), 0.7
   d_vars = m.discriminator_net.init(jax.random.PRNGKey(1), jnp.zeros((1, 2)))
   tx = optax.adam(3e-3)
@@ -73,7 +75,7 @@ def test_discriminator_reaches_the_optimal_log_ratio():
 
 @pytest.fixture(scope="module")
 def stepped():
-  c, m = _model("smoke")
+  c, m = _model()
   batch = _batch()
   state = m.init(jax.random.PRNGKey(0), batch)
   step = jax.jit(m.train_step)
@@ -120,7 +122,7 @@ def test_step_is_the_three_phases_in_order(stepped):
   then D on the updated encoder's codes, then the encoder against the
   updated D (Makhzani et al. §2); the state and metrics agree."""
   m, state, new, _, metrics, _, _ = stepped
-  c = aae_config.get_config("smoke")
+  c = helpers.smoke_config("aae.py")
   txs = {p: optax.adam(c.optimizer[p].learning_rate, b1=c.optimizer[p].b1)
          for p in aae.PLAYERS}
   x, z_prior = ae.prepare(m.preprocessing, m.prior, _batch()["image"],
@@ -181,7 +183,7 @@ def test_evaluate_and_sample(stepped):
 
 
 def test_latent_dim_2_images():
-  _, m = _model("mixture2d_smoke")
+  _, m = _model("mixture2d")
   batch = _batch()
   state = m.init(jax.random.PRNGKey(0), batch)
   im = jax.jit(m.images)(state.params, batch, jax.random.PRNGKey(2))
@@ -197,16 +199,16 @@ def test_latent_dim_2_images():
 
 def test_config_errors():
   with pytest.raises(ValueError, match="likelihood"):
-    _model("smoke", likelihood="gaussian")
+    _model(likelihood="gaussian")
   with pytest.raises(ValueError, match="latent_dim == 2"):
-    _model("smoke", prior="ring")
-  c = aae_config.get_config("smoke")
+    _model(prior="ring")
+  c = helpers.smoke_config("aae.py")
   c.data.binarization = "none"
   with pytest.raises(ValueError, match="binarised"):
     aae.make(c, {"shape": SHAPE})
   with pytest.raises(ValueError, match="model.discriminator_hidden"):
-    _model("smoke", discriminator_hidden=())
+    _model(discriminator_hidden=())
   with pytest.raises(ValueError, match="model.latent_dim must be >= 1"):
-    _model("smoke", latent_dim=0)
+    _model(latent_dim=0)
   with pytest.raises(ValueError, match="unknown variant"):
     aae_config.get_config("nope")

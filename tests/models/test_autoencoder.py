@@ -12,16 +12,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.configs import aae as aae_config
-from experiments.configs import wae as wae_config
 from gdm_jax import divergences
 from gdm_jax.models import aae
 from gdm_jax.models import autoencoder as ae
 from gdm_jax.models import wae
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import f
-from tests.validation_cases import i
-from tests.validation_cases import u8
+from tests import helpers
+from tests.helpers import assert_raises_naming
+from tests.helpers import f
+from tests.helpers import i
+from tests.helpers import u8
 
 SHAPE = (28, 28, 1)
 KEY = jax.random.key(0)
@@ -32,14 +31,14 @@ def _images(n, seed=0):
                             256).astype(jnp.uint8)
 
 
-MODELS = {"aae": (aae, aae_config, "smoke"), "wae": (wae, wae_config, "smoke"),
-          "wae_gan": (wae, wae_config, "gan_smoke")}
+MODELS = {"aae": (aae, "aae.py"), "wae": (wae, "wae.py"),
+          "wae_gan": (wae, "wae.py:gan")}
 
 
 @functools.lru_cache(maxsize=None)
 def _model(name):
-  module, configs, variant = MODELS[name]
-  m = module.make(configs.get_config(variant), {"shape": SHAPE})
+  module, spec = MODELS[name]
+  m = module.make(helpers.smoke_config(spec), {"shape": SHAPE})
   return m, m.init(jax.random.PRNGKey(0), None)
 
 
@@ -132,7 +131,7 @@ def test_init_state_gives_each_player_its_optimiser():
 
 
 def test_check_model_config_is_table_driven():
-  c = wae_config.get_config("smoke")
+  c = helpers.smoke_config("wae.py")
   ae.check_model_config(c.model, {"kernel": wae.KERNELS}, ("hidden",))
   c.model.hidden = (16, 0)
   with pytest.raises(ValueError, match=r"model.hidden needs >= 1 layer"):
@@ -153,8 +152,8 @@ SMALL = (4, 4, 1)
 
 @functools.lru_cache(maxsize=None)
 def _small(name):
-  module, configs, variant = MODELS[name]
-  return module.make(configs.get_config(variant), {"shape": SMALL})
+  module, spec = MODELS[name]
+  return module.make(helpers.smoke_config(spec), {"shape": SMALL})
 
 
 _aae, _wae = functools.partial(_small, "aae"), functools.partial(_small, "wae")

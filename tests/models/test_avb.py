@@ -31,9 +31,8 @@ import optax
 import pytest
 from scipy import stats
 
-from experiments.configs import avb as avb_configs
 from gdm_jax.models import avb
-from tests import validation_cases as vc
+from tests import helpers
 
 SHAPE = (4, 4, 1)
 SIGMA = 0.5
@@ -104,7 +103,7 @@ def test_discriminator_loss_is_the_logistic_loss():
 
 
 def linear_config(latent_dim, noise_dim=None, **model):
-  cfg = avb_configs.get_config("smoke")
+  cfg = helpers.smoke_config("avb.py")
   cfg.data.binarization = "none"
   cfg.model.hidden = ()
   cfg.model.likelihood = "gaussian"
@@ -310,7 +309,7 @@ def test_gaussian_proposal_moments_and_floor():
 
 def test_train_step_moves_both_players_and_compiles_once():
   """With adaptive contrast (the longer path: moments, z̃, explicit term)."""
-  cfg = avb_configs.get_config("smoke")
+  cfg = helpers.smoke_config("avb.py")
   cfg.model.adaptive_contrast = True
   model = avb.make(cfg, {"shape": (8, 8, 1)})
   batch = {"image": jnp.asarray(np.random.default_rng(0).integers(
@@ -344,7 +343,7 @@ def test_train_step_moves_both_players_and_compiles_once():
     ("discriminator_steps", 0), ("contrast_samples", 1),
     ("eval_chunk_size", 7)])
 def test_invalid_config_raises_naming_the_field(field, value):
-  cfg = avb_configs.get_config("smoke")
+  cfg = helpers.smoke_config("avb.py")
   setattr(cfg.model, field, value)
   with pytest.raises(ValueError, match=field):
     avb.make(cfg, {"shape": (8, 8, 1)})
@@ -354,7 +353,7 @@ def test_invalid_config_raises_naming_the_field(field, value):
 
 
 def _smoke_model(**model):
-  cfg = avb_configs.get_config("smoke")
+  cfg = helpers.smoke_config("avb.py")
   for k, v in model.items():
     setattr(cfg.model, k, v)
   return cfg, avb.make(cfg, {"shape": (4, 4, 1)})
@@ -485,38 +484,38 @@ KEY = jax.random.key(0)
 
 @pytest.fixture(scope="module")
 def small_avb():          # latent_dim 4, data 4x4x1
-  return avb.make(avb_configs.get_config("smoke"), {"shape": (4, 4, 1)})
+  return avb.make(helpers.smoke_config("avb.py"), {"shape": (4, 4, 1)})
 
 
 VALIDATION_CASES = [
-    (lambda m: m.train_step(None, {"image": vc.u8(2, 8, 8, 1)}, KEY),
+    (lambda m: m.train_step(None, {"image": helpers.u8(2, 8, 8, 1)}, KEY),
      ["avb.train_step", "batch['image']", "(*, 4, 4, 1)", "(2, 8, 8, 1)"]),
-    (lambda m: m.discriminator({}, vc.f(3, 4, 4, 1), vc.f(2, 4)),
+    (lambda m: m.discriminator({}, helpers.f(3, 4, 4, 1), helpers.f(2, 4)),
      ["avb.discriminator", "batch size", "`z` (2, 4)"]),
-    (lambda m: m.encode({}, vc.f(2, 4, 4, 1), KEY, 0),
+    (lambda m: m.encode({}, helpers.f(2, 4, 4, 1), KEY, 0),
      ["avb.encode", "`k`", "0"]),
-    (lambda m: m.log_likelihood({}, vc.f(2, 5), vc.f(2, 4, 4, 1)),
+    (lambda m: m.log_likelihood({}, helpers.f(2, 5), helpers.f(2, 4, 4, 1)),
      ["avb.log_likelihood", "`z`", "[B, 4]", "(2, 5)"]),
     (lambda m: m.importance_log_weights(
-        {}, vc.f(2, 4, 4, 1), KEY, 4, None, (vc.f(2, 4), vc.f(3, 4))),
+        {}, helpers.f(2, 4, 4, 1), KEY, 4, None, (helpers.f(2, 4), helpers.f(3, 4))),
      ["avb.importance_log_weights", "proposal_params[1]", "(3, 4)"]),
     (lambda m: m.importance_log_weights(
-        {}, vc.f(2, 4, 4, 1), KEY, 10, 4, (vc.f(2, 4), vc.f(2, 4))),
+        {}, helpers.f(2, 4, 4, 1), KEY, 10, 4, (helpers.f(2, 4), helpers.f(2, 4))),
      ["avb.importance_log_weights", "K=10", "multiple", "chunk_size=4"]),
-    (lambda m: m.interpolate({}, vc.f(2, 4, 4, 1), vc.f(4, 4, 1), KEY),
+    (lambda m: m.interpolate({}, helpers.f(2, 4, 4, 1), helpers.f(4, 4, 1), KEY),
      ["avb.interpolate", "`x_a`", "(4, 4, 1)", "(2, 4, 4, 1)"]),
     (lambda m: m.sample({}, KEY, True),
      ["avb.sample", "`n`", "bool", "True"]),
-    (lambda m: avb.gaussian_proposal(vc.f(3, 2)),
+    (lambda m: avb.gaussian_proposal(helpers.f(3, 2)),
      ["avb.gaussian_proposal", "`samples`", "rank 3", "(3, 2)"]),
     # the module functions check as the members do
     (lambda m: avb.elbo_estimate(m.net, m.discriminator_net, {},
-                                 vc.f(2, 4, 4, 2), KEY),
+                                 helpers.f(2, 4, 4, 2), KEY),
      ["avb.elbo_estimate", "`x`", "[B, 4, 4, 1]", "(2, 4, 4, 2)"]),
     (lambda m: avb.evaluate(m.net, m.discriminator_net, m.preprocessing, {},
-                            {"x": vc.f(2, 2)}, KEY),
+                            {"x": helpers.f(2, 2)}, KEY),
      ["avb.evaluate", "key 'image'", "['x']"]),
-    (lambda m: avb.proposal(m.net, {}, vc.f(2, 4, 4, 1), KEY, 0),
+    (lambda m: avb.proposal(m.net, {}, helpers.f(2, 4, 4, 1), KEY, 0),
      ["avb.proposal", "`s`", "0"]),
 ]
 
@@ -524,4 +523,4 @@ VALIDATION_CASES = [
 @pytest.mark.parametrize("call, expected", VALIDATION_CASES)
 def test_functions_reject_inputs_that_do_not_fit_the_model(call, expected,
                                                            small_avb):
-  vc.assert_raises_naming(lambda: call(small_avb), expected)
+  helpers.assert_raises_naming(lambda: call(small_avb), expected)

@@ -16,17 +16,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.configs import cfg as cfg_configs
 from gdm_jax.models import cfg
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import f
+from tests import helpers
+from tests.helpers import assert_raises_naming
+from tests.helpers import f
 
 TOY = {"shape": (2,), "kind": "toy", "name": "ring8"}
 RING_RADIUS, RING_STD = 2.0, 0.02
 
 
 def toy_config(**model):
-  c = cfg_configs.get_config("smoke")
+  c = helpers.smoke_config("cfg.py")
   c.model.output_activation = "linear"
   for k, v in model.items():
     setattr(c.model, k, v)
@@ -199,7 +199,7 @@ def test_train_step_compiles_once_and_is_finite_on_ring8():
 
 
 def test_image_samples_are_in_unit_range_and_images_have_both_grids():
-  c = cfg_configs.get_config("smoke")
+  c = helpers.smoke_config("cfg.py")
   model = cfg.make(c, {"shape": (4, 4, 1)})
   state = model.init(jax.random.PRNGKey(0), None)
   batch = {"image": jnp.full((c.train.batch_size, 4, 4, 1), 200, jnp.uint8),
@@ -220,7 +220,7 @@ def test_invalid_settings_name_the_field():
   c = toy_config(pool_size=4, approximator_batch_size=8)
   with pytest.raises(ValueError, match="approximator_batch_size"):
     cfg.make(c, TOY)
-  c = cfg_configs.get_config("smoke")
+  c = helpers.smoke_config("cfg.py")
   c.data.binarization = "dynamic"
   c.data.value_range = "0_1"
   with pytest.raises(ValueError, match="binarization"):

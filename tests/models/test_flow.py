@@ -18,16 +18,17 @@ from gdm_jax import distributions
 from gdm_jax import flows
 from gdm_jax.data.preprocess import dequantize_uniform
 from gdm_jax.models import flow as flow_lib
-from tests.flows.helpers import invalid_input_test
-from tests.flows.helpers import perturb
-from tests.validation_cases import f
-from tests.validation_cases import u8
+from tests import helpers
+from tests.helpers import f
+from tests.helpers import invalid_input_test
+from tests.helpers import perturb
+from tests.helpers import u8
 
 B = 2
 
 
 def _config(architecture, **model):
-  c = flow_base.make_smoke(flow_base.base_config())
+  c = helpers.smoke_config("realnvp.py")
   c.model.architecture = architecture
   c.model.hidden = 4
   if architecture == "glow":

@@ -26,8 +26,9 @@ from experiments.configs import gan as gan_config
 from gdm_jax import divergences
 from gdm_jax import gan_losses
 from gdm_jax.models import gan
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import f
+from tests import helpers
+from tests.helpers import assert_raises_naming
+from tests.helpers import f
 
 TOY_INFO = {"kind": "toy", "name": "toy", "shape": (2,)}
 IMAGE_INFO = {"shape": (28, 28, 1)}
@@ -469,7 +470,7 @@ def test_cramer_batch_must_carry_the_generator_minibatch():
 
 
 def test_image_model_samples_in_unit_range_with_interpolations():
-  c = gan_config.make_smoke(gan_config.base_config())
+  c = helpers.smoke_config("gan.py")
   c.model.architecture = "dcgan"
   c.model.generator_norm = "batch"
   c.model.discriminator_norm = "spectral"

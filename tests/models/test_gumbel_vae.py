@@ -15,13 +15,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.configs import gumbel_vae as configs
 from gdm_jax import distributions
 from gdm_jax.models import gumbel_vae
-from tests.models.vae_helpers import synthetic_batch
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import f
-from tests.validation_cases import u8
+from tests import helpers
+from tests.helpers import assert_raises_naming
+from tests.helpers import f
+from tests.helpers import synthetic_batch
+from tests.helpers import u8
 
 SHAPE = (4, 4, 1)
 N, K = 2, 3
@@ -29,7 +29,7 @@ KEY = jax.random.key(0)
 
 
 def small_config(**model):
-  cfg = configs.get_config("smoke")
+  cfg = helpers.smoke_config("gumbel_vae.py")
   cfg.model.hidden = (8,)
   cfg.model.num_latents, cfg.model.num_classes = N, K
   cfg.optimizer.schedule = "constant"
@@ -295,7 +295,7 @@ def test_uniform_logits_have_zero_kl():
 
 @pytest.fixture(scope="module")
 def smoke_model():          # 4 latents of 3 classes, never initialised
-  return gumbel_vae.make(configs.get_config("smoke"), {"shape": SHAPE})
+  return gumbel_vae.make(helpers.smoke_config("gumbel_vae.py"), {"shape": SHAPE})
 
 
 MODEL_CASES = [

@@ -18,16 +18,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.configs import helmholtz as hm_configs
 from gdm_jax.models import helmholtz
-from tests import validation_cases as vc
+from tests import helpers
 
 NUM_Z, SHAPE = 3, (2, 2, 1)          # 3 latent bits, 4 visible bits
 NUM_X = 4
 
 
 def tiny_config(latent_sizes=(NUM_Z,), hidden=(), **model):
-  cfg = hm_configs.get_config("smoke")
+  cfg = helpers.smoke_config("helmholtz.py")
   cfg.model.latent_sizes = latent_sizes
   cfg.model.hidden = hidden
   for k, v in model.items():
@@ -511,41 +510,42 @@ KEY = jax.random.key(0)
 
 @pytest.fixture(scope="module")
 def small_helmholtz():    # latent sizes (8, 4), D = 16
-  return helmholtz.make(hm_configs.get_config("smoke"), {"shape": (4, 4, 1)})
+  return helmholtz.make(helpers.smoke_config("helmholtz.py"),
+                        {"shape": (4, 4, 1)})
 
 
 VALIDATION_CASES = [
-    (lambda m: m.evaluate({}, {"image": vc.u8(2, 16)}, KEY),
+    (lambda m: m.evaluate({}, {"image": helpers.u8(2, 16)}, KEY),
      ["helmholtz.evaluate", "batch['image']", "(*, 4, 4, 1)", "(2, 16)"]),
-    (lambda m: m.elbo({}, vc.f(2, 4, 4, 1), KEY),
+    (lambda m: m.elbo({}, helpers.f(2, 4, 4, 1), KEY),
      ["helmholtz.elbo", "`x`", "[B, 16]", "(2, 4, 4, 1)"]),
-    (lambda m: m.log_joint({}, vc.f(2, 16), [vc.f(2, 8)]),
+    (lambda m: m.log_joint({}, helpers.f(2, 16), [helpers.f(2, 8)]),
      ["helmholtz.log_joint", "`zs`", "2 arrays", "length 1"]),
-    (lambda m: m.log_prior({}, [vc.f(2, 8), vc.f(2, 3)]),
+    (lambda m: m.log_prior({}, [helpers.f(2, 8), helpers.f(2, 3)]),
      ["helmholtz.log_prior", "`zs[1]`", "[..., 4]", "(2, 3)"]),
-    (lambda m: m.log_likelihood({}, vc.f(2, 16), vc.i(2, 8)),
+    (lambda m: m.log_likelihood({}, helpers.f(2, 16), helpers.i(2, 8)),
      ["helmholtz.log_likelihood", "`z1`", "floating", "int32"]),
-    (lambda m: m.importance_log_weights({}, vc.f(2, 16), KEY, 2.0),
+    (lambda m: m.importance_log_weights({}, helpers.f(2, 16), KEY, 2.0),
      ["helmholtz.importance_log_weights", "`k`", "float"]),
-    (lambda m: m.importance_log_weights({}, vc.f(2, 16), KEY, 10, 4),
+    (lambda m: m.importance_log_weights({}, helpers.f(2, 16), KEY, 10, 4),
      ["helmholtz.importance_log_weights", "K=10", "multiple",
       "chunk_size=4"]),
     (lambda m: m.sleep_loss({}, KEY, 0),
      ["helmholtz.sleep_loss", "`n`", "0"]),
     (lambda m: m.dream({}, KEY, -1),
      ["helmholtz.dream", "`n`", "-1"]),
-    (lambda m: m.decode_mean({}, vc.f(2, 4)),
+    (lambda m: m.decode_mean({}, helpers.f(2, 4)),
      ["helmholtz.decode_mean", "`z1`", "[N, 8]", "(2, 4)"]),
     # the module functions check as the members do
-    (lambda m: helmholtz.log_posterior(m.recognition_net, {}, vc.f(2, 15),
-                                       [vc.f(2, 8), vc.f(2, 4)]),
+    (lambda m: helmholtz.log_posterior(m.recognition_net, {}, helpers.f(2, 15),
+                                       [helpers.f(2, 8), helpers.f(2, 4)]),
      ["helmholtz.log_posterior", "`x`", "[..., 16]", "(2, 15)"]),
     (lambda m: helmholtz.train_step(
         m.generative_net, m.recognition_net, m.preprocessing, None, None,
-        None, {"x": vc.f(2, 2)}, KEY, training="wake_sleep"),
+        None, {"x": helpers.f(2, 2)}, KEY, training="wake_sleep"),
      ["helmholtz.train_step", "key 'image'", "['x']"]),
     (lambda m: helmholtz.gradients(m.generative_net, m.recognition_net, {},
-                                   vc.f(2, 4), KEY, training="wake_sleep"),
+                                   helpers.f(2, 4), KEY, training="wake_sleep"),
      ["helmholtz.gradients", "`x`", "[B, 16]", "(2, 4)"]),
 ]
 
@@ -553,4 +553,4 @@ VALIDATION_CASES = [
 @pytest.mark.parametrize("call, expected", VALIDATION_CASES)
 def test_functions_reject_inputs_that_do_not_fit_the_model(
     call, expected, small_helmholtz):
-  vc.assert_raises_naming(lambda: call(small_helmholtz), expected)
+  helpers.assert_raises_naming(lambda: call(small_helmholtz), expected)

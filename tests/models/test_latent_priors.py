@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from gdm_jax.models import latent_priors
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import f
-from tests.validation_cases import i
+from tests.helpers import assert_raises_naming
+from tests.helpers import f
+from tests.helpers import i
 
 N = 100_000
 

@@ -24,15 +24,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.configs import pixelcnn as pixelcnn_config
 from gdm_jax import distributions
 from gdm_jax.models import pixelcnn
-from tests.flows.helpers import invalid_input_test
-from tests.validation_cases import u8
+from tests import helpers
+from tests.helpers import invalid_input_test
+from tests.helpers import u8
 
 
 def _config(**model):
-  c = pixelcnn_config.get_config("smoke")
+  c = helpers.smoke_config("pixelcnn.py")
   c.model.channels = 6
   for key, value in model.items():
     c.model[key] = value

@@ -7,6 +7,7 @@ and whose exact posterior is Gaussian:
   z | x ~ N(S W^T (x - b) / s^2, S),   S = (I_d + W^T W / s^2)^-1.
 """
 
+import dataclasses
 import math
 
 import chex
@@ -20,19 +21,21 @@ from scipy import stats
 from experiments.configs import vae as vae_configs
 from gdm_jax import distributions
 from gdm_jax.models import vae
-from tests.models.vae_helpers import synthetic_batch
-from tests.models.vae_helpers import vae_config
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import f
-from tests.validation_cases import u8
+from tests import helpers
+from tests.helpers import assert_raises_naming
+from tests.helpers import f
+from tests.helpers import synthetic_batch
+from tests.helpers import u8
+from tests.helpers import vae_config
 
 SMALL_SHAPE = (4, 4, 1)
 SIGMA = 0.5
 KEY = jax.random.key(0)
 
 
-def small_config(variant="smoke", **model):
-  """A variant of experiments/configs/vae.py with small model settings."""
+def small_config(variant="", **model):
+  """experiments/configs/vae.py at smoke sizes (or a production variant)
+  with small model settings (tests/helpers.vae_config)."""
   return vae_config(variant, **{"hidden": (16,), "latent_dim": 2, **model})
 
 
@@ -268,7 +271,7 @@ def _run_steps(model, state, batch, n):
 
 
 def test_train_step_decreases_loss():
-  cfg = vae_configs.get_config("smoke")                  # 784-64-z4, batch 32
+  cfg = helpers.smoke_config("vae.py")                  # 784-64-z4, batch 32
   cfg.optimizer.schedule = "constant"
   model = vae.make(cfg, {"shape": (28, 28, 1)})
   batch = synthetic_batch()
@@ -319,7 +322,7 @@ def test_train_step_is_the_gradient_step_of_the_loss_with_the_steps_keys():
   """The default (MLP Bernoulli) VAE's step: pre_rng, z_rng = split(rng),
   x = preprocess(pre_rng), loss = -mean β-ELBO(x, z_rng), then Adam; the
   RNG stream the main job's results were measured with."""
-  cfg = vae_configs.get_config("smoke")
+  cfg = helpers.smoke_config("vae.py")
   cfg.optimizer.schedule = "constant"
   model = vae.make(cfg, {"shape": (28, 28, 1)})
   batch = synthetic_batch(8)
@@ -388,7 +391,7 @@ def test_model_is_a_base_model_that_declares_bfloat16_and_can_be_replaced():
   from gdm_jax.models import base                       # pylint: disable=g-import-not-at-top
   model = vae.make(small_config(), {"shape": SMALL_SHAPE})
   assert isinstance(model, base.Model) and model.supports_bfloat16
-  replaced = model._replace(train_step=None)
+  replaced = dataclasses.replace(model, train_step=None)
   assert replaced.train_step is None and replaced.elbo is model.elbo
 
 
@@ -508,7 +511,7 @@ def test_decoder_log_likelihood_rejects_an_unknown_likelihood():
 
 @pytest.fixture(scope="module")
 def smoke_vae():
-  return vae.make(vae_configs.get_config("smoke"), {"shape": (28, 28, 1)})
+  return vae.make(helpers.smoke_config("vae.py"), {"shape": (28, 28, 1)})
 
 
 MODEL_CASES = [

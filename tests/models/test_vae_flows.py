@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments.configs import vae as vae_configs
 from gdm_jax import flows
 from gdm_jax.models import vae
-from tests.models.vae_helpers import synthetic_batch
-from tests.models.vae_helpers import vae_config
+from tests import helpers
+from tests.helpers import synthetic_batch
+from tests.helpers import vae_config
 
 SMALL_SHAPE = (4, 4, 1)
 
@@ -442,7 +442,7 @@ def test_flow_vae_bounds_below_exact_log_px():
 
 
 def test_train_step_with_both_flows_decreases_loss():
-  cfg = vae_configs.get_config("iaf_smoke")          # 784-32-z4, batch 32
+  cfg = helpers.smoke_config("vae.py:iaf")          # 784-32-z4, batch 32
   cfg.model.prior_flow = "maf"
   cfg.optimizer.schedule = "constant"
   cfg.optimizer.learning_rate = 3e-3

@@ -16,6 +16,7 @@ from experiments.configs import wae as wae_config
 from gdm_jax.models import autoencoder as ae
 from gdm_jax.models import latent_priors
 from gdm_jax.models import wae
+from tests import helpers
 
 SHAPE = (28, 28, 1)
 D = 8
@@ -28,8 +29,9 @@ def _batch(n=20, seed=0):
           "label": jnp.arange(n, dtype=jnp.int32) % 10}
 
 
-def _model(variant="smoke", **model_fields):
-  c = wae_config.get_config(variant)
+def _model(variant="", **model_fields):
+  """experiments/configs/wae.py[:variant] at smoke sizes, with `model_fields`."""
+  c = helpers.smoke_config(f"wae.py:{variant}")
   for k, v in model_fields.items():
     c.model[k] = v
   return c, wae.make(c, {"shape": SHAPE})
@@ -173,7 +175,7 @@ def _check_step(m, c, batch, step, state):
 
 
 def test_wae_mmd_train_step():
-  c, m = _model("smoke")
+  c, m = _model()
   batch = _batch()
   state = m.init(jax.random.PRNGKey(0), batch)
   s1, m1 = _check_step(m, c, batch, jax.jit(m.train_step), state)
@@ -194,7 +196,7 @@ def test_wae_mmd_train_step():
 def test_wae_median_rbf_train_step():
   """model.rbf_bandwidth = 'median': the penalty is λ times the authors'
   median-width RBF MMD² of the step's codes and prior samples."""
-  c, m = _model("mmd_rbf_smoke", rbf_bandwidth="median")
+  c, m = _model("mmd_rbf", rbf_bandwidth="median")
   assert m.kernel is None and m.mmd is wae.median_rbf_mmd_penalty
   assert "median" in m.protocol()["kernel"]
   batch = _batch()
@@ -215,7 +217,7 @@ def test_wae_gan_train_step_and_lambda_on_the_discriminator():
   batch = _batch()
   moves = {}
   for lam in (1.0, 3.0):
-    c = wae_config.get_config("gan_smoke")
+    c = helpers.smoke_config("wae.py:gan")
     c.model.penalty_weight = lam
     c.optimizer.discriminator.name = "sgd"
     c.optimizer.discriminator.learning_rate = 0.01
@@ -238,18 +240,18 @@ def test_wae_gan_train_step_and_lambda_on_the_discriminator():
 
 def test_config_errors():
   with pytest.raises(ValueError, match="model.penalty"):
-    _model("smoke", penalty="wgan")
+    _model(penalty="wgan")
   with pytest.raises(ValueError, match="model.kernel"):
-    _model("smoke", kernel="laplace")
+    _model(kernel="laplace")
   with pytest.raises(ValueError, match="model.rbf_bandwidth must be one of"):
-    _model("smoke", rbf_bandwidth="mean")
+    _model(rbf_bandwidth="mean")
   with pytest.raises(ValueError, match=r"model.penalty_weight \(λ\)"):
-    _model("smoke", penalty_weight=-1.0)
+    _model(penalty_weight=-1.0)
   with pytest.raises(ValueError, match="model.cost_scale"):
-    _model("smoke", cost_scale=0.0)
+    _model(cost_scale=0.0)
   with pytest.raises(ValueError, match="model.discriminator_hidden"):
-    _model("gan_smoke", discriminator_hidden=(0,))
-  c = wae_config.get_config("smoke")
+    _model("gan", discriminator_hidden=(0,))
+  c = helpers.smoke_config("wae.py")
   c.data.binarization = "dynamic"
   with pytest.raises(ValueError, match="binarization='none'"):
     wae.make(c, {"shape": SHAPE})

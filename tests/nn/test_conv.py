@@ -11,9 +11,9 @@ from jax import lax
 from gdm_jax.nn.conv import im2col_conv
 from gdm_jax.nn.conv import NHWC
 from gdm_jax.nn.conv import strided_conv_general_dilated
-from tests.validation_cases import f
-from tests.validation_cases import i
-from tests.validation_cases import invalid_input_test
+from tests.helpers import f
+from tests.helpers import i
+from tests.helpers import invalid_input_test
 
 
 def _xla(x, w, strides, padding):

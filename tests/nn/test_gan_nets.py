@@ -10,8 +10,8 @@ import pytest
 
 from gdm_jax.nn import gan_nets
 from gdm_jax.nn import spectral
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import f
+from tests.helpers import assert_raises_naming
+from tests.helpers import f
 
 
 def _init(module, x, **kw):

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from gdm_jax import nn as gnn
-from tests.validation_cases import f
-from tests.validation_cases import i
-from tests.validation_cases import invalid_input_test
+from tests.helpers import f
+from tests.helpers import i
+from tests.helpers import invalid_input_test
 
 KEY = jax.random.key(0)
 

@@ -21,9 +21,9 @@ from gdm_jax.nn.masked import HorizontalConv
 from gdm_jax.nn.masked import MaskedConv2D
 from gdm_jax.nn.masked import PixelCNN
 from gdm_jax.nn.masked import VerticalConv
-from tests.flows.helpers import invalid_input_test
-from tests.validation_cases import f
-from tests.validation_cases import i
+from tests.helpers import f
+from tests.helpers import i
+from tests.helpers import invalid_input_test
 
 KEY = jax.random.key(0)
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from gdm_jax.nn import spectral
-from tests.validation_cases import assert_raises_naming
-from tests.validation_cases import f
-from tests.validation_cases import i
+from tests.helpers import assert_raises_naming
+from tests.helpers import f
+from tests.helpers import i
 
 
 def _top_singular_value(kernel):

@@ -3,7 +3,7 @@ smoke config and real Fashion-MNIST: the loss falls, the step compiles once,
 interrupt-and-resume equals an uninterrupted run, and the NaN guard stops the
 run naming the step and metric while the last good checkpoint survives.
 
-The data set is loaded once per session (tests/train/_helpers.cached_load).
+The data set is loaded once per session (tests/helpers.cached_load).
 """
 
 import os
@@ -13,9 +13,8 @@ import jax
 import numpy as np
 import pytest
 
-from gdm_jax import models
 from gdm_jax.train import loop
-from tests.train import _helpers as h
+from tests import helpers as h
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +28,9 @@ def _cached_data(monkeypatch):
 
 def test_loss_falls_on_real_data(tmp_path):
   num_steps, log_every = 150, 25
-  config = h.smoke_config(num_steps=num_steps, log_every=log_every,
-                          eval_every=num_steps, checkpoint_every=num_steps)
+  config = h.smoke_config("vae.py", num_steps=num_steps,
+                          log_every=log_every, eval_every=num_steps,
+                          checkpoint_every=num_steps)
   # stop_at_step == num_steps: the last step's eval and checkpoint run, the
   # (slow, irrelevant here) final test evaluation is skipped.
   out = loop.train_and_evaluate(config, str(tmp_path), stop_at_step=num_steps)
@@ -54,7 +54,7 @@ def resume_runs(tmp_path_factory):
   """Run A: stopped after step 10, then resumed to 20; run B: uninterrupted."""
   with pytest.MonkeyPatch.context() as mp:
     h.patch_data_cache(mp)
-    config = h.smoke_config()
+    config = h.smoke_config("vae.py")
     assert config.train.num_steps == 20 and config.train.checkpoint_every == 10
     dir_a = str(tmp_path_factory.mktemp("run_a"))
     dir_b = str(tmp_path_factory.mktemp("run_b"))
@@ -136,9 +136,9 @@ def test_train_step_compiles_once(resume_runs):
 # ------------------------------------------------------------------ NaN guard
 
 def test_non_finite_loss_stops_with_step_and_metric(tmp_path, monkeypatch):
-  monkeypatch.setitem(models.FAMILIES, h.NAN_FAMILY, h.__name__)
-  config = h.smoke_config(checkpoint_every=5, log_every=1, eval_every=100,
-                          num_steps=20)
+  h.register_nan_vae(monkeypatch)
+  config = h.smoke_config("vae.py", checkpoint_every=5, log_every=1,
+                          eval_every=100, num_steps=20)
   config.model.name = h.NAN_FAMILY
   bad_step = h.NAN_FROM_STEP + 1           # the trainer's 1-based step: 13
   with pytest.raises(loop.NonFiniteError) as info:
@@ -168,7 +168,7 @@ def test_checkpoint_beyond_num_steps_is_evaluated_and_recorded(resume_runs,
   workdir = str(tmp_path / "copy")
   shutil.copytree(resume_runs["dir_a"], workdir)
   os.remove(os.path.join(workdir, "final_metrics.json"))
-  config = h.smoke_config(num_steps=10)
+  config = h.smoke_config("vae.py", num_steps=10)
   with pytest.MonkeyPatch.context() as mp:
     h.patch_data_cache(mp)
     result = loop.train_and_evaluate(config, workdir)

@@ -10,7 +10,7 @@ import pytest
 from gdm_jax import models
 from gdm_jax.train import loop
 from gdm_jax.train import multi_seed
-from tests.train import _helpers as h
+from tests import helpers as h
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +19,7 @@ def _cached_data(monkeypatch):
 
 
 def _setup(num_seeds=3):
-  config = h.smoke_config()
+  config = h.smoke_config("vae.py")
   dataset = h.cached_load(config.data)
   inner = models.make(config, dataset.info)
   batch = jax.tree.map(jnp.asarray, dataset.train_batch(0, 16, 0, 0, 1))
@@ -71,8 +71,8 @@ def test_seed_statistics():
 
 @pytest.mark.slow
 def test_trainer_reports_mean_std_and_seeds(tmp_path):
-  config = h.smoke_config(num_steps=10, eval_every=10, checkpoint_every=10,
-                          log_every=5)
+  config = h.smoke_config("vae.py", num_steps=10, eval_every=10,
+                          checkpoint_every=10, log_every=5)
   config.train.num_seeds = 2
   result = loop.train_and_evaluate(config, str(tmp_path))
   m = result["metrics"]

@@ -4,24 +4,19 @@ the same global batch (gdm_jax/train/distributed.py, the trainer's
 per-process data slices and orbax's coordinated checkpoints).
 """
 
-import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
-from tests.conftest import subprocess_xla_flags
-
 from gdm_jax.train import distributed
 from gdm_jax.train import loop
-from tests.train import _helpers as h
+from tests import helpers as h
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 420
 
 
@@ -34,14 +29,12 @@ def _free_port() -> int:
 def test_two_processes_equal_one_process(tmp_path, monkeypatch):
   workdir = tmp_path / "two"
   port = _free_port()
-  env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
-  env["XLA_FLAGS"] = subprocess_xla_flags()
   procs = [subprocess.Popen(
       [sys.executable, "-m", "experiments.train",
-       "--config=experiments/configs/vae.py:smoke", f"--workdir={workdir}",
+       *h.smoke_flags("vae.py"), f"--workdir={workdir}",
        f"--coordinator_address=127.0.0.1:{port}", "--num_processes=2",
        f"--process_id={i}", "--cpu_collectives=gloo"],
-      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+      cwd=h.REPO, env=h.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
       text=True) for i in range(2)]
   outputs = []
   for p in procs:
@@ -57,7 +50,7 @@ def test_two_processes_equal_one_process(tmp_path, monkeypatch):
   assert "process 1 of 2" in outputs[1]
 
   h.patch_data_cache(monkeypatch)
-  config = h.smoke_config()
+  config = h.smoke_config("vae.py")
   one = tmp_path / "one"
   loop.train_and_evaluate(config, str(one))
   step_two, state_two = h.restore_checkpoint(str(workdir), config)

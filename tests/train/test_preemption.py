@@ -18,7 +18,7 @@ import pytest
 
 from gdm_jax.train import loop
 from gdm_jax.train.checkpoint import CheckpointError
-from tests.train import _helpers as h
+from tests import helpers as h
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def _cached_data(monkeypatch):
 
 def _config():
   # Checkpoints at 5, 10, 15, 20; no expensive final NLL needed here.
-  config = h.smoke_config(checkpoint_every=5, keep_checkpoints=4)
+  config = h.smoke_config("vae.py", checkpoint_every=5, keep_checkpoints=4)
   return config
 
 

@@ -6,9 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from gdm_jax import models
 from gdm_jax.train import loop
-from tests.train import _helpers as h
+from tests import helpers as h
 
 pytestmark = pytest.mark.slow
 
@@ -19,8 +18,8 @@ def _cached_data(monkeypatch):
 
 
 def test_scan_of_steps_equals_single_steps(tmp_path):
-  one = h.smoke_config()
-  five = h.smoke_config()
+  one = h.smoke_config("vae.py")
+  five = h.smoke_config("vae.py")
   five.train.steps_per_dispatch = 5
   a = loop.train_and_evaluate(one, str(tmp_path / "one"), stop_at_step=20)
   b = loop.train_and_evaluate(five, str(tmp_path / "five"), stop_at_step=20)
@@ -39,15 +38,15 @@ def test_scan_of_steps_equals_single_steps(tmp_path):
 
 
 def test_intervals_must_be_multiples(tmp_path):
-  config = h.smoke_config()
+  config = h.smoke_config("vae.py")
   config.train.steps_per_dispatch = 3
   with pytest.raises(ValueError, match="multiple of train.steps_per_dispatch"):
     loop.train_and_evaluate(config, str(tmp_path))
 
 
 def test_nan_inside_a_dispatch_names_its_step(tmp_path, monkeypatch):
-  monkeypatch.setitem(models.FAMILIES, h.NAN_FAMILY, "tests.train._helpers")
-  config = h.smoke_config()
+  h.register_nan_vae(monkeypatch)
+  config = h.smoke_config("vae.py")
   config.model.name = h.NAN_FAMILY
   config.train.steps_per_dispatch = 5
   with pytest.raises(loop.NonFiniteError,
