@@ -38,7 +38,7 @@ implementations, since they do the same work)
   (`compiled.cost_analysis()['flops']`, a dict in jax 0.10.2). It counts
   elementwise ops too and skips padded taps, but counts the body of a while
   loop (lax.scan) once, so it undercounts GAN steps with k > 1 critic
-  updates (measured: WGAN-GP smoke 13.9 MFLOP at k = 1, 15.8 at k = 5).
+  updates (measured: WGAN-GP at the tests' sizes, 13.9 MFLOP at k = 1, 15.8 at k = 5).
   % SGEMM relates GFLOP/s to the machine's float32 matmul rate measured with
   numpy (n x n, best of 8).
 """

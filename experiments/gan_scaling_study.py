@@ -46,7 +46,7 @@ variant: experiments/configs/gan_scaling_study.py.
 Usage:
   python -m experiments.gan_scaling_study \
       --config=experiments/configs/gan_scaling_study.py --workdir=/tmp/gan01
-  (variants :sgd_fast, :adam, :practical, :smoke)
+  (variants :sgd_fast, :adam, :practical)
 
 References:
   Johnson and Zhang 2018, "Composite Functional Gradient Learning of

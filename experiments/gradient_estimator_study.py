@@ -30,7 +30,7 @@ Objectives:
                    ∇_μ F = 2(μ - c), ∇_σ F = 2σ exactly.
   (b) vae          the encoder gradient of a Bernoulli VAE's ELBO
                    (gdm_jax/models/vae.py, MLP, trained briefly on
-                   Fashion-MNIST; the smoke variant uses random images and
+                   Fashion-MNIST; the tests use random images and
                    an untrained VAE) on a batch of B binarised test images:
                    f(z) = Σ_b log p_θ(x_b | z_b), z_b ~ q_φ(z|x_b) =
                    N(μ_φ(x_b), σ_φ(x_b)²). The KL term's gradient is exact
@@ -54,7 +54,7 @@ prints a table. Results: experiments/configs/gradient_estimator_study.py.
 Usage:
   python -m experiments.gradient_estimator_study \
       --config=experiments/configs/gradient_estimator_study.py \
-      --workdir=/tmp/grad_study        (variant :smoke for tests)
+      --workdir=/tmp/grad_study
 
 References:
   Williams 1992, "Simple Statistical Gradient-Following Algorithms for

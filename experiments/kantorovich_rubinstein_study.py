@@ -27,7 +27,7 @@ Monte Carlo error), with
     (`gdm_jax.critics.gp_critic_value`). In 1-D the two-sided penalty also has
     local optima: f' must pass through 0 (penalty λ) to change sign, so a
     critic initialised with the wrong slope in a region can stay there
-    (seen with the smoke budget on N(0,1) vs N(0,2²)); the one-sided
+    (seen with the tests' small budget on N(0,1) vs N(0,2²)); the one-sided
     penalty has no such barrier;
   * weight clipping to [-c, c] (c in config): f is K-Lipschitz for some
     K set by c and the widths, so by duality E_π f - E_p f <= K W1 for the

@@ -31,7 +31,7 @@ interrupted one resumed arm by arm).
 Usage:
   python -m experiments.mode_collapse_study \
       --config=experiments/configs/mode_collapse_study.py \
-      --workdir=/tmp/mode_collapse     (variants :default, :smoke)
+      --workdir=/tmp/mode_collapse
 
 References:
   Metz et al. 2017, "Unrolled Generative Adversarial Networks", ICLR (the

@@ -36,7 +36,7 @@ gradient norms on a log scale), and prints a short table.
 Usage:
   python -m experiments.optimal_discriminator_study \
       --config=experiments/configs/optimal_discriminator_study.py \
-      --workdir=/tmp/optimal_d     (variants :default, :smoke)
+      --workdir=/tmp/optimal_d
 
 References:
   Goodfellow et al. 2014, "Generative Adversarial Nets", NeurIPS
