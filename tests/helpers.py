@@ -36,6 +36,15 @@ def subprocess_xla_flags(extra: str = "") -> str:
   return f"{TEST_XLA_FLAGS} {extra}".strip()
 
 
+# JAX's persistent compilation cache, shared by the test workers and their
+# subprocesses: many tests build the same small models and compile the same
+# programs (the CLI run and the in-process runs of a config, the trainer
+# tests' VAE step); each is compiled once per suite run instead (~20% less
+# CPU time). Keys include the program and the jax/XLA versions and flags.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(
+    "/tmp", f"gdm_jax_test_xla_cache_{os.getuid()}"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
   os.environ["XLA_FLAGS"] = (f"{os.environ.get('XLA_FLAGS', '')} "

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from experiments.configs import gan as gan_configs
 from gdm_jax import models
 from gdm_jax.core import precision
 from gdm_jax.train import loop
@@ -118,6 +119,9 @@ def _smoke_steps(config_name):
   for dtype in ("float32", "bfloat16"):
     config = h.smoke_config(f"{config_name}.py")
     config.train.compute_dtype = dtype
+    # Small batches: bfloat16 is emulated (slowly) on the CPU.
+    config.train.batch_size = 2 * gan_configs.minibatches(config) if (
+        config.model.name == "gan") else 4
     dataset = h.cached_load(config.data)
     model = models.make(config, dataset.info)
     batch = jax.tree.map(jnp.asarray, dataset.train_batch(
