@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export TF_CPP_MIN_LOG_LEVEL=2
-# Prepare TFDS's fashion_mnist from the local files once, before the test
-# workers could race to write it (idempotent, ~20 s the first time).
-.venv/bin/python -c "from gdm_jax.data import fashion_mnist, images; fashion_mnist.prepare(images.default_data_dir())"
+# Prepare TFDS's fashion_mnist from the local files and cache its decoded
+# splits once, before the test workers could race to write them (idempotent,
+# ~30 s the first time).
+.venv/bin/python -c "from gdm_jax.data import images; images.load_image_dataset('fashion_mnist')"
 exec .venv/bin/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile tests "$@"

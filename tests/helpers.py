@@ -71,6 +71,7 @@ import pytest
 
 from experiments.configs import gan as gan_configs
 from gdm_jax import data as data_lib
+from gdm_jax.data import images as images_lib
 from gdm_jax import models
 from gdm_jax.flows import flatten_latents
 from gdm_jax.models import vae
@@ -534,15 +535,34 @@ NAN_FROM_STEP = 12
 NAN_FAMILY = "nan_vae"
 
 _ORIGINAL_LOAD = data_lib.load
+_ORIGINAL_TFDS_ARRAYS = images_lib.load_tfds_arrays
 _DATA_CACHE = {}
+_TFDS_CACHE = {}
+
+
+def _cached_tfds_arrays(*args, **kwargs):
+  """`images.load_tfds_arrays`, memoised on its arguments: the decoded TFDS
+  split (~6 s for Fashion-MNIST) is shared by every data config of this
+  process; its arrays are made read-only, so a caller that wrote into them
+  would fail loudly instead of changing other tests' data."""
+  key = repr((args, sorted(kwargs.items())))
+  if key not in _TFDS_CACHE:
+    arrays = _ORIGINAL_TFDS_ARRAYS(*args, **kwargs)
+    for array in arrays.values():
+      array.setflags(write=False)
+    _TFDS_CACHE[key] = arrays
+  return _TFDS_CACHE[key]
 
 
 def cached_load(data_config):
-  """`gdm_jax.data.load`, memoised on the data config (loading Fashion-MNIST
-  through TFDS costs ~10 s; the arrays are read-only for the trainer)."""
+  """`gdm_jax.data.load`, memoised on the data config, on TFDS splits decoded
+  once per process (loading Fashion-MNIST through TFDS costs ~10 s; the
+  arrays are read-only for the trainer)."""
   key = json.dumps(data_config.to_dict(), sort_keys=True)
   if key not in _DATA_CACHE:
-    _DATA_CACHE[key] = _ORIGINAL_LOAD(data_config)
+    with pytest.MonkeyPatch.context() as mp:
+      mp.setattr(images_lib, "load_tfds_arrays", _cached_tfds_arrays)
+      _DATA_CACHE[key] = _ORIGINAL_LOAD(data_config)
   return _DATA_CACHE[key]
 
 

@@ -1,12 +1,12 @@
-"""examples/notebook_reuse.py runs as a script on four trained checkpoints
-(a VAE, a ring8 GAN, a two-moons flow, an AAE) and prints what it computed
+"""examples/notebook_reuse.py runs as a script (in this process) on four
+trained checkpoints (a VAE, a ring8 GAN, a two-moons flow, an AAE) and prints what it computed
 from the families' module-level functions: the ELBO below the IWAE bound,
 their bits/dim, the GAN's two losses, a flow density of mass ~1 on its grid,
 the AAE's terms, each equal to the bound Model member's, and its figure."""
 
 import math
 import re
-import subprocess
+import runpy
 import sys
 
 import pytest
@@ -28,31 +28,30 @@ def numbers(pattern: str, text: str) -> list[float]:
   return [float(g) for g in match.groups()]
 
 
-def run_notebook(workdirs: dict, out_png) -> subprocess.CompletedProcess:
-  cmd = [sys.executable, "examples/notebook_reuse.py",
-         *(f"--{name}_workdir={path}" for name, path in workdirs.items()),
-         f"--out={out_png}"]
-  try:
-    return subprocess.run(cmd, cwd=helpers.REPO, env=helpers.env(),
-                          capture_output=True, text=True,
-                          timeout=helpers.TIMEOUT_S, check=False)
-  except subprocess.TimeoutExpired as e:
-    err = e.stderr or ""
-    err = err.decode(errors="replace") if isinstance(err, bytes) else err
-    pytest.fail(f"the notebook did not finish within {helpers.TIMEOUT_S} s; "
-                f"stderr tail:\n{err[-3000:]}", pytrace=False)
+def run_notebook(workdirs: dict, out_png, capsys) -> str:
+  """Runs the notebook as a script (`python examples/notebook_reuse.py
+  --<name>_workdir=... --out=...`) in this process, sharing the decoded data
+  set with the smoke runs; returns what it printed."""
+  argv = ["examples/notebook_reuse.py",
+          *(f"--{name}_workdir={path}" for name, path in workdirs.items()),
+          f"--out={out_png}"]
+  capsys.readouterr()
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(sys, "argv", argv)
+    mp.chdir(helpers.REPO)
+    helpers.patch_data_cache(mp)
+    runpy.run_path(argv[0], run_name="__main__")
+  return capsys.readouterr().out
 
 
-def test_notebook_computes_each_kind_from_module_functions(tmp_path):
+def test_notebook_computes_each_kind_from_module_functions(tmp_path, capsys):
   workdirs = {name: tmp_path / name for name in RUNS}
   for name, spec in RUNS.items():
     trained = helpers.run_in_process(helpers.smoke_config(spec),
                                      workdirs[name], spec)
     assert trained.returncode == 0, helpers.describe(trained)
   png = tmp_path / "reuse.png"
-  proc = run_notebook(workdirs, png)
-  assert proc.returncode == 0, helpers.describe(proc)
-  out = proc.stdout
+  out = run_notebook(workdirs, png, capsys)
 
   # Latent-variable: ELBO <= IWAE bound <= 0 (binary data: log p(x) <= 0),
   # up to the Monte Carlo noise of a 64-image batch; bits/dim = -nats / (D ln 2).

@@ -3,10 +3,22 @@
 `fashion_mnist` is prepared offline from Debian's files (see
 `fashion_mnist.py`); every other TFDS image set (mnist, cifar10, celeb_a ...)
 is read from `data_dir`, and downloaded only when `download=True`.
+
+A split, once decoded by TFDS, is kept as a `.npz` file under
+DATA_DIR/gdm_jax_arrays/ together with a fingerprint of TFDS's prepared files
+(names, sizes, modification times): later runs read it in a fraction of a
+second without importing TensorFlow, and any change to the prepared set, or a
+cache file that cannot be read, sends the load back through TFDS.
 """
 
+import glob
+import hashlib
+import json
 import os
+import re
+import tempfile
 
+from absl import logging
 import numpy as np
 
 from gdm_jax.data import fashion_mnist
@@ -45,13 +57,17 @@ def load_tfds_arrays(name: str, split: str, data_dir: str | None = None,
 
   Returns:
     {'image': uint8 [N, H, W, C], 'label': int32 [N]} ('label' only if the
-    set has one).
+    set has one), from the split's array cache when it matches the prepared
+    files (see the module docstring), else decoded by TFDS and cached.
 
   Raises:
     DataError: the set is not prepared and may not or cannot be downloaded,
       or the local Fashion-MNIST files are missing or corrupt.
   """
   data_dir = data_dir or default_data_dir()
+  cached = read_array_cache(data_dir, name, split, image_size)
+  if cached is not None:
+    return cached
   tfds = _tfds()
   builder = tfds.builder(name, data_dir=data_dir)
   if not builder.is_prepared():
@@ -87,7 +103,87 @@ def load_tfds_arrays(name: str, split: str, data_dir: str | None = None,
 
   ds = ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE).batch(4096)
   chunks = list(tfds.as_numpy(ds))
-  return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+  arrays = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+  write_array_cache(data_dir, name, split, image_size, arrays)
+  return arrays
+
+
+def _prepared_folder(data_dir: str, name: str) -> str | None:
+  """DATA_DIR/NAME/VERSION when exactly one prepared version exists."""
+  infos = glob.glob(os.path.join(glob.escape(data_dir), glob.escape(name), "*",
+                                 "dataset_info.json"))
+  return os.path.dirname(infos[0]) if len(infos) == 1 else None
+
+
+def _fingerprint(folder: str) -> str:
+  """Names, sizes and modification times of the files TFDS prepared."""
+  entries = []
+  for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+    if entry.is_file():
+      stat = entry.stat()
+      entries.append([entry.name, stat.st_size, stat.st_mtime_ns])
+  return json.dumps(entries)
+
+
+def array_cache_path(data_dir: str, name: str, split: str,
+                     image_size: int | None) -> str | None:
+  """DATA_DIR/gdm_jax_arrays/NAME/VERSION/<split>_<size>_<hash>.npz, the cache
+  file of one decoded split; None when the set is not prepared (or several
+  versions are, so that TFDS must choose)."""
+  folder = _prepared_folder(data_dir, name)
+  if folder is None:
+    return None
+  label = f"{split}|{image_size or 'native'}"
+  digest = hashlib.sha1(label.encode()).hexdigest()[:10]
+  stem = re.sub(r"[^\w.-]", "_", f"{split}_{image_size or 'native'}")
+  return os.path.join(data_dir, "gdm_jax_arrays", name,
+                      os.path.basename(folder), f"{stem}_{digest}.npz")
+
+
+def read_array_cache(data_dir: str, name: str, split: str,
+                     image_size: int | None) -> dict[str, np.ndarray] | None:
+  """The cached arrays of a decoded split, or None when there is no cache
+  file, it was written from other prepared files, or it cannot be read (a
+  torn or corrupt file: the caller decodes again and rewrites it)."""
+  path = array_cache_path(data_dir, name, split, image_size)
+  if path is None or not os.path.exists(path):
+    return None
+  fingerprint = _fingerprint(_prepared_folder(data_dir, name))
+  try:
+    with np.load(path, allow_pickle=False) as f:
+      if str(f["fingerprint"]) != fingerprint:
+        return None
+      return {k: f[k] for k in f.files if k != "fingerprint"}
+  except Exception as e:  # pylint: disable=broad-except
+    logging.warning("Ignoring the unreadable array cache %s (%s); decoding "
+                    "the split through TFDS again.", path, e)
+    return None
+
+
+def write_array_cache(data_dir: str, name: str, split: str,
+                      image_size: int | None,
+                      arrays: dict[str, np.ndarray]) -> None:
+  """Writes the cache file of a decoded split atomically (a temporary file,
+  then a rename, so a concurrent reader sees the old file or the new one);
+  a data folder that cannot be written only loses the speed-up (a warning)."""
+  path = array_cache_path(data_dir, name, split, image_size)
+  if path is None:
+    return
+  fingerprint = _fingerprint(_prepared_folder(data_dir, name))
+  temporary = None
+  try:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), suffix=".tmp",
+                                     delete=False) as f:
+      temporary = f.name
+      np.savez(f, fingerprint=np.array(fingerprint), **arrays)
+    os.chmod(temporary, 0o644)   # as readable as TFDS's own files
+    os.replace(temporary, path)
+  except OSError as e:
+    if temporary is not None and os.path.exists(temporary):
+      os.remove(temporary)
+    logging.warning("Could not write the array cache %s (%s); every run will "
+                    "decode the split through TFDS.", path, e)
 
 
 def load_image_dataset(name: str = "fashion_mnist", data_dir: str | None = None,
