@@ -81,7 +81,7 @@ def test_pixelcnn_variants_build_and_unknown_variant_is_rejected():
 
 def test_unknown_variant_names_the_file_and_the_choices():
   with pytest.raises(ValueError, match=r"unknown variant 'nope' of glow.py; "
-                     r"choose one of default, tanh"):
+                     r"choose one of default, cpu, paper, tanh\."):
     helpers.production_config("glow.py:nope")
 
 
