@@ -71,7 +71,6 @@ import pytest
 
 from experiments.configs import gan as gan_configs
 from gdm_jax import data as data_lib
-from gdm_jax.data import images as images_lib
 from gdm_jax import models
 from gdm_jax.flows import flatten_latents
 from gdm_jax.models import vae
@@ -138,7 +137,7 @@ _GAN = dict(
     model=dict(generator_hidden=(16,), discriminator_hidden=(16,),
                generator_channels=(8, 4), discriminator_channels=(4, 8),
                cramer_dim=4, latent_dim=4),
-    train=dict(batch_size=lambda c: 8 * gan_configs.minibatches(c), **_EVAL_200),
+    train=dict(batch_size=lambda c: batch_of_minibatches(c, 8), **_EVAL_200),
     eval=dict(num_samples=200, periodic_num_samples=0))
 _FLOW = dict(
     model=dict(hidden=4, num_levels=2, num_couplings=1, num_steps=1,
@@ -321,15 +320,30 @@ def production_config(spec: str) -> ml_collections.ConfigDict:
   return module.get_config(variant) if variant else module.get_config()
 
 
+def optimizer_chains(c: ml_collections.ConfigDict
+                     ) -> dict[str, ml_collections.ConfigDict]:
+  """{'optimizer': chain} of a one-optimizer config, {'optimizer.generator':
+  ..., 'optimizer.discriminator': ...} (one per player) otherwise."""
+  if "learning_rate" in c.optimizer:
+    return {"optimizer": c.optimizer}
+  return {f"optimizer.{k}": v for k, v in c.optimizer.items()}
+
+
+def batch_of_minibatches(c: ml_collections.ConfigDict, minibatch: int) -> int:
+  """The trainer batch holding `minibatch` examples per update: a GAN's
+  holds one per critic update (and the Cramér generator's own)."""
+  if c.model.name == "gan":
+    return minibatch * gan_configs.minibatches(c)
+  return minibatch
+
+
 def smoke_overrides(spec: str) -> dict[str, Any]:
   """{'train.num_steps': 3, ...}: every field that `smoke_config(spec)` sets,
   with its value."""
   c = production_config(spec)
   fields = {f"train.{k}": v for k, v in _TRAIN.items()}
   fields["eval.sample_metrics"] = False
-  chains = ({"optimizer": c.optimizer} if "learning_rate" in c.optimizer else
-            {f"optimizer.{k}": v for k, v in c.optimizer.items()})  # players
-  for prefix, chain in chains.items():
+  for prefix, chain in optimizer_chains(c).items():
     if "warmup_steps" in chain:
       fields[f"{prefix}.warmup_steps"] = 0
   fields.update(_flatten(SMOKE[_family(c)]))
@@ -535,34 +549,16 @@ NAN_FROM_STEP = 12
 NAN_FAMILY = "nan_vae"
 
 _ORIGINAL_LOAD = data_lib.load
-_ORIGINAL_TFDS_ARRAYS = images_lib.load_tfds_arrays
 _DATA_CACHE = {}
-_TFDS_CACHE = {}
-
-
-def _cached_tfds_arrays(*args, **kwargs):
-  """`images.load_tfds_arrays`, memoised on its arguments: the decoded TFDS
-  split (~6 s for Fashion-MNIST) is shared by every data config of this
-  process; its arrays are made read-only, so a caller that wrote into them
-  would fail loudly instead of changing other tests' data."""
-  key = repr((args, sorted(kwargs.items())))
-  if key not in _TFDS_CACHE:
-    arrays = _ORIGINAL_TFDS_ARRAYS(*args, **kwargs)
-    for array in arrays.values():
-      array.setflags(write=False)
-    _TFDS_CACHE[key] = arrays
-  return _TFDS_CACHE[key]
 
 
 def cached_load(data_config):
-  """`gdm_jax.data.load`, memoised on the data config, on TFDS splits decoded
-  once per process (loading Fashion-MNIST through TFDS costs ~10 s; the
-  arrays are read-only for the trainer)."""
+  """`gdm_jax.data.load`, memoised on the data config (the decoded splits
+  come from the data cache that scripts/test.sh warms; the arrays are
+  read-only for the trainer)."""
   key = json.dumps(data_config.to_dict(), sort_keys=True)
   if key not in _DATA_CACHE:
-    with pytest.MonkeyPatch.context() as mp:
-      mp.setattr(images_lib, "load_tfds_arrays", _cached_tfds_arrays)
-      _DATA_CACHE[key] = _ORIGINAL_LOAD(data_config)
+    _DATA_CACHE[key] = _ORIGINAL_LOAD(data_config)
   return _DATA_CACHE[key]
 
 

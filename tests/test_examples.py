@@ -1,8 +1,9 @@
 """examples/notebook_reuse.py runs as a script (in this process) on four
-trained checkpoints (a VAE, a ring8 GAN, a two-moons flow, an AAE) and prints what it computed
-from the families' module-level functions: the ELBO below the IWAE bound,
-their bits/dim, the GAN's two losses, a flow density of mass ~1 on its grid,
-the AAE's terms, each equal to the bound Model member's, and its figure."""
+trained checkpoints (a VAE, a ring8 GAN, a two-moons flow, an AAE) and
+prints what it computed from the families' module-level functions: the ELBO
+below the IWAE bound, their bits/dim, the GAN's two losses, a flow density
+of mass ~1 on its grid, the AAE's terms, each equal to the bound Model
+member's, and its figure."""
 
 import math
 import re

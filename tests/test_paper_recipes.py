@@ -11,7 +11,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.configs import gan as gan_configs
 from gdm_jax import models
 from tests import helpers
 
@@ -39,19 +38,13 @@ def _cached_data(monkeypatch):
   helpers.patch_data_cache(monkeypatch)
 
 
-def _batch_size(config, per_minibatch: int) -> int:
-  if config.model.name == "gan":
-    return per_minibatch * gan_configs.minibatches(config)
-  return per_minibatch
-
-
 @pytest.mark.parametrize("spec", sorted(RECIPES))
 def test_full_size_recipe_builds_and_traces(spec):
   config = helpers.production_config(spec)
   dataset = helpers.cached_load(config.data)
   model = models.make(config, dataset.info)
   batch = jax.tree.map(jnp.asarray, dataset.train_batch(
-      0, _batch_size(config, 2), 0, 0, 1))
+      0, helpers.batch_of_minibatches(config, 2), 0, 0, 1))
   key = jax.random.PRNGKey(0)
   state = jax.eval_shape(model.init, key, batch)
   num_params = sum(np.prod(x.shape) for x in jax.tree.leaves(state.params))
@@ -66,17 +59,14 @@ def test_full_size_recipe_builds_and_traces(spec):
 def test_narrow_copy_trains_with_a_falling_loss(spec, tmp_path):
   narrow, metric = RECIPES[spec]
   config = helpers.production_config(spec)
-  per_minibatch = 16
   fields = narrow | {
-      "train.batch_size": _batch_size(config, per_minibatch),
+      "train.batch_size": helpers.batch_of_minibatches(config, 16),
       "train.num_steps": STEPS, "train.log_every": 4,
       "train.eval_every": STEPS, "train.checkpoint_every": STEPS,
       "train.eval_batch_size": 100, "train.eval_examples": 100,
       "train.final_eval_examples": 100, "train.final_eval_batch_size": 100,
       "eval.sample_metrics": False}
-  chains = ([config.optimizer] if "learning_rate" in config.optimizer
-            else list(config.optimizer.values()))
-  for chain in chains:
+  for chain in helpers.optimizer_chains(config).values():
     if "warmup_steps" in chain:
       chain.warmup_steps = min(chain.warmup_steps, 5)
   config.update_from_flattened_dict(fields)

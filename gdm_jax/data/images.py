@@ -125,19 +125,28 @@ def _fingerprint(folder: str) -> str:
   return json.dumps(entries)
 
 
-def array_cache_path(data_dir: str, name: str, split: str,
-                     image_size: int | None) -> str | None:
-  """DATA_DIR/gdm_jax_arrays/NAME/VERSION/<split>_<size>_<hash>.npz, the cache
-  file of one decoded split; None when the set is not prepared (or several
-  versions are, so that TFDS must choose)."""
+def _cache_location(data_dir: str, name: str, split: str,
+                    image_size: int | None) -> tuple[str, str] | None:
+  """(cache file, prepared folder) of a split; None when the set is not
+  prepared (or several versions are, so that TFDS must choose)."""
   folder = _prepared_folder(data_dir, name)
   if folder is None:
     return None
   label = f"{split}|{image_size or 'native'}"
   digest = hashlib.sha1(label.encode()).hexdigest()[:10]
   stem = re.sub(r"[^\w.-]", "_", f"{split}_{image_size or 'native'}")
-  return os.path.join(data_dir, "gdm_jax_arrays", name,
-                      os.path.basename(folder), f"{stem}_{digest}.npz")
+  return (os.path.join(data_dir, "gdm_jax_arrays", name,
+                       os.path.basename(folder), f"{stem}_{digest}.npz"),
+          folder)
+
+
+def array_cache_path(data_dir: str, name: str, split: str,
+                     image_size: int | None) -> str | None:
+  """DATA_DIR/gdm_jax_arrays/NAME/VERSION/<split>_<size>_<hash>.npz, the cache
+  file of one decoded split; None when the set is not prepared (or several
+  versions are, so that TFDS must choose)."""
+  location = _cache_location(data_dir, name, split, image_size)
+  return None if location is None else location[0]
 
 
 def read_array_cache(data_dir: str, name: str, split: str,
@@ -145,10 +154,11 @@ def read_array_cache(data_dir: str, name: str, split: str,
   """The cached arrays of a decoded split, or None when there is no cache
   file, it was written from other prepared files, or it cannot be read (a
   torn or corrupt file: the caller decodes again and rewrites it)."""
-  path = array_cache_path(data_dir, name, split, image_size)
-  if path is None or not os.path.exists(path):
+  location = _cache_location(data_dir, name, split, image_size)
+  if location is None or not os.path.exists(location[0]):
     return None
-  fingerprint = _fingerprint(_prepared_folder(data_dir, name))
+  path, folder = location
+  fingerprint = _fingerprint(folder)
   try:
     with np.load(path, allow_pickle=False) as f:
       if str(f["fingerprint"]) != fingerprint:
@@ -166,10 +176,11 @@ def write_array_cache(data_dir: str, name: str, split: str,
   """Writes the cache file of a decoded split atomically (a temporary file,
   then a rename, so a concurrent reader sees the old file or the new one);
   a data folder that cannot be written only loses the speed-up (a warning)."""
-  path = array_cache_path(data_dir, name, split, image_size)
-  if path is None:
+  location = _cache_location(data_dir, name, split, image_size)
+  if location is None:
     return
-  fingerprint = _fingerprint(_prepared_folder(data_dir, name))
+  path, folder = location
+  fingerprint = _fingerprint(folder)
   temporary = None
   try:
     os.makedirs(os.path.dirname(path), exist_ok=True)
